@@ -1,0 +1,81 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
+import { auditLog } from '../persistence/schema.js';
+
+/** Only ids, counts, flags and enum-like words: never text a user wrote. */
+export type AuditDetails = Record<string, string | number | boolean | null>;
+
+export interface AuditRecord {
+  actorId?: string | null;
+  organizationId?: string | null;
+  action: string;
+  resourceType?: string;
+  resourceId?: string;
+  outcome: 'success' | 'failure' | 'denied';
+  requestId?: string;
+  details?: AuditDetails;
+}
+
+/**
+ * The audit trail (who, what, when, outcome, request id). `record` inside a transaction writes
+ * with it; `enqueue` batches high-volume records (alert deliveries) into multi-row inserts.
+ */
+@Injectable()
+export class AuditService implements OnApplicationShutdown {
+  private queue: AuditRecord[] = [];
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+
+  constructor(
+    @Inject(DATABASE) private readonly database: DatabaseHandle,
+    @InjectPinoLogger('audit') private readonly logger: PinoLogger,
+  ) {}
+
+  private row(r: AuditRecord) {
+    return {
+      actorId: r.actorId ?? null,
+      organizationId: r.organizationId ?? null,
+      action: r.action,
+      resourceType: r.resourceType ?? null,
+      resourceId: r.resourceId ?? null,
+      outcome: r.outcome,
+      requestId: r.requestId ?? null,
+      details: r.details ?? null,
+    };
+  }
+
+  async record(r: AuditRecord | AuditRecord[], tx?: Tx): Promise<void> {
+    const rows = (Array.isArray(r) ? r : [r]).map((x) => this.row(x));
+    if (rows.length === 0) return;
+    await (tx ?? this.database.db).insert(auditLog).values(rows);
+  }
+
+  enqueue(r: AuditRecord): void {
+    this.queue.push(r);
+    if (this.queue.length >= 500) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), 50);
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flushing;
+    const batch = this.queue.splice(0, this.queue.length);
+    if (batch.length === 0) return;
+    this.flushing = (async () => {
+      for (let i = 0; i < batch.length; i += 500) {
+        try {
+          await this.record(batch.slice(i, i + 500));
+        } catch (err) {
+          this.logger.error({ errorName: (err as Error)?.name, lost: batch.length - i }, 'audit flush failed');
+        }
+      }
+    })();
+    await this.flushing;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+}

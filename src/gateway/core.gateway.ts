@@ -1,0 +1,89 @@
+import { MessageBody, ConnectedSocket, SubscribeMessage, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
+import { Inject } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { APP_CONFIG, describeConfig, type AppConfig } from '../config/config.js';
+import { AuthRefreshDto, ChannelDto } from '../protocol/dto/client.dto.js';
+import type { ClientAckData } from '../protocol/events.js';
+import type { NamespaceName } from '../protocol/constants.js';
+import { ChannelService } from '../channels/channel.service.js';
+import { SessionService } from '../sessions/session.service.js';
+import { AckPresent } from './ack-present.decorator.js';
+import { RealtimeGateway } from './realtime-gateway.decorator.js';
+import type { AppNamespace, AppServer, AppSocket } from './socket.types.js';
+
+/** Lifecycle and the events both namespaces serve: `ping` and `auth:refresh`. */
+abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  protected abstract readonly namespace: NamespaceName;
+
+  constructor(
+    protected readonly sessions: SessionService,
+    protected readonly config: AppConfig,
+    protected readonly logger: PinoLogger,
+  ) {}
+
+  afterInit(server: AppServer | AppNamespace): void {
+    const nsp = 'of' in server ? server.of('/') : server;
+    this.sessions.install(nsp);
+    if (this.namespace === '/') this.logger.info({ config: describeConfig(this.config) }, 'realtime gateway ready');
+  }
+
+  handleConnection(socket: AppSocket): Promise<void> {
+    return this.sessions.onConnection(socket, this.namespace);
+  }
+
+  handleDisconnect(socket: AppSocket, reason: string): Promise<void> {
+    return this.sessions.onDisconnect(socket, this.namespace, reason);
+  }
+
+  @SubscribeMessage('ping')
+  ping(@ConnectedSocket() socket: AppSocket, @AckPresent() hasAck: boolean): ClientAckData<'ping'> | undefined {
+    const serverTime = new Date().toISOString();
+    if (!hasAck) {
+      socket.emit('pong', { serverTime });
+      return undefined;
+    }
+    return { pong: true, serverTime };
+  }
+
+  @SubscribeMessage('auth:refresh')
+  refresh(@ConnectedSocket() socket: AppSocket, @MessageBody() body: AuthRefreshDto): Promise<ClientAckData<'auth:refresh'>> {
+    return this.sessions.refresh(socket, body.token);
+  }
+}
+
+@RealtimeGateway('/')
+export class RootGateway extends CoreGatewayBase {
+  protected readonly namespace = '/' as const;
+
+  constructor(
+    sessions: SessionService,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @InjectPinoLogger('gateway') logger: PinoLogger,
+    private readonly channels: ChannelService,
+  ) {
+    super(sessions, config, logger);
+  }
+
+  @SubscribeMessage('subscribe')
+  subscribe(@ConnectedSocket() socket: AppSocket, @MessageBody() body: ChannelDto): Promise<ClientAckData<'subscribe'>> {
+    return this.channels.subscribe(socket, body.channel);
+  }
+
+  @SubscribeMessage('unsubscribe')
+  unsubscribe(@ConnectedSocket() socket: AppSocket, @MessageBody() body: ChannelDto): Promise<ClientAckData<'unsubscribe'>> {
+    return this.channels.unsubscribe(socket, body.channel);
+  }
+}
+
+@RealtimeGateway('/communication')
+export class CommunicationGateway extends CoreGatewayBase {
+  protected readonly namespace = '/communication' as const;
+
+  constructor(
+    sessions: SessionService,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @InjectPinoLogger('gateway') logger: PinoLogger,
+  ) {
+    super(sessions, config, logger);
+  }
+}

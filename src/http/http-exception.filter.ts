@@ -1,0 +1,49 @@
+import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { AppError, HTTP_STATUS, toErrorObject, type ErrorType } from '../protocol/errors.js';
+
+const STATUS_TYPES: Record<number, ErrorType> = {
+  400: 'BAD_REQUEST',
+  401: 'AUTHENTICATION_FAILED',
+  403: 'AUTHORIZATION_FAILED',
+  404: 'RESOURCE_NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'BAD_REQUEST',
+  429: 'RATE_LIMIT_EXCEEDED',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+/** Every HTTP error body is the §8 error object at the top level; no echo of the request. */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectPinoLogger('http') private readonly logger: PinoLogger,
+  ) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const ctx = host.switchToHttp();
+    const res = ctx.getResponse<Response>();
+    const req = ctx.getRequest<Request & { id?: string }>();
+    const requestId = typeof req.id === 'string' || typeof req.id === 'number' ? String(req.id) : undefined;
+    let status: number;
+    let err: AppError | unknown = exception;
+    if (exception instanceof AppError) {
+      status = HTTP_STATUS[exception.type];
+    } else if (exception instanceof HttpException) {
+      status = exception.getStatus();
+      const type = STATUS_TYPES[status] ?? (status >= 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST');
+      const text = status === 404 ? 'Route not found' : status === 413 ? 'Request body too large' : exception.message;
+      err = new AppError(type, text);
+    } else {
+      status = 500;
+      const e = exception as Error | undefined;
+      this.logger.error({ errorName: e?.name, stack: e?.stack?.split('\n').slice(1, 8).join('\n') }, 'request failed');
+    }
+    const body = toErrorObject(err, { ...(requestId ? { requestId } : {}), production: this.config.isProduction });
+    if (!res.headersSent) res.status(status).json(body);
+  }
+}

@@ -1,0 +1,24 @@
+import { registerDecorator, type ValidationOptions } from 'class-validator';
+
+/** `metadata` and similar free-form objects: at most `max` bytes once serialized as JSON. */
+export function MaxJsonBytes(max: number, options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) => {
+    registerDecorator({
+      name: 'maxJsonBytes',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      constraints: [max],
+      options: { message: `$property must serialize to at most ${max} bytes of JSON`, ...options },
+      validator: {
+        validate(value: unknown) {
+          if (value === undefined) return true;
+          try {
+            return Buffer.byteLength(JSON.stringify(value), 'utf8') <= max;
+          } catch {
+            return false;
+          }
+        },
+      },
+    });
+  };
+}

@@ -1,0 +1,50 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, RATE_LIMIT_KEYS, type AppConfig, type BucketSpec, type RateLimitKey } from '../config/config.js';
+import { MetricsService } from '../observability/metrics.service.js';
+import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit.store.js';
+
+export interface LimitDecision {
+  allowed: boolean;
+  remaining: number;
+  retryAfterMs: number;
+}
+
+/** Token buckets per user and event (§7) and per IP at the handshake (§11). */
+@Injectable()
+export class RateLimitService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(RATE_LIMIT_STORE) private readonly store: RateLimitStore,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** The bucket for an event: its own row of §7 when it has one, else `default`. */
+  specFor(event: string, override?: BucketSpec): BucketSpec {
+    if ((RATE_LIMIT_KEYS as readonly string[]).includes(event) && event !== 'default') {
+      return this.config.rateLimits[event as RateLimitKey];
+    }
+    return override ?? this.config.rateLimits.default;
+  }
+
+  async consumeEvent(userId: string, event: string, override?: BucketSpec): Promise<LimitDecision> {
+    const decision = await this.store.consume(`user:${userId}:${event}`, this.specFor(event, override));
+    if (!decision.allowed) this.metrics.rateLimited.inc({ scope: 'event', event });
+    return decision;
+  }
+
+  async consumeHandshake(ip: string): Promise<LimitDecision> {
+    const decision = await this.store.consume(`ip:${ip}:handshake`, this.config.rateLimits['handshake:ip']);
+    if (!decision.allowed) this.metrics.rateLimited.inc({ scope: 'handshake', event: 'handshake:ip' });
+    return decision;
+  }
+
+  /** Operators: tokens left for a user and event. */
+  async tokensLeft(userId: string, event: string): Promise<number> {
+    return this.store.peek(`user:${userId}:${event}`, this.specFor(event));
+  }
+
+  /** Operators: refill every bucket of a user. Returns how many buckets were dropped. */
+  async resetUser(userId: string): Promise<number> {
+    return this.store.reset(`user:${userId}:`);
+  }
+}

@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+import type { NamespaceName } from '../protocol/constants.js';
+import { isCommunicationEvent, type ServerEventName, type ServerEventSpec } from '../protocol/events.js';
+import { rooms } from '../protocol/rooms.js';
+import type { AppServer } from '../gateway/socket.types.js';
+
+export interface PublishOptions {
+  /** Socket ids that must not receive it (e.g. the typing socket). */
+  except?: string[];
+  /** Fire-and-forget: dropped for sockets that are not ready (typing). */
+  volatile?: boolean;
+}
+
+/**
+ * The only code that emits to rooms. Turns "deliver X to these users / this conversation / this
+ * org" into room emits on every namespace that serves the event; one emit per namespace to a set
+ * of rooms, so a socket in several of them receives the event once. With the Redis adapter the
+ * same emit reaches every node.
+ */
+@Injectable()
+export class RealtimePublisher {
+  private server?: AppServer;
+
+  attach(server: AppServer): void {
+    this.server = server;
+  }
+
+  get io(): AppServer {
+    if (!this.server) throw new Error('Socket.IO server not attached yet');
+    return this.server;
+  }
+
+  namespacesFor(event: ServerEventName): NamespaceName[] {
+    return isCommunicationEvent(event) ? ['/', '/communication'] : ['/'];
+  }
+
+  toRooms<E extends ServerEventName>(
+    roomList: string[],
+    event: E,
+    payload: ServerEventSpec[E],
+    options: PublishOptions = {},
+  ): void {
+    if (roomList.length === 0) return;
+    for (const ns of this.namespacesFor(event)) {
+      let op = this.io.of(ns).to(roomList);
+      if (options.except && options.except.length > 0) op = op.except(options.except);
+      if (options.volatile) op = op.volatile;
+      (op.emit as (ev: string, p: unknown) => boolean)(event, payload);
+    }
+  }
+
+  toUsers<E extends ServerEventName>(userIds: Iterable<string>, event: E, payload: ServerEventSpec[E], options?: PublishOptions): void {
+    this.toRooms([...new Set(userIds)].map(rooms.user), event, payload, options);
+  }
+
+  toOrg<E extends ServerEventName>(organizationId: string, event: E, payload: ServerEventSpec[E], options?: PublishOptions): void {
+    this.toRooms([rooms.org(organizationId)], event, payload, options);
+  }
+
+  /** Every session of every participant plus the conversation room (§6 lifecycle audience). */
+  toConversation<E extends ServerEventName>(
+    conversationId: string,
+    participantIds: Iterable<string>,
+    event: E,
+    payload: ServerEventSpec[E],
+    options?: PublishOptions,
+  ): void {
+    this.toRooms([rooms.conversation(conversationId), ...[...new Set(participantIds)].map(rooms.user)], event, payload, options);
+  }
+
+  /** Sockets of a user in every namespace, across nodes: disconnects them and returns how many. */
+  async disconnectUser(userId: string, beforeDisconnect?: (ns: NamespaceName) => void): Promise<number> {
+    let total = 0;
+    for (const ns of ['/', '/communication'] as const) {
+      const sockets = await this.io.of(ns).in(rooms.user(userId)).fetchSockets();
+      total += sockets.length;
+      beforeDisconnect?.(ns);
+      this.io.of(ns).in(rooms.user(userId)).disconnectSockets(true);
+    }
+    return total;
+  }
+}

@@ -1,0 +1,252 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { ExtendedError } from 'socket.io';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { expiryDeadlineMs, stripBearer, TokenVerifier } from '../auth/token-verifier.service.js';
+import type { AppNamespace, AppSocket } from '../gateway/socket.types.js';
+import { MetricsService } from '../observability/metrics.service.js';
+import type { NamespaceName } from '../protocol/constants.js';
+import { NAMESPACE_EVENTS, type ClientEventName } from '../protocol/events.js';
+import { AppError, toErrorObject, type ErrorObject } from '../protocol/errors.js';
+import type { AuthenticatedUser } from '../protocol/models.js';
+import { automaticRooms } from '../protocol/rooms.js';
+import { RateLimitService } from '../rate-limit/rate-limit.service.js';
+import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
+import type { HandshakeCheck, SessionContext, SessionHook } from './session-hooks.js';
+
+const MAX_TIMER_MS = 2_147_000_000;
+
+function refusal(error: AppError): ExtendedError {
+  const err = new Error(error.type) as ExtendedError;
+  err.data = toErrorObject(error);
+  return err;
+}
+
+function clientIp(socket: AppSocket): string {
+  return socket.handshake.address || socket.conn.remoteAddress || 'unknown';
+}
+
+/**
+ * Everything about a socket's life: the handshake (per-IP rate, token, checks, per-user cap),
+ * §4's connection sequence, the expiry timer and `auth:refresh`, unknown events, slow consumers,
+ * and disconnect. Modules plug in through hooks; nothing here knows about messages or alerts.
+ */
+@Injectable()
+export class SessionService implements OnApplicationShutdown {
+  private readonly hooks: SessionHook[] = [];
+  private readonly checks: HandshakeCheck[] = [];
+  private readonly timers = new WeakMap<AppSocket, NodeJS.Timeout>();
+  private readonly namespaces = new Map<NamespaceName, AppNamespace>();
+  private readonly servedEvents = new Map<string, Set<string>>(
+    Object.entries(NAMESPACE_EVENTS).map(([ns, evs]) => [ns, new Set<string>(evs)]),
+  );
+  private sweeper?: NodeJS.Timeout;
+  private draining = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly verifier: TokenVerifier,
+    private readonly limits: RateLimitService,
+    @Inject(CONNECTION_COUNTER) private readonly counter: ConnectionCounter,
+    private readonly metrics: MetricsService,
+    @InjectPinoLogger('session') private readonly logger: PinoLogger,
+  ) {}
+
+  registerHook(hook: SessionHook): void {
+    this.hooks.push(hook);
+    this.hooks.sort((a, b) => a.order - b.order);
+  }
+
+  registerHandshakeCheck(check: HandshakeCheck): void {
+    this.checks.push(check);
+  }
+
+  /** Called from each gateway's afterInit: installs the handshake middleware once per namespace. */
+  install(nsp: AppNamespace): void {
+    const name = nsp.name as NamespaceName;
+    if (this.namespaces.has(name)) return;
+    this.namespaces.set(name, nsp);
+    nsp.use((socket, next) => {
+      this.authenticate(socket as AppSocket, name).then(
+        () => next(),
+        (err: unknown) => {
+          const appErr = err instanceof AppError ? err : AppError.unavailable('Handshake could not be completed');
+          this.metrics.handshakeRefused.inc({ reason: appErr.type });
+          if (!(err instanceof AppError)) this.logger.error({ errorName: (err as Error)?.name }, 'handshake failed');
+          next(refusal(appErr));
+        },
+      );
+    });
+    this.sweeper ??= setInterval(() => this.sweepSlowConsumers(), 500).unref();
+  }
+
+  /** Token sources, first found wins: auth.token, Authorization header, ?token= when allowed. */
+  extractToken(socket: AppSocket): string | undefined {
+    const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+    const fromAuth = stripBearer(auth?.token);
+    if (fromAuth) return fromAuth;
+    const header = socket.handshake.headers.authorization;
+    if (typeof header === 'string' && /^Bearer\s+/i.test(header)) return stripBearer(header);
+    if (this.config.ws.allowQueryToken) return stripBearer(socket.handshake.query.token);
+    return undefined;
+  }
+
+  private async authenticate(socket: AppSocket, ns: NamespaceName): Promise<void> {
+    if (this.draining) throw AppError.unavailable('Server is shutting down');
+    const ip = clientIp(socket);
+    const ipDecision = await this.limits.consumeHandshake(ip);
+    if (!ipDecision.allowed) throw AppError.rateLimited(ipDecision.retryAfterMs);
+    const user = await this.verifier.verify(this.extractToken(socket));
+    for (const check of this.checks) await check.check(user, ns);
+    const acquired = await this.counter.tryAcquire(ns, user.userId, socket.id, this.config.ws.maxConnectionsPerUser);
+    if (!acquired) {
+      this.metrics.rateLimited.inc({ scope: 'connections', event: 'handshake:user' });
+      throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many connections for this user', { retryAfterMs: 1000 });
+    }
+    socket.data.user = user;
+    socket.data.ip = ip;
+    socket.data.connectedAt = Date.now();
+  }
+
+  /** §4: rooms, confirmation, then the hooks in order. Called from the gateways' handleConnection. */
+  async onConnection(socket: AppSocket, ns: NamespaceName): Promise<void> {
+    const user = socket.data.user;
+    this.metrics.connections.inc({ namespace: ns });
+    void socket.join(automaticRooms(user));
+    this.guardUnknownEvents(socket, ns);
+    this.scheduleExpiry(socket);
+    socket.emit('connection:confirmed', {
+      userId: user.userId,
+      organizationId: user.organizationId,
+      role: user.role,
+      socketId: socket.id,
+      serverTime: new Date().toISOString(),
+    });
+    this.logger.debug({ userId: user.userId, organizationId: user.organizationId, ns }, 'connected');
+    const ctx: SessionContext = { socket, user, namespace: ns };
+    for (const hook of this.hooks) {
+      if (!hook.onConnect || !hook.namespaces.includes(ns) || socket.disconnected) continue;
+      try {
+        await hook.onConnect(ctx);
+      } catch (err) {
+        this.logger.error({ hook: hook.name, userId: user.userId, errorName: (err as Error)?.name }, 'connect hook failed');
+      }
+    }
+  }
+
+  async onDisconnect(socket: AppSocket, ns: NamespaceName, reason: string): Promise<void> {
+    const user = socket.data.user;
+    if (!user) return;
+    this.metrics.connections.dec({ namespace: ns });
+    const timer = this.timers.get(socket);
+    if (timer) clearTimeout(timer);
+    await this.counter.release(ns, user.userId, socket.id).catch(() => undefined);
+    const ctx: SessionContext = { socket, user, namespace: ns };
+    for (const hook of this.hooks) {
+      if (!hook.onDisconnect || !hook.namespaces.includes(ns)) continue;
+      try {
+        await hook.onDisconnect(ctx, reason);
+      } catch (err) {
+        this.logger.error({ hook: hook.name, userId: user.userId, errorName: (err as Error)?.name }, 'disconnect hook failed');
+      }
+    }
+  }
+
+  /** An event name the namespace does not serve answers BAD_REQUEST (§11). */
+  private guardUnknownEvents(socket: AppSocket, ns: NamespaceName): void {
+    const served = this.servedEvents.get(ns)!;
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && served.has(event)) return;
+      const name = typeof event === 'string' ? event.slice(0, 64) : 'unknown';
+      const error = toErrorObject(AppError.badRequest(`Unknown event for namespace ${ns}`), { event: name });
+      this.metrics.events.inc({ event: 'unknown', outcome: 'BAD_REQUEST' });
+      const ack = args[args.length - 1];
+      if (typeof ack === 'function') (ack as (r: unknown) => void)({ ok: false, error });
+      else socket.emit('error', error);
+    });
+  }
+
+  private scheduleExpiry(socket: AppSocket): void {
+    const old = this.timers.get(socket);
+    if (old) clearTimeout(old);
+    const delay = expiryDeadlineMs(socket.data.user.exp, this.config.jwt.clockToleranceSec) - Date.now();
+    const timer = setTimeout(
+      () => {
+        if (socket.disconnected) return;
+        if (expiryDeadlineMs(socket.data.user.exp, this.config.jwt.clockToleranceSec) > Date.now() + 5) {
+          this.scheduleExpiry(socket);
+          return;
+        }
+        this.drop(socket, toErrorObject(AppError.authentication('expired')));
+      },
+      Math.max(0, Math.min(delay, MAX_TIMER_MS)),
+    );
+    timer.unref();
+    this.timers.set(socket, timer);
+  }
+
+  /** `auth:refresh`: a valid token of the same user and organization moves the expiry. */
+  async refresh(socket: AppSocket, token: string): Promise<{ expiresAt: string }> {
+    const next: AuthenticatedUser = await this.verifier.verify(stripBearer(token));
+    const current = socket.data.user;
+    if (next.userId !== current.userId || next.organizationId !== current.organizationId) {
+      throw AppError.forbidden('Token belongs to another user or organization');
+    }
+    for (const check of this.checks) await check.check(next, socket.nsp.name as NamespaceName);
+    socket.data.user = { ...current, exp: next.exp, ...(next.iat !== undefined ? { iat: next.iat } : {}) };
+    this.scheduleExpiry(socket);
+    return { expiresAt: new Date(next.exp * 1000).toISOString() };
+  }
+
+  /** `auth:expired` with the given error, then a server-side disconnect (client does not retry). */
+  drop(socket: AppSocket, error: ErrorObject): void {
+    if (socket.disconnected) return;
+    socket.emit('auth:expired', error);
+    socket.disconnect(true);
+  }
+
+  /** A socket whose outgoing buffer passed WS_MAX_BUFFERED_BYTES is dropped (§8); it replays on reconnect. */
+  private sweepSlowConsumers(): void {
+    const max = this.config.ws.maxBufferedBytes;
+    for (const nsp of this.namespaces.values()) {
+      for (const socket of nsp.sockets.values()) {
+        if (bufferedBytes(socket) > max) {
+          this.metrics.slowConsumersDropped.inc();
+          this.logger.warn({ userId: socket.data.user?.userId }, 'slow consumer disconnected');
+          socket.conn.close();
+        }
+      }
+    }
+  }
+
+  /** Graceful shutdown: refuse new handshakes. */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  get servedEventNames(): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.servedEvents;
+  }
+
+  isServed(ns: NamespaceName, event: ClientEventName): boolean {
+    return this.servedEvents.get(ns)?.has(event) ?? false;
+  }
+
+  onApplicationShutdown(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+}
+
+/** Bytes queued for a socket: the websocket's send buffer plus engine.io's write buffer. */
+export function bufferedBytes(socket: AppSocket): number {
+  const conn = socket.conn as unknown as {
+    writeBuffer?: Array<{ data?: unknown }>;
+    transport?: { socket?: { bufferedAmount?: number } };
+  };
+  let total = conn.transport?.socket?.bufferedAmount ?? 0;
+  for (const packet of conn.writeBuffer ?? []) {
+    const d = packet.data;
+    total += typeof d === 'string' ? d.length : d instanceof Buffer ? d.byteLength : 0;
+  }
+  return total;
+}

@@ -1,0 +1,94 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { INestApplication } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
+import { createApp, stopApp } from '../../src/app.factory.js';
+import { loadConfig, type AppConfig } from '../../src/config/config.js';
+import { openPglite, openPostgres, type DatabaseHandle } from '../../src/persistence/database.js';
+import { TEST_JWT_SECRET } from './tokens.js';
+
+export interface TestServer {
+  app: INestApplication;
+  url: string;
+  port: number;
+  config: AppConfig;
+  database: DatabaseHandle;
+  /** Every log line the server wrote, as raw JSON text. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Extra environment (the same variables as in production: RATE_LIMITS, REDIS_URL, …). */
+  env?: Record<string, string>;
+  /** A PostgreSQL URL to use instead of an in-memory PGlite. */
+  databaseUrl?: string;
+  /** Reuse an open database (e.g. to restart a server on the same data). */
+  database?: DatabaseHandle;
+  /** Keep the database open when the server closes. */
+  keepDatabase?: boolean;
+}
+
+let templateBlob: Blob | undefined;
+function template(): Blob {
+  if (!templateBlob) {
+    const file = process.env.WCR_PGLITE_TEMPLATE;
+    if (!file) throw new Error('global setup did not prepare the PGlite template');
+    templateBlob = new Blob([readFileSync(file)]);
+  }
+  return templateBlob;
+}
+
+/** A fresh migrated in-memory PGlite in about a second. */
+export function freshPglite(): Promise<DatabaseHandle> {
+  return openPglite({ template: template() });
+}
+
+/**
+ * Starts the real application in this process on an ephemeral port (`listen(0)`), with a
+ * database of its own and the log lines captured.
+ */
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'wcr-test-'));
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    PORT: '0',
+    JWT_SECRET: TEST_JWT_SECRET,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'debug',
+    // Tests open many sockets from one IP; they test this limit explicitly with RATE_LIMITS.
+    RATE_LIMITS: JSON.stringify({ 'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 } }),
+    ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const database = options.database ?? (options.databaseUrl ? await openPostgres(options.databaseUrl) : await freshPglite());
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(line);
+      cb();
+    },
+  });
+  const app = await createApp({ config, database: { ...database, close: async () => undefined }, logDestination: destination });
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  let closed = false;
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    config,
+    database,
+    logs,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await stopApp(app);
+      if (!options.keepDatabase && !options.database) await database.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
