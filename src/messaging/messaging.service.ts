@@ -82,7 +82,7 @@ export class MessagingService {
     const meta = this.remember(record);
     const conversation = this.toConversation(meta, record.lastSeq);
     if (created) {
-      this.publisher.toConversation(id, meta.participantIds, 'conversation:new', { conversation });
+      this.publisher.toConversation(id, meta.participantIds, 'conversation:new', { conversation }, { organizationId: meta.organizationId });
       this.logger.debug({ conversationId: id, organizationId: caller.organizationId, participants: meta.participantIds.length }, 'conversation created');
     }
     return { conversation };
@@ -128,7 +128,7 @@ export class MessagingService {
     this.inFlight.set(key, attempt);
     try {
       const { message, created } = await attempt;
-      if (created) this.publisher.toConversation(meta.id, meta.participantIds, 'message:new', { message });
+      if (created) this.publisher.toConversation(meta.id, meta.participantIds, 'message:new', { message }, { organizationId: meta.organizationId });
       return { message };
     } finally {
       this.inFlight.delete(key);
@@ -182,11 +182,11 @@ export class MessagingService {
     const existing = await this.storage(() => this.messages.findById(input.messageId));
     if (!existing || existing.organizationId !== caller.organizationId) throw AppError.notFound('Message');
     if (existing.deletedAt) {
-      audit('failure', 'deleted', existing.conversationId);
+      await audit('failure', 'deleted', existing.conversationId);
       throw AppError.notFound('Message');
     }
     if (existing.senderId !== caller.userId) {
-      audit('denied', 'not-sender', existing.conversationId);
+      await audit('denied', 'not-sender', existing.conversationId);
       throw AppError.forbidden('Only the sender may edit a message');
     }
     const meta = await this.meta(existing.conversationId);
@@ -212,10 +212,10 @@ export class MessagingService {
       }),
     );
     if (!message) {
-      audit('failure', 'deleted', existing.conversationId);
+      await audit('failure', 'deleted', existing.conversationId);
       throw AppError.notFound('Message');
     }
-    if (meta) this.publisher.toConversation(meta.id, meta.participantIds, 'message:edited', { message });
+    if (meta) this.publisher.toConversation(meta.id, meta.participantIds, 'message:edited', { message }, { organizationId: meta.organizationId });
     return { message };
   }
 
@@ -232,7 +232,7 @@ export class MessagingService {
       ...(requestId ? { requestId } : {}),
     } as const;
     if (byAdmin && caller.role !== 'admin') {
-      this.auditQuietly({ ...base, outcome: 'denied', details: { conversationId: existing.conversationId, reason: 'not-sender' } });
+      await this.auditQuietly({ ...base, outcome: 'denied', details: { conversationId: existing.conversationId, reason: 'not-sender' } });
       throw AppError.forbidden('Only the sender or an admin may delete a message');
     }
     // Deleting twice answers the first deletion and emits nothing new.
@@ -256,11 +256,13 @@ export class MessagingService {
     const deletedAt = deleted.deletedAt!;
     const meta = await this.meta(existing.conversationId);
     if (meta) {
-      this.publisher.toConversation(meta.id, meta.participantIds, 'message:deleted', {
-        messageId: deleted.id,
-        conversationId: meta.id,
-        deletedAt,
-      });
+      this.publisher.toConversation(
+        meta.id,
+        meta.participantIds,
+        'message:deleted',
+        { messageId: deleted.id, conversationId: meta.id, deletedAt },
+        { organizationId: meta.organizationId },
+      );
     }
     return { messageId: deleted.id, deletedAt };
   }
@@ -271,7 +273,7 @@ export class MessagingService {
     if (!move) throw AppError.notFound('Message');
     const deliveredAt = new Date().toISOString();
     if (move.moved) {
-      this.publisher.toRooms([rooms.conversation(meta.id), rooms.user(move.senderId)], 'message:delivered', {
+      this.publisher.toRooms([rooms.conversation(meta.id), rooms.member(meta.organizationId, move.senderId)], 'message:delivered', {
         conversationId: meta.id,
         messageId: input.messageId,
         userId: caller.userId,
@@ -287,12 +289,13 @@ export class MessagingService {
     if (!move) throw AppError.notFound('Message');
     const readAt = new Date().toISOString();
     if (move.moved) {
-      this.publisher.toConversation(meta.id, meta.participantIds, 'message:read', {
-        conversationId: meta.id,
-        messageId: input.messageId,
-        userId: caller.userId,
-        readAt,
-      });
+      this.publisher.toConversation(
+        meta.id,
+        meta.participantIds,
+        'message:read',
+        { conversationId: meta.id, messageId: input.messageId, userId: caller.userId, readAt },
+        { organizationId: meta.organizationId },
+      );
     }
     return { conversationId: meta.id, messageId: input.messageId, readAt };
   }
@@ -399,7 +402,12 @@ export class MessagingService {
     }
   }
 
-  private auditQuietly(r: AuditRecord): void {
-    this.audit.enqueue(r);
+  /** Refusals are audited before the refusal is answered; a failing audit write does not change the answer. */
+  private async auditQuietly(r: AuditRecord): Promise<void> {
+    try {
+      await this.audit.record(r);
+    } catch (err) {
+      this.logger.error({ errorName: (err as Error)?.name, sqlState: sqlState(err), action: r.action }, 'audit write failed');
+    }
   }
 }
