@@ -13,7 +13,7 @@ export const rooms = {
 export function automaticRooms(user: {
   userId: string;
   organizationId: string;
-  role: string;
+  role: Role;
 }): string[] {
   return [
     rooms.user(user.userId),
