@@ -4,7 +4,7 @@ import type { Role } from './constants.js';
 export const rooms = {
   user: (userId: string) => `user:${userId}`,
   org: (orgId: string) => `org:${orgId}`,
-  orgRole: (orgId: string, role: Role | string) => `org:${orgId}:role:${role}`,
+  orgRole: (orgId: string, role: Role) => `org:${orgId}:role:${role}`,
   orgTopic: (orgId: string, topic: string) => `org:${orgId}:${topic}`,
   conversation: (conversationId: string) => `conversation:${conversationId}`,
   /**
@@ -17,7 +17,11 @@ export const rooms = {
 };
 
 /** The rooms a socket joins on connect and may never leave. */
-export function automaticRooms(user: { userId: string; organizationId: string; role: string }): string[] {
+export function automaticRooms(user: {
+  userId: string;
+  organizationId: string;
+  role: Role;
+}): string[] {
   return [
     rooms.user(user.userId),
     rooms.org(user.organizationId),
