@@ -30,7 +30,12 @@ async function measure(name: string, handle: DatabaseHandle): Promise<void> {
     ids.push(id);
     await handle.db.transaction(async (tx) => {
       await convs.insertIfAbsent({ id, organizationId: 'o', title: null, createdBy: 'u0' }, tx);
-      await parts.insertMany(id, 'o', Array.from({ length: 10 }, (_, u) => `u${u}`), tx);
+      await parts.insertMany(
+        id,
+        'o',
+        Array.from({ length: 10 }, (_, u) => `u${u}`),
+        tx,
+      );
     });
   }
   const input = (i: number): NewMessage => ({
@@ -50,7 +55,9 @@ async function measure(name: string, handle: DatabaseHandle): Promise<void> {
     const wallUs = ((performance.now() - t0) * 1000) / n;
     const c = process.cpuUsage(cpu0);
     const cpuUs = (c.user + c.system) / n;
-    console.log(`${name.padEnd(16)} ${label.padEnd(34)} ${wallUs.toFixed(0).padStart(6)} µs wall/msg ${cpuUs.toFixed(0).padStart(6)} µs cpu/msg`);
+    console.log(
+      `${name.padEnd(16)} ${label.padEnd(34)} ${wallUs.toFixed(0).padStart(6)} µs wall/msg ${cpuUs.toFixed(0).padStart(6)} µs cpu/msg`,
+    );
   };
   const one = 300;
   await run('one at a time (latency)', one, async () => {
@@ -58,7 +65,10 @@ async function measure(name: string, handle: DatabaseHandle): Promise<void> {
   });
   for (const burst of [10, 100, 1000]) {
     await run(`bursts of ${burst} (group commit)`, MESSAGES, async () => {
-      for (let b = 0; b < MESSAGES / burst; b++) await Promise.all(Array.from({ length: burst }, (_, i) => writer.write(input(b * burst + i))));
+      for (let b = 0; b < MESSAGES / burst; b++)
+        await Promise.all(
+          Array.from({ length: burst }, (_, i) => writer.write(input(b * burst + i))),
+        );
     });
   }
 }

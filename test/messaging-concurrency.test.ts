@@ -13,13 +13,18 @@ async function burst(servers: TestServer[]): Promise<void> {
   const org = uid('org');
   const ids = Array.from({ length: SENDERS }, (_, i) => uid(`s${i}`));
   const clients: Client[] = [];
-  for (let i = 0; i < SENDERS; i++) clients.push(await user(servers[i % servers.length].url, ids[i], org));
+  for (let i = 0; i < SENDERS; i++)
+    clients.push(await user(servers[i % servers.length].url, ids[i], org));
   try {
     const conv = await conversation(clients[0], ids.slice(1));
     const acks = await Promise.all(
       clients.flatMap((c, i) =>
         Array.from({ length: EACH }, (_, j) =>
-          ok(c.socket, 'message:send', { messageId: randomUUID(), conversationId: conv.id, content: `c${i} m${j}` }),
+          ok(c.socket, 'message:send', {
+            messageId: randomUUID(),
+            conversationId: conv.id,
+            content: `c${i} m${j}`,
+          }),
         ),
       ),
     );
@@ -28,7 +33,11 @@ async function burst(servers: TestServer[]): Promise<void> {
     // History from every server agrees: 1..100, each once, each ack's message stored as acked.
     for (let i = 0; i < servers.length; i++) {
       const c = clients[i];
-      const page1 = await ok(c.socket, 'conversation:join', { conversationId: conv.id, afterSeq: 0, limit: 100 });
+      const page1 = await ok(c.socket, 'conversation:join', {
+        conversationId: conv.id,
+        afterSeq: 0,
+        limit: 100,
+      });
       expect(page1.lastSeq, `server ${i}`).toBe(SENDERS * EACH);
       expect(page1.messages.map((m) => m.seq)).toEqual(seqs);
       const byId = new Map(page1.messages.map((m) => [m.id, m]));
@@ -76,7 +85,9 @@ describe('seq under concurrent senders (invariant 3)', () => {
         for (let round = 0; round < 5; round++) {
           const messageId = randomUUID();
           const acks = await Promise.all(
-            [a1, a2, a1, a2].map((c) => ok(c.socket, 'message:send', { messageId, conversationId: conv.id, content: 'dup' })),
+            [a1, a2, a1, a2].map((c) =>
+              ok(c.socket, 'message:send', { messageId, conversationId: conv.id, content: 'dup' }),
+            ),
           );
           for (const r of acks) expect(r.message).toEqual(acks[0].message);
           expect(acks[0].message.seq).toBe(round + 1);

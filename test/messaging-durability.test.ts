@@ -20,27 +20,48 @@ async function sendAcked(url: string, n: number) {
     const conv = await conversation(a, [bId]);
     const acked = await Promise.all(
       Array.from({ length: n }, (_, i) =>
-        ok(a.socket, 'message:send', { messageId: randomUUID(), conversationId: conv.id, content: `durable ${i}` }).then((r) => r.message),
+        ok(a.socket, 'message:send', {
+          messageId: randomUUID(),
+          conversationId: conv.id,
+          content: `durable ${i}`,
+        }).then((r) => r.message),
       ),
     );
-    return { org, userId: a.userId, bId, conversationId: conv.id, acked: acked.sort((x, y) => x.seq - y.seq) };
+    return {
+      org,
+      userId: a.userId,
+      bId,
+      conversationId: conv.id,
+      acked: acked.sort((x, y) => x.seq - y.seq),
+    };
   } finally {
     a.socket.close();
   }
 }
 
 /** After the restart: history holds every acked message as acked, and the offline participant gets them replayed. */
-async function expectAllThere(url: string, sent: Awaited<ReturnType<typeof sendAcked>>): Promise<void> {
+async function expectAllThere(
+  url: string,
+  sent: Awaited<ReturnType<typeof sendAcked>>,
+): Promise<void> {
   const a = await user(url, sent.userId, sent.org);
   const b = await user(url, sent.bId, sent.org);
   try {
-    const page = await ok(a.socket, 'conversation:join', { conversationId: sent.conversationId, afterSeq: 0, limit: 100 });
+    const page = await ok(a.socket, 'conversation:join', {
+      conversationId: sent.conversationId,
+      afterSeq: 0,
+      limit: 100,
+    });
     expect(page.messages).toEqual(sent.acked);
     expect(page.lastSeq).toBe(sent.acked.length);
     await b.recorder.until((r) => r.of('message:new').length === sent.acked.length);
     expect(b.recorder.of('message:new').map((e) => e.message)).toEqual(sent.acked);
     // And the sequence goes on without a gap.
-    const { message } = await ok(a.socket, 'message:send', { messageId: randomUUID(), conversationId: sent.conversationId, content: 'after' });
+    const { message } = await ok(a.socket, 'message:send', {
+      messageId: randomUUID(),
+      conversationId: sent.conversationId,
+      content: 'after',
+    });
     expect(message.seq).toBe(sent.acked.length + 1);
   } finally {
     closeAll(a.socket, b.socket);
@@ -71,24 +92,37 @@ describe('acknowledged messages survive restarts (invariant 2)', () => {
     }
   }, 60_000);
 
-  it.skipIf(!hasPostgres())('PostgreSQL: a new server on the same database', async () => {
-    const db = await createTestDatabase('msgrestart');
-    try {
-      const srv1 = await startServer({ databaseUrl: db.url, env: { RATE_LIMITS: GENEROUS_LIMITS } });
-      const sent = await sendAcked(srv1.url, 30);
-      await srv1.close();
-      const srv2 = await startServer({ databaseUrl: db.url, env: { RATE_LIMITS: GENEROUS_LIMITS } });
+  it.skipIf(!hasPostgres())(
+    'PostgreSQL: a new server on the same database',
+    async () => {
+      const db = await createTestDatabase('msgrestart');
       try {
-        await expectAllThere(srv2.url, sent);
+        const srv1 = await startServer({
+          databaseUrl: db.url,
+          env: { RATE_LIMITS: GENEROUS_LIMITS },
+        });
+        const sent = await sendAcked(srv1.url, 30);
+        await srv1.close();
+        const srv2 = await startServer({
+          databaseUrl: db.url,
+          env: { RATE_LIMITS: GENEROUS_LIMITS },
+        });
+        try {
+          await expectAllThere(srv2.url, sent);
+        } finally {
+          await srv2.close();
+        }
       } finally {
-        await srv2.close();
+        await db.drop();
       }
-    } finally {
-      await db.drop();
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 
-  const killCases = [{ name: 'embedded PGlite (DATA_DIR)', pg: false }, ...(hasPostgres() ? [{ name: 'PostgreSQL', pg: true }] : [])];
+  const killCases = [
+    { name: 'embedded PGlite (DATA_DIR)', pg: false },
+    ...(hasPostgres() ? [{ name: 'PostgreSQL', pg: true }] : []),
+  ];
   for (const c of killCases) {
     it(`kill -9 of a real server process on ${c.name}: every acked message is there after the restart`, async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'wcr-msg-kill-'));
@@ -121,4 +155,3 @@ describe('acknowledged messages survive restarts (invariant 2)', () => {
     }, 120_000);
   }
 });
-

@@ -61,7 +61,11 @@ describe('organization isolation and PHI', () => {
       content: `note ${marker}`,
       metadata: { tag: marker },
     });
-    const { message: m2 } = await ok(b.socket, 'message:send', { messageId: randomUUID(), conversationId: conv.id, content: marker });
+    const { message: m2 } = await ok(b.socket, 'message:send', {
+      messageId: randomUUID(),
+      conversationId: conv.id,
+      content: marker,
+    });
     await ok(a.socket, 'message:typing', { conversationId: conv.id, isTyping: true });
     await ok(b.socket, 'message:delivered', { conversationId: conv.id, messageId: m1.id });
     await ok(a.socket, 'message:read', { conversationId: conv.id, messageId: m2.id });
@@ -69,16 +73,32 @@ describe('organization isolation and PHI', () => {
     await ok(admin.socket, 'message:delete', { messageId: m2.id });
     await ok(a.socket, 'conversation:history', { conversationId: conv.id });
     // Refusals that carry the marker must not echo it.
-    const tooLong = await rawRequest(a.socket, 'message:send', { messageId: randomUUID(), conversationId: conv.id, content: marker.repeat(400) });
-    const extra = await rawRequest(a.socket, 'message:send', { messageId: randomUUID(), conversationId: conv.id, content: 'x', note: marker });
+    const tooLong = await rawRequest(a.socket, 'message:send', {
+      messageId: randomUUID(),
+      conversationId: conv.id,
+      content: marker.repeat(400),
+    });
+    const extra = await rawRequest(a.socket, 'message:send', {
+      messageId: randomUUID(),
+      conversationId: conv.id,
+      content: 'x',
+      note: marker,
+    });
     const stranger = await aUser(uid('stranger'));
-    const denied = await request(stranger.socket, 'message:edit', { messageId: m1.id, content: marker });
+    const denied = await request(stranger.socket, 'message:edit', {
+      messageId: m1.id,
+      content: marker,
+    });
     for (const r of [tooLong, extra, denied]) {
       expect(r.ok).toBe(false);
       expect(JSON.stringify(r)).not.toContain(marker);
     }
     // A reconnecting participant gets its replay.
-    await ok(a.socket, 'message:send', { messageId: randomUUID(), conversationId: conv.id, content: `again ${marker}` });
+    await ok(a.socket, 'message:send', {
+      messageId: randomUUID(),
+      conversationId: conv.id,
+      content: `again ${marker}`,
+    });
     const b2 = await aUser(bob);
     await b2.recorder.until((r) => r.of('message:new').length >= 1);
     // Activity arrived on A's side, so nothing is still in flight to B either.
@@ -91,7 +111,11 @@ describe('organization isolation and PHI', () => {
       const text = JSON.stringify(l.events);
       expect(text).not.toContain(orgA);
       expect(text).not.toContain(marker);
-      expect(l.events.map((e) => e.event).filter((e) => e.startsWith('message:') || e.startsWith('conversation:'))).toEqual([]);
+      expect(
+        l.events
+          .map((e) => e.event)
+          .filter((e) => e.startsWith('message:') || e.startsWith('conversation:')),
+      ).toEqual([]);
     }
   });
 
@@ -101,7 +125,10 @@ describe('organization isolation and PHI', () => {
       expect(line).not.toContain(marker);
       expect(line).not.toContain(editMarker);
     }
-    const audit = await queryRows<Record<string, unknown>>(srv.database.db, sql`SELECT * FROM audit_log`);
+    const audit = await queryRows<Record<string, unknown>>(
+      srv.database.db,
+      sql`SELECT * FROM audit_log`,
+    );
     const text = JSON.stringify(audit);
     expect(text).not.toContain(marker);
     expect(text).not.toContain(editMarker);

@@ -3,13 +3,22 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../src/messaging/db-rows.js';
 import { closeAll, ok, rawRequest, request, settle } from './support/client.js';
-import { conversation, GENEROUS_LIMITS, send, uid, user, type Client } from './support/messaging.js';
+import {
+  conversation,
+  GENEROUS_LIMITS,
+  send,
+  uid,
+  user,
+  type Client,
+} from './support/messaging.js';
 import { startServer, type TestServer } from './support/server.js';
 
 describe('messages: send, edit, delete, typing', () => {
   let srv: TestServer;
   const open: Client[] = [];
-  const connectUser = async (...a: Parameters<typeof user> extends [string, ...infer R] ? R : never) => {
+  const connectUser = async (
+    ...a: Parameters<typeof user> extends [string, ...infer R] ? R : never
+  ) => {
     const c = await user(srv.url, ...a);
     open.push(c);
     return c;
@@ -57,7 +66,11 @@ describe('messages: send, edit, delete, typing', () => {
     expect(outsider.recorder.of('message:new')).toEqual([]);
 
     // Same messageId from the same sender: the stored message, nothing new broadcast or stored.
-    const again = await ok(a.socket, 'message:send', { messageId, conversationId: conv.id, content: 'changed?' });
+    const again = await ok(a.socket, 'message:send', {
+      messageId,
+      conversationId: conv.id,
+      content: 'changed?',
+    });
     expect(again.message).toEqual(message);
     await Promise.all([a, b].map((c) => settle(c.socket)));
     expect(b.recorder.of('message:new')).toHaveLength(1);
@@ -65,10 +78,18 @@ describe('messages: send, edit, delete, typing', () => {
     expect(next.seq).toBe(2);
 
     // Another sender, or another conversation → CONFLICT.
-    const byB = await request(b.socket, 'message:send', { messageId, conversationId: conv.id, content: 'x' });
+    const byB = await request(b.socket, 'message:send', {
+      messageId,
+      conversationId: conv.id,
+      content: 'x',
+    });
     expect(!byB.ok && byB.error.type).toBe('CONFLICT');
     const conv2 = await conversation(a, [b.userId]);
-    const elsewhere = await request(a.socket, 'message:send', { messageId, conversationId: conv2.id, content: 'x' });
+    const elsewhere = await request(a.socket, 'message:send', {
+      messageId,
+      conversationId: conv2.id,
+      content: 'x',
+    });
     expect(!elsewhere.ok && elsewhere.error.type).toBe('CONFLICT');
     const page = await ok(a.socket, 'conversation:history', { conversationId: conv2.id });
     expect(page.messages).toEqual([]);
@@ -82,7 +103,9 @@ describe('messages: send, edit, delete, typing', () => {
     const conv = await conversation(a, [b.userId]);
     const messageId = randomUUID();
     const acks = await Promise.all(
-      [a, a2, a, a2].map((c) => ok(c.socket, 'message:send', { messageId, conversationId: conv.id, content: 'race' })),
+      [a, a2, a, a2].map((c) =>
+        ok(c.socket, 'message:send', { messageId, conversationId: conv.id, content: 'race' }),
+      ),
     );
     for (const r of acks) expect(r.message).toEqual(acks[0].message);
     expect(acks[0].message.seq).toBe(1);
@@ -112,10 +135,14 @@ describe('messages: send, edit, delete, typing', () => {
       expect(res.ok).toBe(false);
       if (!res.ok) {
         expect(res.error.type).toBe('VALIDATION_ERROR');
-        expect((res.error.details as Array<{ field: string }>).map((d) => d.field)).toContain(field);
+        expect((res.error.details as Array<{ field: string }>).map((d) => d.field)).toContain(
+          field,
+        );
       }
     }
-    expect((await ok(a.socket, 'conversation:history', { conversationId: conv.id })).messages).toEqual([]);
+    expect(
+      (await ok(a.socket, 'conversation:history', { conversationId: conv.id })).messages,
+    ).toEqual([]);
   });
 
   it('edit: the sender only; message:edited to the audience; deleted → RESOURCE_NOT_FOUND', async () => {
@@ -126,25 +153,51 @@ describe('messages: send, edit, delete, typing', () => {
     const foreign = await connectUser(a.userId, uid('org2'));
     const conv = await conversation(a, [b.userId]);
     const m = await send(a, conv.id, 'before');
-    const { message: edited } = await ok(a.socket, 'message:edit', { messageId: m.id, content: 'after' });
-    expect(edited).toMatchObject({ id: m.id, seq: m.seq, content: 'after', createdAt: m.createdAt, deletedAt: null });
+    const { message: edited } = await ok(a.socket, 'message:edit', {
+      messageId: m.id,
+      content: 'after',
+    });
+    expect(edited).toMatchObject({
+      id: m.id,
+      seq: m.seq,
+      content: 'after',
+      createdAt: m.createdAt,
+      deletedAt: null,
+    });
     expect(edited.editedAt).not.toBeNull();
     await b.recorder.until((r) => r.of('message:edited').length === 1);
     expect(b.recorder.of('message:edited')[0]).toEqual({ message: edited });
 
     const byB = await request(b.socket, 'message:edit', { messageId: m.id, content: 'hijack' });
     expect(!byB.ok && byB.error.type).toBe('AUTHORIZATION_FAILED');
-    const byAdmin = await request(admin.socket, 'message:edit', { messageId: m.id, content: 'hijack' });
+    const byAdmin = await request(admin.socket, 'message:edit', {
+      messageId: m.id,
+      content: 'hijack',
+    });
     expect(!byAdmin.ok && byAdmin.error.type).toBe('AUTHORIZATION_FAILED');
-    const byForeign = await request(foreign.socket, 'message:edit', { messageId: m.id, content: 'hijack' });
+    const byForeign = await request(foreign.socket, 'message:edit', {
+      messageId: m.id,
+      content: 'hijack',
+    });
     expect(!byForeign.ok && byForeign.error.type).toBe('RESOURCE_NOT_FOUND');
-    const unknown = await request(a.socket, 'message:edit', { messageId: randomUUID(), content: 'x' });
+    const unknown = await request(a.socket, 'message:edit', {
+      messageId: randomUUID(),
+      content: 'x',
+    });
     expect(!unknown.ok && unknown.error.type).toBe('RESOURCE_NOT_FOUND');
-    const tooLong = await rawRequest(a.socket, 'message:edit', { messageId: m.id, content: 'x'.repeat(10001) });
-    expect(!tooLong.ok && (tooLong as { error: { type: string } }).error.type).toBe('VALIDATION_ERROR');
+    const tooLong = await rawRequest(a.socket, 'message:edit', {
+      messageId: m.id,
+      content: 'x'.repeat(10001),
+    });
+    expect(!tooLong.ok && (tooLong as { error: { type: string } }).error.type).toBe(
+      'VALIDATION_ERROR',
+    );
 
     await ok(a.socket, 'message:delete', { messageId: m.id });
-    const afterDelete = await request(a.socket, 'message:edit', { messageId: m.id, content: 'revive' });
+    const afterDelete = await request(a.socket, 'message:edit', {
+      messageId: m.id,
+      content: 'revive',
+    });
     expect(!afterDelete.ok && afterDelete.error.type).toBe('RESOURCE_NOT_FOUND');
     const h = await ok(a.socket, 'conversation:history', { conversationId: conv.id });
     expect(h.messages[0].content).toBe('');
@@ -167,14 +220,20 @@ describe('messages: send, edit, delete, typing', () => {
 
     const byB = await request(b.socket, 'message:delete', { messageId: m1.message.id });
     expect(!byB.ok && byB.error.type).toBe('AUTHORIZATION_FAILED');
-    const byForeign = await request(foreignAdmin.socket, 'message:delete', { messageId: m1.message.id });
+    const byForeign = await request(foreignAdmin.socket, 'message:delete', {
+      messageId: m1.message.id,
+    });
     expect(!byForeign.ok && byForeign.error.type).toBe('RESOURCE_NOT_FOUND');
 
     const del = await ok(a.socket, 'message:delete', { messageId: m1.message.id });
     expect(del.messageId).toBe(m1.message.id);
     expect(new Date(del.deletedAt).toISOString()).toBe(del.deletedAt);
     await b.recorder.until((r) => r.of('message:deleted').length === 1);
-    expect(b.recorder.of('message:deleted')[0]).toEqual({ messageId: m1.message.id, conversationId: conv.id, deletedAt: del.deletedAt });
+    expect(b.recorder.of('message:deleted')[0]).toEqual({
+      messageId: m1.message.id,
+      conversationId: conv.id,
+      deletedAt: del.deletedAt,
+    });
 
     // Deleting again answers the first deletion and emits nothing.
     const twice = await ok(a.socket, 'message:delete', { messageId: m1.message.id });
@@ -187,13 +246,17 @@ describe('messages: send, edit, delete, typing', () => {
     await settle(b.socket);
     expect(b.recorder.of('message:deleted')).toHaveLength(2);
 
-    const erased = (msgs: Array<{ content: string; metadata: unknown; deletedAt: string | null }>) => {
+    const erased = (
+      msgs: Array<{ content: string; metadata: unknown; deletedAt: string | null }>,
+    ) => {
       for (const m of msgs) expect(m).toMatchObject({ content: '', metadata: {} });
       for (const m of msgs) expect(m.deletedAt).not.toBeNull();
     };
     erased((await ok(b.socket, 'conversation:history', { conversationId: conv.id })).messages);
     erased((await ok(b.socket, 'conversation:join', { conversationId: conv.id })).messages);
-    erased((await ok(b.socket, 'conversation:join', { conversationId: conv.id, afterSeq: 0 })).messages);
+    erased(
+      (await ok(b.socket, 'conversation:join', { conversationId: conv.id, afterSeq: 0 })).messages,
+    );
     // And in replay: a fresh socket of b (cursor still 0) gets both, erased.
     const b2 = await connectUser(b.userId, org);
     await b2.recorder.until((r) => r.of('message:new').length === 2);
@@ -216,9 +279,12 @@ describe('messages: send, edit, delete, typing', () => {
     const b = await connectUser(uid('b'), org, { namespace: '/communication' });
     const c = await connectUser(uid('c'), org);
     const conv = await conversation(a, [b.userId, c.userId]);
-    for (const s of [a, aSecond, b]) await ok(s.socket, 'conversation:join', { conversationId: conv.id });
+    for (const s of [a, aSecond, b])
+      await ok(s.socket, 'conversation:join', { conversationId: conv.id });
     // c is a participant but did not join: typing is for the room only.
-    expect(await ok(a.socket, 'message:typing', { conversationId: conv.id, isTyping: true })).toEqual({});
+    expect(
+      await ok(a.socket, 'message:typing', { conversationId: conv.id, isTyping: true }),
+    ).toEqual({});
     const expected = { conversationId: conv.id, userId: a.userId, isTyping: true };
     await b.recorder.until((r) => r.of('message:typing').length === 1);
     await aSecond.recorder.until((r) => r.of('message:typing').length === 1);
@@ -227,7 +293,10 @@ describe('messages: send, edit, delete, typing', () => {
     expect(aSecond.recorder.of('message:typing')).toEqual([expected]);
     expect(a.recorder.of('message:typing')).toEqual([]);
     expect(c.recorder.of('message:typing')).toEqual([]);
-    const bad = await rawRequest(a.socket, 'message:typing', { conversationId: conv.id, isTyping: 'yes' });
+    const bad = await rawRequest(a.socket, 'message:typing', {
+      conversationId: conv.id,
+      isTyping: 'yes',
+    });
     expect(!bad.ok && (bad as { error: { type: string } }).error.type).toBe('VALIDATION_ERROR');
   });
 
@@ -246,7 +315,13 @@ describe('messages: send, edit, delete, typing', () => {
       const b = await user(limited.url, uid('b'), org);
       const conv = await conversation(a, [b.userId]);
       await ok(b.socket, 'conversation:join', { conversationId: conv.id });
-      for (let i = 0; i < 4; i++) expect(await request(a.socket, 'message:typing', { conversationId: conv.id, isTyping: i % 2 === 0 })).toEqual({ ok: true, data: {} });
+      for (let i = 0; i < 4; i++)
+        expect(
+          await request(a.socket, 'message:typing', {
+            conversationId: conv.id,
+            isTyping: i % 2 === 0,
+          }),
+        ).toEqual({ ok: true, data: {} });
       await b.recorder.until((r) => r.of('message:typing').length === 2);
       await settle(a.socket);
       await settle(b.socket);
@@ -267,6 +342,8 @@ describe('messages: send, edit, delete, typing', () => {
     await onComm.recorder.until((r) => r.of('message:new').some((e) => e.message.id === m1.id));
     const m2 = await send(onComm, conv.id, 'comm → root');
     await onRoot.recorder.until((r) => r.of('message:new').some((e) => e.message.id === m2.id));
-    expect(onRoot.recorder.of('message:new').find((e) => e.message.id === m2.id)?.message).toEqual(m2);
+    expect(onRoot.recorder.of('message:new').find((e) => e.message.id === m2.id)?.message).toEqual(
+      m2,
+    );
   });
 });

@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, ok, rawRequest, request, settle } from './support/client.js';
-import { conversation, GENEROUS_LIMITS, send, uid, user, type Client } from './support/messaging.js';
+import {
+  conversation,
+  GENEROUS_LIMITS,
+  send,
+  uid,
+  user,
+  type Client,
+} from './support/messaging.js';
 import { startServer, type TestServer } from './support/server.js';
 
 describe('receipts: message:delivered and message:read', () => {
   let srv: TestServer;
   const open: Client[] = [];
-  const connectUser = async (...a: Parameters<typeof user> extends [string, ...infer R] ? R : never) => {
+  const connectUser = async (
+    ...a: Parameters<typeof user> extends [string, ...infer R] ? R : never
+  ) => {
     const c = await user(srv.url, ...a);
     open.push(c);
     return c;
@@ -37,16 +46,25 @@ describe('receipts: message:delivered and message:read', () => {
     const { a, b, c, conv, all } = await setup();
     const m1 = await send(a, conv.id);
     const m2 = await send(a, conv.id);
-    const ack = await ok(b.socket, 'message:delivered', { conversationId: conv.id, messageId: m1.id });
+    const ack = await ok(b.socket, 'message:delivered', {
+      conversationId: conv.id,
+      messageId: m1.id,
+    });
     expect(ack).toMatchObject({ conversationId: conv.id, messageId: m1.id });
     expect(new Date(ack.deliveredAt).toISOString()).toBe(ack.deliveredAt);
-    const receipt = { conversationId: conv.id, messageId: m1.id, userId: b.userId, deliveredAt: ack.deliveredAt };
+    const receipt = {
+      conversationId: conv.id,
+      messageId: m1.id,
+      userId: b.userId,
+      deliveredAt: ack.deliveredAt,
+    };
     await a.recorder.until((r) => r.of('message:delivered').length === 1);
     await c.recorder.until((r) => r.of('message:delivered').length === 1);
     await Promise.all(all.map((x) => settle(x.socket)));
     expect(a.recorder.of('message:delivered')).toEqual([receipt]);
     expect(c.recorder.of('message:delivered')).toEqual([receipt]);
-    for (const x of all.filter((y) => y !== a && y !== c)) expect(x.recorder.of('message:delivered')).toEqual([]);
+    for (const x of all.filter((y) => y !== a && y !== c))
+      expect(x.recorder.of('message:delivered')).toEqual([]);
 
     // Same message again, or an older one: the cursor does not move, no receipt.
     await ok(b.socket, 'message:delivered', { conversationId: conv.id, messageId: m2.id });
@@ -63,7 +81,12 @@ describe('receipts: message:delivered and message:read', () => {
     const m1 = await send(a, conv.id);
     const m2 = await send(a, conv.id);
     const ack = await ok(b.socket, 'message:read', { conversationId: conv.id, messageId: m2.id });
-    const receipt = { conversationId: conv.id, messageId: m2.id, userId: b.userId, readAt: ack.readAt };
+    const receipt = {
+      conversationId: conv.id,
+      messageId: m2.id,
+      userId: b.userId,
+      readAt: ack.readAt,
+    };
     for (const x of [a, b, c, d]) await x.recorder.until((r) => r.of('message:read').length === 1);
     await Promise.all(all.map((x) => settle(x.socket)));
     for (const x of [a, b, c, d]) expect(x.recorder.of('message:read')).toEqual([receipt]);
@@ -97,9 +120,15 @@ describe('receipts: message:delivered and message:read', () => {
     const foreign = await connectUser(b.userId, uid('org2'));
     const m = await send(a, conv.id);
     for (const event of ['message:delivered', 'message:read'] as const) {
-      const unknown = await request(b.socket, event, { conversationId: conv.id, messageId: randomUUID() });
+      const unknown = await request(b.socket, event, {
+        conversationId: conv.id,
+        messageId: randomUUID(),
+      });
       expect(!unknown.ok && unknown.error.type).toBe('RESOURCE_NOT_FOUND');
-      const wrongConv = await request(b.socket, event, { conversationId: conv.id, messageId: elsewhere.id });
+      const wrongConv = await request(b.socket, event, {
+        conversationId: conv.id,
+        messageId: elsewhere.id,
+      });
       expect(!wrongConv.ok && wrongConv.error.type).toBe('RESOURCE_NOT_FOUND');
       const s = await request(stranger.socket, event, { conversationId: conv.id, messageId: m.id });
       expect(!s.ok && s.error.type).toBe('AUTHORIZATION_FAILED');

@@ -1,12 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, ok, settle } from './support/client.js';
-import { conversation, GENEROUS_LIMITS, send, uid, user, type Client } from './support/messaging.js';
+import {
+  conversation,
+  GENEROUS_LIMITS,
+  send,
+  uid,
+  user,
+  type Client,
+} from './support/messaging.js';
 import { startServer, type TestServer } from './support/server.js';
 
 describe('offline replay on connect (§4 step 4)', () => {
   let srv: TestServer;
   const open: Client[] = [];
-  const connectUser = async (...a: Parameters<typeof user> extends [string, ...infer R] ? R : never) => {
+  const connectUser = async (
+    ...a: Parameters<typeof user> extends [string, ...infer R] ? R : never
+  ) => {
     const c = await user(srv.url, ...a);
     open.push(c);
     return c;
@@ -31,7 +40,9 @@ describe('offline replay on connect (§4 step 4)', () => {
       const b = await connectUser(bId, org, { namespace });
       await b.recorder.until((r) => r.of('message:new').length === 5);
       await settle(b.socket);
-      expect(b.recorder.of('message:new')).toEqual(sent.map((message) => ({ message, replayed: true })));
+      expect(b.recorder.of('message:new')).toEqual(
+        sent.map((message) => ({ message, replayed: true })),
+      );
       b.socket.close();
     }
     // Confirm up to the third: only the last two come again.
@@ -63,24 +74,41 @@ describe('offline replay on connect (§4 step 4)', () => {
     await Promise.all(Array.from({ length: 101 }, (_, i) => send(a, big.id, `bulk ${i}`)));
     const s1 = await send(a, small.id, 'small 1');
     const exactly100 = await conversation(a, [bId]);
-    await Promise.all(Array.from({ length: 100 }, (_, i) => send(a, exactly100.id, `hundred ${i}`)));
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => send(a, exactly100.id, `hundred ${i}`)),
+    );
 
     const b = await connectUser(bId, org, { namespace: '/communication' });
-    await b.recorder.until((r) => r.of('conversation:sync-required').length === 1 && r.of('message:new').length === 101, 10_000);
+    await b.recorder.until(
+      (r) => r.of('conversation:sync-required').length === 1 && r.of('message:new').length === 101,
+      10_000,
+    );
     await settle(b.socket);
-    expect(b.recorder.of('conversation:sync-required')).toEqual([{ conversationId: big.id, deliveredSeq: 0, lastSeq: 101 }]);
+    expect(b.recorder.of('conversation:sync-required')).toEqual([
+      { conversationId: big.id, deliveredSeq: 0, lastSeq: 101 },
+    ]);
     const replayed = b.recorder.of('message:new');
     expect(replayed.every((e) => e.replayed === true)).toBe(true);
     expect(replayed.filter((e) => e.message.conversationId === big.id)).toEqual([]);
-    expect(replayed.filter((e) => e.message.conversationId === small.id).map((e) => e.message)).toEqual([s1]);
-    expect(replayed.filter((e) => e.message.conversationId === exactly100.id).map((e) => e.message.seq)).toEqual(
-      Array.from({ length: 100 }, (_, i) => i + 1),
-    );
+    expect(
+      replayed.filter((e) => e.message.conversationId === small.id).map((e) => e.message),
+    ).toEqual([s1]);
+    expect(
+      replayed.filter((e) => e.message.conversationId === exactly100.id).map((e) => e.message.seq),
+    ).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     // The client pages with join afterSeq.
-    const page1 = await ok(b.socket, 'conversation:join', { conversationId: big.id, afterSeq: 0, limit: 100 });
+    const page1 = await ok(b.socket, 'conversation:join', {
+      conversationId: big.id,
+      afterSeq: 0,
+      limit: 100,
+    });
     expect(page1.messages.map((m) => m.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(page1.hasMore).toBe(true);
-    const page2 = await ok(b.socket, 'conversation:join', { conversationId: big.id, afterSeq: 100, limit: 100 });
+    const page2 = await ok(b.socket, 'conversation:join', {
+      conversationId: big.id,
+      afterSeq: 100,
+      limit: 100,
+    });
     expect(page2.messages.map((m) => m.seq)).toEqual([101]);
     expect(page2.hasMore).toBe(false);
   });

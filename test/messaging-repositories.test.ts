@@ -59,7 +59,12 @@ describe.each(drivers)('messaging repositories on $name', ({ open }) => {
   const newConversation = async (users = ['u1', 'u2', 'u3']) => {
     const id = randomUUID();
     await handle.db.db.transaction(async (tx) => {
-      expect(await conversations.insertIfAbsent({ id, organizationId: 'o1', title: 't', createdBy: users[0] }, tx)).toBe(true);
+      expect(
+        await conversations.insertIfAbsent(
+          { id, organizationId: 'o1', title: 't', createdBy: users[0] },
+          tx,
+        ),
+      ).toBe(true);
       await participants.insertMany(id, 'o1', users, tx);
     });
     return id;
@@ -76,8 +81,19 @@ describe.each(drivers)('messaging repositories on $name', ({ open }) => {
   it('creates once; reads back participants sorted; insertIfAbsent is false on a repeat', async () => {
     const id = await newConversation(['zed', 'amy']);
     const rec = await conversations.findById(id);
-    expect(rec).toMatchObject({ id, organizationId: 'o1', title: 't', createdBy: 'zed', lastSeq: 0, participantIds: ['amy', 'zed'] });
-    expect(await handle.db.db.transaction((tx) => conversations.insertIfAbsent({ id, organizationId: 'o2', title: null, createdBy: 'x' }, tx))).toBe(false);
+    expect(rec).toMatchObject({
+      id,
+      organizationId: 'o1',
+      title: 't',
+      createdBy: 'zed',
+      lastSeq: 0,
+      participantIds: ['amy', 'zed'],
+    });
+    expect(
+      await handle.db.db.transaction((tx) =>
+        conversations.insertIfAbsent({ id, organizationId: 'o2', title: null, createdBy: 'x' }, tx),
+      ),
+    ).toBe(false);
     expect(await conversations.findById(randomUUID())).toBeUndefined();
   });
 
@@ -93,7 +109,13 @@ describe.each(drivers)('messaging repositories on $name', ({ open }) => {
       ['c1', 3],
       ['c2', 2],
     ]);
-    expect(stored[0]).toMatchObject({ content: 'hi', metadata: { n: 1 }, type: 'text', editedAt: null, deletedAt: null });
+    expect(stored[0]).toMatchObject({
+      content: 'hi',
+      metadata: { n: 1 },
+      type: 'text',
+      editedAt: null,
+      deletedAt: null,
+    });
     expect(await conversations.lastSeq(c1)).toBe(3);
     expect(await participants.cursors(c1, 'u1')).toEqual({ deliveredSeq: 3, readSeq: 3 });
     expect(await participants.cursors(c1, 'u2')).toEqual({ deliveredSeq: 2, readSeq: 2 });
@@ -113,20 +135,35 @@ describe.each(drivers)('messaging repositories on $name', ({ open }) => {
   it('the writer groups concurrent writes, answers duplicates individually, seqs 1..n', async () => {
     const c = await newConversation();
     const dup = msg(c);
-    const inputs = [...Array.from({ length: 60 }, () => msg(c)), dup, { ...dup }, ...Array.from({ length: 39 }, () => msg(c))];
+    const inputs = [
+      ...Array.from({ length: 60 }, () => msg(c)),
+      dup,
+      { ...dup },
+      ...Array.from({ length: 39 }, () => msg(c)),
+    ];
     const outcomes = await Promise.all(inputs.map((i) => writer.write(i)));
     const stored = outcomes.flatMap((o) => ('stored' in o ? [o.stored] : []));
     expect(outcomes.filter((o) => 'duplicate' in o)).toHaveLength(1);
-    expect(stored.map((m) => m.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(stored.map((m) => m.seq).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
   });
 
   it('pages: after (oldest first, hasMore newer), before (newest below, hasMore older)', async () => {
     const c = await newConversation();
     for (let i = 0; i < 5; i++) await messages.insertBatch([msg(c, 'u1', `m${i}`)]);
-    expect(await messages.after(c, 1, 2).then((p) => [p.messages.map((m) => m.seq), p.hasMore])).toEqual([[2, 3], true]);
-    expect(await messages.after(c, 3, 2).then((p) => [p.messages.map((m) => m.seq), p.hasMore])).toEqual([[4, 5], false]);
-    expect(await messages.before(c, undefined, 2).then((p) => [p.messages.map((m) => m.seq), p.hasMore])).toEqual([[4, 5], true]);
-    expect(await messages.before(c, 3, 5).then((p) => [p.messages.map((m) => m.seq), p.hasMore])).toEqual([[1, 2], false]);
+    expect(
+      await messages.after(c, 1, 2).then((p) => [p.messages.map((m) => m.seq), p.hasMore]),
+    ).toEqual([[2, 3], true]);
+    expect(
+      await messages.after(c, 3, 2).then((p) => [p.messages.map((m) => m.seq), p.hasMore]),
+    ).toEqual([[4, 5], false]);
+    expect(
+      await messages.before(c, undefined, 2).then((p) => [p.messages.map((m) => m.seq), p.hasMore]),
+    ).toEqual([[4, 5], true]);
+    expect(
+      await messages.before(c, 3, 5).then((p) => [p.messages.map((m) => m.seq), p.hasMore]),
+    ).toEqual([[1, 2], false]);
   });
 
   it('edit and soft delete; deleted rows are erased in storage and cannot be edited', async () => {
@@ -140,7 +177,11 @@ describe.each(drivers)('messaging repositories on $name', ({ open }) => {
     expect(deleted?.deletedAt).not.toBeNull();
     expect(await messages.softDelete(m.id)).toBeUndefined();
     expect(await messages.editContent(m.id, 'again')).toBeUndefined();
-    expect(await messages.findById(m.id)).toMatchObject({ content: '', metadata: {}, deletedAt: deleted?.deletedAt });
+    expect(await messages.findById(m.id)).toMatchObject({
+      content: '',
+      metadata: {},
+      deletedAt: deleted?.deletedAt,
+    });
   });
 
   it('cursors: advance only upwards, read moves delivered too, unknown or foreign message → undefined', async () => {
@@ -148,9 +189,21 @@ describe.each(drivers)('messaging repositories on $name', ({ open }) => {
     const other = await newConversation();
     const [m1, m2] = await messages.insertBatch([msg(c), msg(c)]);
     const [x] = await messages.insertBatch([msg(other)]);
-    expect(await participants.advance(c, 'u2', m2.id, 'delivered')).toEqual({ seq: 2, senderId: 'u1', moved: true });
-    expect(await participants.advance(c, 'u2', m1.id, 'delivered')).toEqual({ seq: 1, senderId: 'u1', moved: false });
-    expect(await participants.advance(c, 'u3', m2.id, 'read')).toEqual({ seq: 2, senderId: 'u1', moved: true });
+    expect(await participants.advance(c, 'u2', m2.id, 'delivered')).toEqual({
+      seq: 2,
+      senderId: 'u1',
+      moved: true,
+    });
+    expect(await participants.advance(c, 'u2', m1.id, 'delivered')).toEqual({
+      seq: 1,
+      senderId: 'u1',
+      moved: false,
+    });
+    expect(await participants.advance(c, 'u3', m2.id, 'read')).toEqual({
+      seq: 2,
+      senderId: 'u1',
+      moved: true,
+    });
     expect(await participants.cursors(c, 'u3')).toEqual({ deliveredSeq: 2, readSeq: 2 });
     expect(await participants.advance(c, 'u3', m1.id, 'read')).toMatchObject({ moved: false });
     expect(await participants.advance(c, 'u2', x.id, 'delivered')).toBeUndefined();

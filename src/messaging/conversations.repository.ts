@@ -41,7 +41,10 @@ export class ConversationsRepository {
   constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
 
   /** The conversation with its participant ids (sorted), or undefined. */
-  async findById(id: string, ex: Executor = this.database.db): Promise<ConversationRecord | undefined> {
+  async findById(
+    id: string,
+    ex: Executor = this.database.db,
+  ): Promise<ConversationRecord | undefined> {
     const rows = await queryRows<ConversationRow>(
       ex,
       sql`SELECT c.id, c.organization_id, c.title, c.created_by, ${epochMs(sql`c.created_at`)} AS created_ms, c.last_seq,
@@ -66,7 +69,10 @@ export class ConversationsRepository {
   }
 
   async lastSeq(id: string): Promise<number | undefined> {
-    const rows = await queryRows<{ last_seq: number }>(this.database.db, sql`SELECT last_seq FROM conversations WHERE id = ${id}`);
+    const rows = await queryRows<{ last_seq: number }>(
+      this.database.db,
+      sql`SELECT last_seq FROM conversations WHERE id = ${id}`,
+    );
     return rows[0] ? Number(rows[0].last_seq) : undefined;
   }
 }

@@ -52,7 +52,10 @@ export class MessageWriter {
     this.busy = true;
     try {
       while (this.queue.length > 0) {
-        const wave = this.queue.splice(0, this.database.kind === 'pglite' ? MAX_BATCH : this.queue.length);
+        const wave = this.queue.splice(
+          0,
+          this.database.kind === 'pglite' ? MAX_BATCH : this.queue.length,
+        );
         await Promise.all(this.split(wave).map((group) => this.writeGroup(group)));
       }
     } finally {
@@ -69,7 +72,8 @@ export class MessageWriter {
       else groups.set(p.input.conversationId, [p]);
     }
     const out: Pending[][] = [];
-    for (const g of groups.values()) for (let i = 0; i < g.length; i += MAX_BATCH) out.push(g.slice(i, i + MAX_BATCH));
+    for (const g of groups.values())
+      for (let i = 0; i < g.length; i += MAX_BATCH) out.push(g.slice(i, i + MAX_BATCH));
     return out;
   }
 
@@ -84,7 +88,8 @@ export class MessageWriter {
       }
     } catch (err) {
       const state = sqlState(err);
-      const retryable = state === UNIQUE_VIOLATION || state === DEADLOCK || state === SERIALIZATION_FAILURE;
+      const retryable =
+        state === UNIQUE_VIOLATION || state === DEADLOCK || state === SERIALIZATION_FAILURE;
       if (group.length > 1 && retryable) {
         for (const p of group) await this.writeGroup([p]);
         return;

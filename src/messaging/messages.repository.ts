@@ -101,7 +101,10 @@ export class MessagesRepository {
   }
 
   async findById(id: string): Promise<Message | undefined> {
-    const rows = await queryRows<MessageRow>(this.database.db, sql`SELECT ${columns('messages')} FROM messages WHERE id = ${id}`);
+    const rows = await queryRows<MessageRow>(
+      this.database.db,
+      sql`SELECT ${columns('messages')} FROM messages WHERE id = ${id}`,
+    );
     return rows[0] ? toMessage(rows[0]) : undefined;
   }
 
@@ -116,18 +119,29 @@ export class MessagesRepository {
   }
 
   /** The newest `limit` messages below `beforeSeq` (all when undefined), oldest first; `hasMore` when older ones exist. */
-  async before(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage> {
+  async before(
+    conversationId: string,
+    beforeSeq: number | undefined,
+    limit: number,
+  ): Promise<MessagePage> {
     const bound = beforeSeq === undefined ? sql`` : sql` AND seq < ${beforeSeq}`;
     const rows = await queryRows<MessageRow>(
       this.database.db,
       sql`SELECT ${columns('messages')} FROM messages WHERE conversation_id = ${conversationId}${bound}
           ORDER BY seq DESC LIMIT ${limit + 1}`,
     );
-    return { messages: rows.slice(0, limit).reverse().map(toMessage), hasMore: rows.length > limit };
+    return {
+      messages: rows.slice(0, limit).reverse().map(toMessage),
+      hasMore: rows.length > limit,
+    };
   }
 
   /** New content for a message that is not deleted; undefined when it is (or vanished). */
-  async editContent(id: string, content: string, ex: Executor = this.database.db): Promise<Message | undefined> {
+  async editContent(
+    id: string,
+    content: string,
+    ex: Executor = this.database.db,
+  ): Promise<Message | undefined> {
     const rows = await queryRows<MessageRow>(
       ex,
       sql`UPDATE messages SET content = ${content}, edited_at = now() WHERE id = ${id} AND deleted_at IS NULL

@@ -25,12 +25,18 @@ abstract class MessagingGatewayBase {
   constructor(protected readonly messaging: MessagingService) {}
 
   @SubscribeMessage('conversation:create')
-  create(@ConnectedSocket() socket: AppSocket, @MessageBody() body: ConversationCreateDto): Promise<ClientAckData<'conversation:create'>> {
+  create(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ConversationCreateDto,
+  ): Promise<ClientAckData<'conversation:create'>> {
     return this.messaging.create(socket.data.user, body);
   }
 
   @SubscribeMessage('conversation:join')
-  async join(@ConnectedSocket() socket: AppSocket, @MessageBody() body: ConversationJoinDto): Promise<ClientAckData<'conversation:join'>> {
+  async join(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ConversationJoinDto,
+  ): Promise<ClientAckData<'conversation:join'>> {
     await this.messaging.checkAccess(socket.data.user, body.conversationId);
     // Join first, read after: a message stored in between is both in the page and live, never in neither.
     await socket.join(rooms.conversation(body.conversationId));
@@ -38,45 +44,69 @@ abstract class MessagingGatewayBase {
   }
 
   @SubscribeMessage('conversation:history')
-  history(@ConnectedSocket() socket: AppSocket, @MessageBody() body: ConversationHistoryDto): Promise<ClientAckData<'conversation:history'>> {
+  history(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ConversationHistoryDto,
+  ): Promise<ClientAckData<'conversation:history'>> {
     return this.messaging.history(socket.data.user, body);
   }
 
   @SubscribeMessage('conversation:leave')
-  async leave(@ConnectedSocket() socket: AppSocket, @MessageBody() body: ConversationRefDto): Promise<ClientAckData<'conversation:leave'>> {
+  async leave(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ConversationRefDto,
+  ): Promise<ClientAckData<'conversation:leave'>> {
     await this.messaging.checkAccess(socket.data.user, body.conversationId);
     await socket.leave(rooms.conversation(body.conversationId));
     return { conversationId: body.conversationId };
   }
 
   @SubscribeMessage('message:send')
-  send(@ConnectedSocket() socket: AppSocket, @MessageBody() body: MessageSendDto): Promise<ClientAckData<'message:send'>> {
+  send(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageSendDto,
+  ): Promise<ClientAckData<'message:send'>> {
     return this.messaging.send(socket.data.user, body);
   }
 
   @SubscribeMessage('message:edit')
-  edit(@ConnectedSocket() socket: AppSocket, @MessageBody() body: MessageEditDto): Promise<ClientAckData<'message:edit'>> {
+  edit(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageEditDto,
+  ): Promise<ClientAckData<'message:edit'>> {
     return this.messaging.edit(socket.data.user, body);
   }
 
   @SubscribeMessage('message:delete')
-  remove(@ConnectedSocket() socket: AppSocket, @MessageBody() body: MessageRefDto): Promise<ClientAckData<'message:delete'>> {
+  remove(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageRefDto,
+  ): Promise<ClientAckData<'message:delete'>> {
     return this.messaging.delete(socket.data.user, body);
   }
 
   @SubscribeMessage('message:delivered')
-  delivered(@ConnectedSocket() socket: AppSocket, @MessageBody() body: MessageReceiptDto): Promise<ClientAckData<'message:delivered'>> {
+  delivered(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageReceiptDto,
+  ): Promise<ClientAckData<'message:delivered'>> {
     return this.messaging.delivered(socket.data.user, body);
   }
 
   @SubscribeMessage('message:read')
-  read(@ConnectedSocket() socket: AppSocket, @MessageBody() body: MessageReceiptDto): Promise<ClientAckData<'message:read'>> {
+  read(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageReceiptDto,
+  ): Promise<ClientAckData<'message:read'>> {
     return this.messaging.read(socket.data.user, body);
   }
 
   @Throttle({ silent: true })
   @SubscribeMessage('message:typing')
-  typing(@ConnectedSocket() socket: AppSocket, @MessageBody() body: MessageTypingDto): Promise<ClientAckData<'message:typing'>> {
+  typing(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageTypingDto,
+  ): Promise<ClientAckData<'message:typing'>> {
     return this.messaging.typing(socket.data.user, body, socket.id);
   }
 }

@@ -27,7 +27,12 @@ class FakePublisher {
   }
 }
 
-const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as PinoLogger;
+const silent = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+} as unknown as PinoLogger;
 
 function build(handle: DatabaseHandle, publisher: FakePublisher): MessagingService {
   const messages = new MessagesRepository(handle);
@@ -59,12 +64,29 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
 
   it('send delivers message:new once to the participants, scoped to the organization; a repeat delivers nothing', async () => {
     const { conversation } = await sut.create(alice, { participantIds: ['bob'] });
-    expect(publisher.calls.at(-1)?.args.slice(0, 3)).toEqual([conversation.id, ['alice', 'bob'], 'conversation:new']);
+    expect(publisher.calls.at(-1)?.args.slice(0, 3)).toEqual([
+      conversation.id,
+      ['alice', 'bob'],
+      'conversation:new',
+    ]);
     publisher.calls = [];
     const messageId = randomUUID();
-    const { message } = await sut.send(alice, { messageId, conversationId: conversation.id, content: 'x' });
+    const { message } = await sut.send(alice, {
+      messageId,
+      conversationId: conversation.id,
+      content: 'x',
+    });
     expect(publisher.calls).toEqual([
-      { method: 'toConversation', args: [conversation.id, ['alice', 'bob'], 'message:new', { message }, { organizationId: 'o1' }] },
+      {
+        method: 'toConversation',
+        args: [
+          conversation.id,
+          ['alice', 'bob'],
+          'message:new',
+          { message },
+          { organizationId: 'o1' },
+        ],
+      },
     ]);
     await sut.send(alice, { messageId, conversationId: conversation.id, content: 'x' });
     expect(publisher.calls).toHaveLength(1);
@@ -72,10 +94,17 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
 
   it('receipts only when a cursor moves; delivered goes to the room and the sender’s member room', async () => {
     const { conversation } = await sut.create(alice, { participantIds: ['bob'] });
-    const { message } = await sut.send(alice, { messageId: randomUUID(), conversationId: conversation.id, content: 'x' });
+    const { message } = await sut.send(alice, {
+      messageId: randomUUID(),
+      conversationId: conversation.id,
+      content: 'x',
+    });
     publisher.calls = [];
     await sut.delivered(bob, { conversationId: conversation.id, messageId: message.id });
-    expect(publisher.calls[0].args.slice(0, 2)).toEqual([[`conversation:${conversation.id}`, 'org:o1:user:alice'], 'message:delivered']);
+    expect(publisher.calls[0].args.slice(0, 2)).toEqual([
+      [`conversation:${conversation.id}`, 'org:o1:user:alice'],
+      'message:delivered',
+    ]);
     await sut.delivered(bob, { conversationId: conversation.id, messageId: message.id });
     await sut.read(alice, { conversationId: conversation.id, messageId: message.id }); // sender's own cursor already there
     expect(publisher.events()).toEqual(['message:delivered']);
@@ -90,7 +119,12 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
     expect(publisher.calls).toEqual([
       {
         method: 'toRooms',
-        args: [[`conversation:${conversation.id}`], 'message:typing', { conversationId: conversation.id, userId: 'bob', isTyping: true }, { except: ['sock-1'], volatile: true }],
+        args: [
+          [`conversation:${conversation.id}`],
+          'message:typing',
+          { conversationId: conversation.id, userId: 'bob', isTyping: true },
+          { except: ['sock-1'], volatile: true },
+        ],
       },
     ]);
   });
@@ -99,11 +133,29 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
     const carol = { userId: 'carol', organizationId: 'o1', role: 'nurse' as const };
     const small = (await sut.create(alice, { participantIds: ['carol'] })).conversation;
     const big = (await sut.create(alice, { participantIds: ['carol'] })).conversation;
-    for (let i = 0; i < 3; i++) await sut.send(alice, { messageId: randomUUID(), conversationId: small.id, content: `s${i}` });
-    await Promise.all(Array.from({ length: 101 }, () => sut.send(alice, { messageId: randomUUID(), conversationId: big.id, content: 'b' })));
+    for (let i = 0; i < 3; i++)
+      await sut.send(alice, {
+        messageId: randomUUID(),
+        conversationId: small.id,
+        content: `s${i}`,
+      });
+    await Promise.all(
+      Array.from({ length: 101 }, () =>
+        sut.send(alice, { messageId: randomUUID(), conversationId: big.id, content: 'b' }),
+      ),
+    );
     const items = await sut.replayFor(carol);
-    expect(items[0]).toEqual({ kind: 'sync-required', conversationId: big.id, deliveredSeq: 0, lastSeq: 101 });
-    expect(items.slice(1).map((i) => (i.kind === 'message' ? [i.message.conversationId, i.message.seq] : i))).toEqual([
+    expect(items[0]).toEqual({
+      kind: 'sync-required',
+      conversationId: big.id,
+      deliveredSeq: 0,
+      lastSeq: 101,
+    });
+    expect(
+      items
+        .slice(1)
+        .map((i) => (i.kind === 'message' ? [i.message.conversationId, i.message.seq] : i)),
+    ).toEqual([
       [small.id, 1],
       [small.id, 2],
       [small.id, 3],
@@ -118,7 +170,9 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
     const { conversation } = await svc.create(alice, { participantIds: ['bob'] });
     pub.calls = [];
     await own.close();
-    const err = await svc.send(alice, { messageId: randomUUID(), conversationId: conversation.id, content: 'lost?' }).catch((e: unknown) => e);
+    const err = await svc
+      .send(alice, { messageId: randomUUID(), conversationId: conversation.id, content: 'lost?' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).type).toBe('SERVICE_UNAVAILABLE');
     expect(pub.calls).toEqual([]);

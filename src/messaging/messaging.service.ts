@@ -61,35 +61,63 @@ export class MessagingService {
 
   // ---- conversations -------------------------------------------------------------------------
 
-  async create(caller: Caller, input: ClientPayload<'conversation:create'>): Promise<ClientAckData<'conversation:create'>> {
+  async create(
+    caller: Caller,
+    input: ClientPayload<'conversation:create'>,
+  ): Promise<ClientAckData<'conversation:create'>> {
     const id = input.conversationId ?? randomUUID();
     const participantIds = [...new Set([caller.userId, ...input.participantIds])].sort();
     const created = await this.storage(() =>
       this.database.db.transaction(async (tx) => {
         const inserted = await this.conversations.insertIfAbsent(
-          { id, organizationId: caller.organizationId, title: input.title ?? null, createdBy: caller.userId },
+          {
+            id,
+            organizationId: caller.organizationId,
+            title: input.title ?? null,
+            createdBy: caller.userId,
+          },
           tx,
         );
-        if (inserted) await this.participants.insertMany(id, caller.organizationId, participantIds, tx);
+        if (inserted)
+          await this.participants.insertMany(id, caller.organizationId, participantIds, tx);
         return inserted;
       }),
     );
     const record = await this.storage(() => this.conversations.findById(id));
     if (!record) throw AppError.unavailable();
-    if (!created && (record.organizationId !== caller.organizationId || record.createdBy !== caller.userId)) {
+    if (
+      !created &&
+      (record.organizationId !== caller.organizationId || record.createdBy !== caller.userId)
+    ) {
       throw AppError.conflict('conversationId already in use');
     }
     const meta = this.remember(record);
     const conversation = this.toConversation(meta, record.lastSeq);
     if (created) {
-      this.publisher.toConversation(id, meta.participantIds, 'conversation:new', { conversation }, { organizationId: meta.organizationId });
-      this.logger.debug({ conversationId: id, organizationId: caller.organizationId, participants: meta.participantIds.length }, 'conversation created');
+      this.publisher.toConversation(
+        id,
+        meta.participantIds,
+        'conversation:new',
+        { conversation },
+        { organizationId: meta.organizationId },
+      );
+      this.logger.debug(
+        {
+          conversationId: id,
+          organizationId: caller.organizationId,
+          participants: meta.participantIds.length,
+        },
+        'conversation created',
+      );
     }
     return { conversation };
   }
 
   /** Access check of `conversation:join`; the gateway joins the room, then calls `joinPage`. */
-  async join(caller: Caller, input: ClientPayload<'conversation:join'>): Promise<ClientAckData<'conversation:join'>> {
+  async join(
+    caller: Caller,
+    input: ClientPayload<'conversation:join'>,
+  ): Promise<ClientAckData<'conversation:join'>> {
     const meta = await this.access(caller, input.conversationId);
     const limit = input.limit ?? DEFAULT_PAGE;
     const [lastSeq, page] = await this.storage(() =>
@@ -101,12 +129,22 @@ export class MessagingService {
       ]),
     );
     const seq = Math.max(lastSeq ?? 0, page.messages.at(-1)?.seq ?? 0);
-    return { conversation: this.toConversation(meta, seq), messages: page.messages, hasMore: page.hasMore, lastSeq: seq };
+    return {
+      conversation: this.toConversation(meta, seq),
+      messages: page.messages,
+      hasMore: page.hasMore,
+      lastSeq: seq,
+    };
   }
 
-  async history(caller: Caller, input: ClientPayload<'conversation:history'>): Promise<ClientAckData<'conversation:history'>> {
+  async history(
+    caller: Caller,
+    input: ClientPayload<'conversation:history'>,
+  ): Promise<ClientAckData<'conversation:history'>> {
     const meta = await this.access(caller, input.conversationId);
-    return this.storage(() => this.messages.before(meta.id, input.beforeSeq, input.limit ?? DEFAULT_PAGE));
+    return this.storage(() =>
+      this.messages.before(meta.id, input.beforeSeq, input.limit ?? DEFAULT_PAGE),
+    );
   }
 
   /** `conversation:leave` checks access like the other events; the gateway leaves the room. */
@@ -116,7 +154,10 @@ export class MessagingService {
 
   // ---- messages ------------------------------------------------------------------------------
 
-  async send(caller: Caller, input: ClientPayload<'message:send'>): Promise<ClientAckData<'message:send'>> {
+  async send(
+    caller: Caller,
+    input: ClientPayload<'message:send'>,
+  ): Promise<ClientAckData<'message:send'>> {
     const meta = await this.access(caller, input.conversationId);
     const key = `${caller.userId}\u0000${input.messageId}`;
     const running = this.inFlight.get(key);
@@ -128,7 +169,14 @@ export class MessagingService {
     this.inFlight.set(key, attempt);
     try {
       const { message, created } = await attempt;
-      if (created) this.publisher.toConversation(meta.id, meta.participantIds, 'message:new', { message }, { organizationId: meta.organizationId });
+      if (created)
+        this.publisher.toConversation(
+          meta.id,
+          meta.participantIds,
+          'message:new',
+          { message },
+          { organizationId: meta.organizationId },
+        );
       return { message };
     } finally {
       this.inFlight.delete(key);
@@ -161,13 +209,21 @@ export class MessagingService {
 
   /** A repeated messageId: the stored message when it is the same sender and conversation (§5, §11). */
   private sameOrConflict(existing: Message, caller: Caller, conversationId: string): Message {
-    if (existing.senderId !== caller.userId || existing.conversationId !== conversationId || existing.organizationId !== caller.organizationId) {
+    if (
+      existing.senderId !== caller.userId ||
+      existing.conversationId !== conversationId ||
+      existing.organizationId !== caller.organizationId
+    ) {
       throw AppError.conflict('messageId already in use');
     }
     return existing;
   }
 
-  async edit(caller: Caller, input: ClientPayload<'message:edit'>, requestId?: string): Promise<ClientAckData<'message:edit'>> {
+  async edit(
+    caller: Caller,
+    input: ClientPayload<'message:edit'>,
+    requestId?: string,
+  ): Promise<ClientAckData<'message:edit'>> {
     const audit = (outcome: AuditRecord['outcome'], reason?: string, conversationId?: string) =>
       this.auditQuietly({
         actorId: caller.userId,
@@ -180,7 +236,8 @@ export class MessagingService {
         details: { ...(conversationId ? { conversationId } : {}), ...(reason ? { reason } : {}) },
       });
     const existing = await this.storage(() => this.messages.findById(input.messageId));
-    if (!existing || existing.organizationId !== caller.organizationId) throw AppError.notFound('Message');
+    if (!existing || existing.organizationId !== caller.organizationId)
+      throw AppError.notFound('Message');
     if (existing.deletedAt) {
       await audit('failure', 'deleted', existing.conversationId);
       throw AppError.notFound('Message');
@@ -215,13 +272,25 @@ export class MessagingService {
       await audit('failure', 'deleted', existing.conversationId);
       throw AppError.notFound('Message');
     }
-    if (meta) this.publisher.toConversation(meta.id, meta.participantIds, 'message:edited', { message }, { organizationId: meta.organizationId });
+    if (meta)
+      this.publisher.toConversation(
+        meta.id,
+        meta.participantIds,
+        'message:edited',
+        { message },
+        { organizationId: meta.organizationId },
+      );
     return { message };
   }
 
-  async delete(caller: Caller, input: ClientPayload<'message:delete'>, requestId?: string): Promise<ClientAckData<'message:delete'>> {
+  async delete(
+    caller: Caller,
+    input: ClientPayload<'message:delete'>,
+    requestId?: string,
+  ): Promise<ClientAckData<'message:delete'>> {
     const existing = await this.storage(() => this.messages.findById(input.messageId));
-    if (!existing || existing.organizationId !== caller.organizationId) throw AppError.notFound('Message');
+    if (!existing || existing.organizationId !== caller.organizationId)
+      throw AppError.notFound('Message');
     const byAdmin = existing.senderId !== caller.userId;
     const base = {
       actorId: caller.userId,
@@ -232,7 +301,11 @@ export class MessagingService {
       ...(requestId ? { requestId } : {}),
     } as const;
     if (byAdmin && caller.role !== 'admin') {
-      await this.auditQuietly({ ...base, outcome: 'denied', details: { conversationId: existing.conversationId, reason: 'not-sender' } });
+      await this.auditQuietly({
+        ...base,
+        outcome: 'denied',
+        details: { conversationId: existing.conversationId, reason: 'not-sender' },
+      });
       throw AppError.forbidden('Only the sender or an admin may delete a message');
     }
     // Deleting twice answers the first deletion and emits nothing new.
@@ -242,7 +315,11 @@ export class MessagingService {
         const row = await this.messages.softDelete(input.messageId, tx);
         if (row) {
           await this.audit.record(
-            { ...base, outcome: 'success', details: { conversationId: existing.conversationId, seq: row.seq, byAdmin } },
+            {
+              ...base,
+              outcome: 'success',
+              details: { conversationId: existing.conversationId, seq: row.seq, byAdmin },
+            },
             tx,
           );
         }
@@ -251,7 +328,10 @@ export class MessagingService {
     );
     if (!deleted) {
       const again = await this.storage(() => this.messages.findById(input.messageId));
-      return { messageId: input.messageId, deletedAt: again?.deletedAt ?? new Date().toISOString() };
+      return {
+        messageId: input.messageId,
+        deletedAt: again?.deletedAt ?? new Date().toISOString(),
+      };
     }
     const deletedAt = deleted.deletedAt!;
     const meta = await this.meta(existing.conversationId);
@@ -267,25 +347,39 @@ export class MessagingService {
     return { messageId: deleted.id, deletedAt };
   }
 
-  async delivered(caller: Caller, input: ClientPayload<'message:delivered'>): Promise<ClientAckData<'message:delivered'>> {
+  async delivered(
+    caller: Caller,
+    input: ClientPayload<'message:delivered'>,
+  ): Promise<ClientAckData<'message:delivered'>> {
     const meta = await this.access(caller, input.conversationId);
-    const move = await this.storage(() => this.participants.advance(meta.id, caller.userId, input.messageId, 'delivered'));
+    const move = await this.storage(() =>
+      this.participants.advance(meta.id, caller.userId, input.messageId, 'delivered'),
+    );
     if (!move) throw AppError.notFound('Message');
     const deliveredAt = new Date().toISOString();
     if (move.moved) {
-      this.publisher.toRooms([rooms.conversation(meta.id), rooms.member(meta.organizationId, move.senderId)], 'message:delivered', {
-        conversationId: meta.id,
-        messageId: input.messageId,
-        userId: caller.userId,
-        deliveredAt,
-      });
+      this.publisher.toRooms(
+        [rooms.conversation(meta.id), rooms.member(meta.organizationId, move.senderId)],
+        'message:delivered',
+        {
+          conversationId: meta.id,
+          messageId: input.messageId,
+          userId: caller.userId,
+          deliveredAt,
+        },
+      );
     }
     return { conversationId: meta.id, messageId: input.messageId, deliveredAt };
   }
 
-  async read(caller: Caller, input: ClientPayload<'message:read'>): Promise<ClientAckData<'message:read'>> {
+  async read(
+    caller: Caller,
+    input: ClientPayload<'message:read'>,
+  ): Promise<ClientAckData<'message:read'>> {
     const meta = await this.access(caller, input.conversationId);
-    const move = await this.storage(() => this.participants.advance(meta.id, caller.userId, input.messageId, 'read'));
+    const move = await this.storage(() =>
+      this.participants.advance(meta.id, caller.userId, input.messageId, 'read'),
+    );
     if (!move) throw AppError.notFound('Message');
     const readAt = new Date().toISOString();
     if (move.moved) {
@@ -301,7 +395,11 @@ export class MessagingService {
   }
 
   /** Typing goes to the conversation room except the typing socket, volatile (§6). */
-  async typing(caller: Caller, input: ClientPayload<'message:typing'>, exceptSocketId: string): Promise<ClientAckData<'message:typing'>> {
+  async typing(
+    caller: Caller,
+    input: ClientPayload<'message:typing'>,
+    exceptSocketId: string,
+  ): Promise<ClientAckData<'message:typing'>> {
     const meta = await this.access(caller, input.conversationId);
     this.publisher.toRooms(
       [rooms.conversation(meta.id)],
@@ -322,7 +420,9 @@ export class MessagingService {
     const lagging = await this.participants.lagging(user.userId, user.organizationId);
     if (lagging.length === 0) return [];
     const small = lagging.filter((l) => l.lastSeq - l.deliveredSeq <= REPLAY_LIMIT);
-    const found = await this.messages.above(small.map((l) => ({ conversationId: l.conversationId, afterSeq: l.deliveredSeq })));
+    const found = await this.messages.above(
+      small.map((l) => ({ conversationId: l.conversationId, afterSeq: l.deliveredSeq })),
+    );
     const groups = new Map<string, Message[]>();
     for (const m of found) {
       const g = groups.get(m.conversationId);
@@ -330,10 +430,19 @@ export class MessagingService {
       else groups.set(m.conversationId, [m]);
     }
     // Oldest first across conversations: each conversation's run of messages, ordered by its first one.
-    const runs = [...groups.values()].sort((a, b) => a[0].createdAt.localeCompare(b[0].createdAt) || a[0].conversationId.localeCompare(b[0].conversationId));
+    const runs = [...groups.values()].sort(
+      (a, b) =>
+        a[0].createdAt.localeCompare(b[0].createdAt) ||
+        a[0].conversationId.localeCompare(b[0].conversationId),
+    );
     const items: ReplayItem[] = lagging
       .filter((l) => l.lastSeq - l.deliveredSeq > REPLAY_LIMIT)
-      .map((l) => ({ kind: 'sync-required', conversationId: l.conversationId, deliveredSeq: l.deliveredSeq, lastSeq: l.lastSeq }));
+      .map((l) => ({
+        kind: 'sync-required',
+        conversationId: l.conversationId,
+        deliveredSeq: l.deliveredSeq,
+        lastSeq: l.lastSeq,
+      }));
     for (const run of runs) for (const message of run) items.push({ kind: 'message', message });
     return items;
   }
@@ -346,8 +455,10 @@ export class MessagingService {
    */
   private async access(caller: Caller, conversationId: string): Promise<ConversationMeta> {
     const meta = await this.meta(conversationId);
-    if (!meta || meta.organizationId !== caller.organizationId) throw AppError.notFound('Conversation');
-    if (!meta.participants.has(caller.userId)) throw AppError.forbidden('Not a participant of this conversation');
+    if (!meta || meta.organizationId !== caller.organizationId)
+      throw AppError.notFound('Conversation');
+    if (!meta.participants.has(caller.userId))
+      throw AppError.forbidden('Not a participant of this conversation');
     return meta;
   }
 
@@ -397,7 +508,10 @@ export class MessagingService {
       return await fn();
     } catch (err) {
       if (err instanceof AppError) throw err;
-      this.logger.error({ errorName: (err as Error)?.name, sqlState: sqlState(err) }, 'storage failed');
+      this.logger.error(
+        { errorName: (err as Error)?.name, sqlState: sqlState(err) },
+        'storage failed',
+      );
       throw AppError.unavailable('Storage unavailable');
     }
   }
@@ -407,7 +521,10 @@ export class MessagingService {
     try {
       await this.audit.record(r);
     } catch (err) {
-      this.logger.error({ errorName: (err as Error)?.name, sqlState: sqlState(err), action: r.action }, 'audit write failed');
+      this.logger.error(
+        { errorName: (err as Error)?.name, sqlState: sqlState(err), action: r.action },
+        'audit write failed',
+      );
     }
   }
 }

@@ -22,7 +22,12 @@ export interface CursorMove {
 export class ParticipantsRepository {
   constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
 
-  async insertMany(conversationId: string, organizationId: string, userIds: string[], ex: Executor): Promise<void> {
+  async insertMany(
+    conversationId: string,
+    organizationId: string,
+    userIds: string[],
+    ex: Executor,
+  ): Promise<void> {
     if (userIds.length === 0) return;
     const values = sql.join(
       userIds.map((u) => sql`(${conversationId}, ${u}, ${organizationId})`),
@@ -36,7 +41,11 @@ export class ParticipantsRepository {
 
   /** Every conversation of the user (in its organization) with messages above the delivered cursor. */
   async lagging(userId: string, organizationId: string): Promise<LaggingConversation[]> {
-    const rows = await queryRows<{ conversation_id: string; delivered_seq: number; last_seq: number }>(
+    const rows = await queryRows<{
+      conversation_id: string;
+      delivered_seq: number;
+      last_seq: number;
+    }>(
       this.database.db,
       sql`SELECT p.conversation_id, p.delivered_seq, c.last_seq
           FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id
@@ -75,14 +84,21 @@ export class ParticipantsRepository {
           SELECT m.seq, m.sender_id, (SELECT count(*) FROM u)::int AS moved FROM m`,
     );
     const r = rows[0];
-    return r ? { seq: Number(r.seq), senderId: r.sender_id, moved: Number(r.moved) > 0 } : undefined;
+    return r
+      ? { seq: Number(r.seq), senderId: r.sender_id, moved: Number(r.moved) > 0 }
+      : undefined;
   }
 
-  async cursors(conversationId: string, userId: string): Promise<{ deliveredSeq: number; readSeq: number } | undefined> {
+  async cursors(
+    conversationId: string,
+    userId: string,
+  ): Promise<{ deliveredSeq: number; readSeq: number } | undefined> {
     const rows = await queryRows<{ delivered_seq: number; read_seq: number }>(
       this.database.db,
       sql`SELECT delivered_seq, read_seq FROM conversation_participants WHERE conversation_id = ${conversationId} AND user_id = ${userId}`,
     );
-    return rows[0] ? { deliveredSeq: Number(rows[0].delivered_seq), readSeq: Number(rows[0].read_seq) } : undefined;
+    return rows[0]
+      ? { deliveredSeq: Number(rows[0].delivered_seq), readSeq: Number(rows[0].read_seq) }
+      : undefined;
   }
 }

@@ -41,11 +41,18 @@ export async function user(
   o: { role?: string; namespace?: '/' | '/communication'; record?: ServerEventName[] } = {},
 ): Promise<Client> {
   const token = await signToken({ userId, organizationId, role: o.role ?? 'staff' });
-  const { socket, recorder } = await connect(url, token, { namespace: o.namespace, record: o.record ?? CHAT_EVENTS });
+  const { socket, recorder } = await connect(url, token, {
+    namespace: o.namespace,
+    record: o.record ?? CHAT_EVENTS,
+  });
   return { socket, recorder, userId };
 }
 
-export async function conversation(c: Client, participantIds: string[], title?: string): Promise<Conversation> {
+export async function conversation(
+  c: Client,
+  participantIds: string[],
+  title?: string,
+): Promise<Conversation> {
   const { conversation: conv } = await ok(c.socket, 'conversation:create', {
     participantIds,
     ...(title ? { title } : {}),
@@ -53,8 +60,16 @@ export async function conversation(c: Client, participantIds: string[], title?: 
   return conv;
 }
 
-export async function send(c: Client, conversationId: string, content = `hello ${randomUUID()}`): Promise<Message> {
-  const { message } = await ok(c.socket, 'message:send', { messageId: randomUUID(), conversationId, content });
+export async function send(
+  c: Client,
+  conversationId: string,
+  content = `hello ${randomUUID()}`,
+): Promise<Message> {
+  const { message } = await ok(c.socket, 'message:send', {
+    messageId: randomUUID(),
+    conversationId,
+    content,
+  });
   return message;
 }
 
