@@ -11,6 +11,9 @@ import type {
 } from '../../src/protocol/events.js';
 import type { ErrorObject } from '../../src/protocol/errors.js';
 
+/** Acks arrive in milliseconds; the margin is for a loaded 2-core CI machine. */
+export const ACK_TIMEOUT_MS = 10_000;
+
 export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export interface ConnectOptions {
@@ -100,7 +103,7 @@ export function request<E extends ClientEventName>(
   ...rest: ClientPayload<E> extends void ? [] : [payload: ClientPayload<E>]
 ): Promise<Ack<ClientAckData<E>>> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ack for ${event}`)), 5000);
+    const timer = setTimeout(() => reject(new Error(`no ack for ${event}`)), ACK_TIMEOUT_MS);
     const ack = (res: Ack<ClientAckData<E>>) => {
       clearTimeout(timer);
       resolve(res);
@@ -116,7 +119,7 @@ export function rawRequest(
   ...payload: unknown[]
 ): Promise<Ack<unknown>> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ack for ${event}`)), 5000);
+    const timer = setTimeout(() => reject(new Error(`no ack for ${event}`)), ACK_TIMEOUT_MS);
     (socket.emit as (...a: unknown[]) => void)(event, ...payload, (res: Ack<unknown>) => {
       clearTimeout(timer);
       resolve(res);
