@@ -34,7 +34,7 @@ export function client(url: string, token: string | undefined, o: ConnectOptions
     auth: o.auth ?? (token !== undefined ? { token } : {}),
     extraHeaders: o.extraHeaders,
     query: o.query,
-    timeout: o.timeoutMs ?? 5000,
+    timeout: o.timeoutMs ?? ACK_TIMEOUT_MS,
   });
 }
 
@@ -55,7 +55,7 @@ export async function connect(
   const recorder = new Recorder(socket, o.record ?? []);
   const confirmed = await new Promise<ServerEventSpec['connection:confirmed']>(
     (resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('connect timed out')), o.timeoutMs ?? 5000);
+      const timer = setTimeout(() => reject(new Error('connect timed out')), o.timeoutMs ?? ACK_TIMEOUT_MS);
       socket.once('connection:confirmed', (c) => {
         clearTimeout(timer);
         resolve(c);
@@ -82,7 +82,7 @@ export function connectError(
     const timer = setTimeout(() => {
       socket.close();
       reject(new Error('expected connect_error, got nothing'));
-    }, o.timeoutMs ?? 5000);
+    }, o.timeoutMs ?? ACK_TIMEOUT_MS);
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.close();
@@ -146,7 +146,7 @@ export function waitFor<E extends ServerEventName>(
   socket: TestSocket,
   event: E,
   match: (p: ServerEventSpec[E]) => boolean = () => true,
-  timeoutMs = 5000,
+  timeoutMs = ACK_TIMEOUT_MS,
 ): Promise<ServerEventSpec[E]> {
   return new Promise((resolve, reject) => {
     const handler = (p: ServerEventSpec[E]) => {
@@ -182,7 +182,7 @@ export class Recorder {
   }
 
   /** Waits until `predicate` holds over the recorded events. */
-  until(predicate: (r: Recorder) => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  until(predicate: (r: Recorder) => boolean, timeoutMs = ACK_TIMEOUT_MS, what = 'condition'): Promise<void> {
     if (predicate(this)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const check = () => {
