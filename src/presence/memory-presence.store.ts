@@ -17,14 +17,14 @@ export class MemoryPresenceStore implements PresenceStore {
 
   private users(organizationId: string): Map<string, UserPresence> {
     let users = this.orgs.get(organizationId);
-    if (!users) this.orgs.set(organizationId, (users = new Map()));
+    if (!users) this.orgs.set(organizationId, (users = new Map<string, UserPresence>()));
     return users;
   }
 
   addSession(organizationId: string, userId: string, sessionId: string, at: Date): Promise<{ first: boolean }> {
     const users = this.users(organizationId);
     let entry = users.get(userId);
-    if (!entry) users.set(userId, (entry = { sessions: new Set(), status: 'online', lastSeenAt: at }));
+    if (!entry) users.set(userId, (entry = { sessions: new Set<string>(), status: 'online', lastSeenAt: at }));
     const first = entry.sessions.size === 0;
     if (entry.sessions.has(sessionId)) return Promise.resolve({ first: false });
     entry.sessions.add(sessionId);
