@@ -4,7 +4,7 @@ export interface HttpResult<T = unknown> {
   body: T;
 }
 
-export async function http<T = any>( // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function http<T = Record<string, unknown>>(
   url: string,
   method: 'GET' | 'POST',
   path: string,
