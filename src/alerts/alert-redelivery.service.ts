@@ -48,7 +48,7 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
     this.running = true;
     try {
       const userIds = this.localUserIds();
-      if (userIds.length === 0) return [];
+      if (userIds.length === 0 || !(await this.alerts.anyActiveEmergency())) return [];
       const claimed = await this.recipients.claimDue(userIds, this.alertsService.resendIntervalMs);
       if (claimed.length === 0) return [];
       const byAlert = new Map<string, Sent[]>();

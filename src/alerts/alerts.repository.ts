@@ -54,6 +54,12 @@ export class AlertsRepository {
     return rows.map((r) => r.alert);
   }
 
+  /** Whether any emergency alert is active (a cheap check before claiming re-sends). */
+  async anyActiveEmergency(): Promise<boolean> {
+    const rows = await this.database.db.select({ id: alerts.id }).from(alerts).where(and(eq(alerts.kind, 'emergency'), isActive)).limit(1);
+    return rows.length > 0;
+  }
+
   /** Whether the alert is active now (database clock). */
   async isActive(id: string): Promise<boolean> {
     const rows = await this.database.db.select({ id: alerts.id }).from(alerts).where(and(eq(alerts.id, id), isActive)).limit(1);
