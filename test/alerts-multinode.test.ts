@@ -35,7 +35,8 @@ describe.skipIf(!hasPostgres())('alert re-delivery with two nodes on one Postgre
     const onA = await connectReady(a.url, user, ['alert:emergency']);
     const onB = await connectReady(b.url, user, ['alert:emergency']);
     const times: number[] = [];
-    for (const c of [onA, onB]) c.socket.on('alert:emergency', (p) => p.redelivered && times.push(Date.now()));
+    for (const c of [onA, onB])
+      c.socket.on('alert:emergency', (p) => p.redelivered && times.push(Date.now()));
     try {
       const service = await signToken({ userId: 'm-svc', organizationId: 'mA', role: 'service' });
       const res = await http<{ alert: Alert }>(a.url, 'POST', '/api/v1/alerts/emergency', {
@@ -43,13 +44,21 @@ describe.skipIf(!hasPostgres())('alert re-delivery with two nodes on one Postgre
         body: { organizationId: 'mA', title: 'Lockdown', message: 'Stay inside' },
       });
       expect(res.status).toBe(202);
-      const total = () => onA.recorder.of('alert:emergency').length + onB.recorder.of('alert:emergency').length;
-      await Promise.all([onA, onB].map((c) => c.recorder.until(() => times.length >= 6, 10_000, 'six re-sends')));
+      const total = () =>
+        onA.recorder.of('alert:emergency').length + onB.recorder.of('alert:emergency').length;
+      await Promise.all(
+        [onA, onB].map((c) => c.recorder.until(() => times.length >= 6, 10_000, 'six re-sends')),
+      );
       expect(total()).toBeGreaterThanOrEqual(7);
       const gaps = times.slice(1).map((t, i) => t - times[i]);
       // A duplicate claim by the second node would show up as a gap near 0.
       for (const gap of gaps) expect(gap).toBeGreaterThan(INTERVAL * 0.6);
-      const st = await http<{ recipients: Record<string, number> }>(b.url, 'GET', `/api/v1/alerts/${res.body.alert.id}`, { token: service });
+      const st = await http<{ recipients: Record<string, number> }>(
+        b.url,
+        'GET',
+        `/api/v1/alerts/${res.body.alert.id}`,
+        { token: service },
+      );
       expect(st.body.recipients).toEqual({ targeted: 1, delivered: 1, acknowledged: 0 });
     } finally {
       onA.socket.close();

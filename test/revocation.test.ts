@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, connect, connectError, ok, request, settle, type TestSocket } from './support/client.js';
+import {
+  closeAll,
+  connect,
+  connectError,
+  ok,
+  request,
+  settle,
+  type TestSocket,
+} from './support/client.js';
 import { http } from './support/http.js';
 import { auditText, connectReady } from './support/realtime.js';
 import { startServer, type TestServer } from './support/server.js';
@@ -28,17 +36,37 @@ describe('session revocation', () => {
 
   it('drops every session of the user in both namespaces and refuses the old token afterwards', async () => {
     const admin = await signToken({ userId: 'v-admin', organizationId: 'vA', role: 'admin' });
-    const victim = await connectReady(srv.url, { userId: 'v-user', organizationId: 'vA', role: 'nurse' }, ['auth:expired']);
-    const victim2 = await connectReady(srv.url, { userId: 'v-user', organizationId: 'vA', role: 'nurse' }, ['auth:expired']);
-    const comm = await connect(srv.url, victim.token, { namespace: '/communication', record: ['auth:expired'] });
-    const bystander = await connectReady(srv.url, { userId: 'v-other', organizationId: 'vA' }, ['auth:expired']);
+    const victim = await connectReady(
+      srv.url,
+      { userId: 'v-user', organizationId: 'vA', role: 'nurse' },
+      ['auth:expired'],
+    );
+    const victim2 = await connectReady(
+      srv.url,
+      { userId: 'v-user', organizationId: 'vA', role: 'nurse' },
+      ['auth:expired'],
+    );
+    const comm = await connect(srv.url, victim.token, {
+      namespace: '/communication',
+      record: ['auth:expired'],
+    });
+    const bystander = await connectReady(srv.url, { userId: 'v-other', organizationId: 'vA' }, [
+      'auth:expired',
+    ]);
     open.push(victim.socket, victim2.socket, comm.socket, bystander.socket);
     const closed = [victim, victim2, comm].map((c) => disconnected(c.socket));
 
-    const res = await http<{ disconnected: number }>(srv.url, 'POST', '/api/v1/sessions/revoke', { token: admin, body: { userId: 'v-user' } });
+    const res = await http<{ disconnected: number }>(srv.url, 'POST', '/api/v1/sessions/revoke', {
+      token: admin,
+      body: { userId: 'v-user' },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ disconnected: 3 });
-    expect(await Promise.all(closed)).toEqual(['io server disconnect', 'io server disconnect', 'io server disconnect']);
+    expect(await Promise.all(closed)).toEqual([
+      'io server disconnect',
+      'io server disconnect',
+      'io server disconnect',
+    ]);
     for (const c of [victim, victim2, comm]) {
       const [expired] = c.recorder.of('auth:expired');
       expect(expired.type).toBe('AUTHENTICATION_FAILED');
@@ -54,10 +82,22 @@ describe('session revocation', () => {
       expect(err.message).toBe('AUTHENTICATION_FAILED');
       expect(err.data?.type).toBe('AUTHENTICATION_FAILED');
     }
-    expect((await connectError(srv.url, await signToken({ userId: 'v-user', organizationId: 'vA', iat: null }))).message).toBe('AUTHENTICATION_FAILED');
+    expect(
+      (
+        await connectError(
+          srv.url,
+          await signToken({ userId: 'v-user', organizationId: 'vA', iat: null }),
+        )
+      ).message,
+    ).toBe('AUTHENTICATION_FAILED');
 
     // a token issued after the revocation second works; refreshing it with the old one does not
-    const fresh = await signToken({ userId: 'v-user', organizationId: 'vA', role: 'nurse', iat: nowSec() + 1 });
+    const fresh = await signToken({
+      userId: 'v-user',
+      organizationId: 'vA',
+      role: 'nurse',
+      iat: nowSec() + 1,
+    });
     const back = await connect(srv.url, fresh);
     open.push(back.socket);
     const refresh = await request(back.socket, 'auth:refresh', { token: victim.token });
@@ -70,15 +110,31 @@ describe('session revocation', () => {
   it('a revoked admin or service token is refused by the HTTP API too; admins revoke own members only', async () => {
     const service = await signToken({ userId: 'v-svc', organizationId: 'vZ', role: 'service' });
     const admin2 = await signToken({ userId: 'v-admin2', organizationId: 'vA', role: 'admin' });
-    const ok1 = await http(srv.url, 'POST', '/api/v1/sessions/revoke', { token: admin2, body: { userId: 'v-other' } });
+    const ok1 = await http(srv.url, 'POST', '/api/v1/sessions/revoke', {
+      token: admin2,
+      body: { userId: 'v-other' },
+    });
     expect(ok1.status).toBe(200);
-    const r = await http(srv.url, 'POST', '/api/v1/sessions/revoke', { token: service, body: { userId: 'v-admin2' } });
+    const r = await http(srv.url, 'POST', '/api/v1/sessions/revoke', {
+      token: service,
+      body: { userId: 'v-admin2' },
+    });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ disconnected: 0 });
-    const refused = await http(srv.url, 'POST', '/api/v1/sessions/revoke', { token: admin2, body: { userId: 'v-other' } });
+    const refused = await http(srv.url, 'POST', '/api/v1/sessions/revoke', {
+      token: admin2,
+      body: { userId: 'v-other' },
+    });
     expect(refused.status).toBe(401);
-    const foreignAdmin = await signToken({ userId: 'v-badmin', organizationId: 'vB', role: 'admin' });
-    const cross = await http(srv.url, 'POST', '/api/v1/sessions/revoke', { token: foreignAdmin, body: { userId: 'v-user' } });
+    const foreignAdmin = await signToken({
+      userId: 'v-badmin',
+      organizationId: 'vB',
+      role: 'admin',
+    });
+    const cross = await http(srv.url, 'POST', '/api/v1/sessions/revoke', {
+      token: foreignAdmin,
+      body: { userId: 'v-user' },
+    });
     expect(cross.status).toBe(403);
   });
 });
@@ -104,7 +160,10 @@ describe.skipIf(!hasPostgres())('session revocation across two nodes on one Post
     const first = await connect(b.url, token); // node B has now read the revocations table
     first.socket.close();
     const service = await signToken({ userId: 'x-svc', organizationId: 'xA', role: 'service' });
-    const res = await http(a.url, 'POST', '/api/v1/sessions/revoke', { token: service, body: { userId: 'x-user' } });
+    const res = await http(a.url, 'POST', '/api/v1/sessions/revoke', {
+      token: service,
+      body: { userId: 'x-user' },
+    });
     expect(res.status).toBe(200);
     const started = Date.now();
     // Node B re-reads at most once a second: retry until it refuses, and it must within ~1 s.

@@ -1,4 +1,8 @@
-import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import { AlertRecipientsRepository, type Sent } from './alert-recipients.repository.js';
@@ -56,10 +60,16 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
       for (const row of await this.alerts.findMany([...byAlert.keys()])) {
         const alert = toAlert(row);
         const sent = byAlert.get(row.id) ?? [];
-        this.alertsService.redeliver(alert, sent.map((s) => s.userId));
+        this.alertsService.redeliver(
+          alert,
+          sent.map((s) => s.userId),
+        );
         this.alertsService.delivered(alert, sent, 'redelivered');
       }
-      this.logger.debug({ resent: claimed.length, alerts: byAlert.size }, 'emergency alerts re-sent');
+      this.logger.debug(
+        { resent: claimed.length, alerts: byAlert.size },
+        'emergency alerts re-sent',
+      );
       return claimed;
     } catch (err) {
       this.logger.warn({ errorName: (err as Error)?.name }, 'alert re-delivery pass failed');
