@@ -225,20 +225,36 @@ export class AlertsService implements OnModuleInit {
       return created;
     });
     const alert = toAlert(row);
-    // Who is connected in the target rooms right now (every node): they get it and count as delivered.
-    const sockets = await this.publisher.io.of('/').in(audience.rooms).fetchSockets();
-    const connected = [
-      ...new Set(
-        sockets
-          .filter((s) => s.data.user?.organizationId === values.organizationId)
-          .map((s) => s.data.user.userId),
-      ),
-    ];
+    // Who is connected in the target rooms right now (every node): they get it and count as
+    // delivered. The alert is stored already: a failure here must not turn into an error answer
+    // (the caller would create it twice); re-delivery picks up recipients never marked as sent.
+    let connected: string[] = [];
+    try {
+      const sockets = await this.publisher.io.of('/').in(audience.rooms).fetchSockets();
+      connected = [
+        ...new Set(
+          sockets
+            .filter((s) => s.data.user?.organizationId === values.organizationId)
+            .map((s) => s.data.user.userId),
+        ),
+      ];
+    } catch (err) {
+      this.logger.warn(
+        { alertId: id, errorName: (err as Error)?.name },
+        'connected recipients unknown',
+      );
+    }
     this.emitAlert(audience.rooms, alert);
-    const sent = await this.recipients.markSent(
-      connected.map((userId) => ({ alertId: id, userId })),
-    );
-    this.delivered(alert, sent, 'initial');
+    let sent: Sent[] = [];
+    try {
+      sent = await this.recipients.markSent(connected.map((userId) => ({ alertId: id, userId })));
+      this.delivered(alert, sent, 'initial');
+    } catch (err) {
+      this.logger.error(
+        { alertId: id, errorName: (err as Error)?.name },
+        'alert deliveries not recorded',
+      );
+    }
     this.logger.info(
       {
         alertId: id,

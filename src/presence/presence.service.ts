@@ -34,9 +34,9 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     const at = new Date();
     const { first } = await this.store.addSession(user.organizationId, user.userId, socket.id, at);
     if (socket.disconnected) {
-      // The socket went away while we were adding it: its disconnect hook may have run already.
-      await this.disconnected({ socket, user, namespace: '/' });
-      if (first) return;
+      // Gone while being added: its disconnect hook may have run already. Remove it quietly.
+      await this.store.removeSession(user.organizationId, user.userId, socket.id, new Date());
+      return;
     }
     if (first)
       this.changed(user.organizationId, {
