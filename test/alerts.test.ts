@@ -376,6 +376,21 @@ function suite(
       await settle(acker.socket);
       expect(acker.recorder.of('alert:emergency')).toHaveLength(ackedAt);
 
+      // A reconnecting recipient gets the replayed copy first, never a re-send racing the replay.
+      for (let i = 0; i < 5; i++) {
+        const again = await connectReady(
+          srv.url,
+          { userId: 'r-idle', organizationId: 'rA' },
+          ALERT_EVENTS,
+        );
+        await again.recorder.until((r) => r.of('alert:emergency').length >= 1);
+        expect(again.recorder.of('alert:emergency')[0]).toEqual({
+          alert: res.body.alert,
+          replayed: true,
+        });
+        again.socket.close();
+      }
+
       const st = await http<Status>(srv.url, 'GET', `/api/v1/alerts/${id}`, { token: service });
       expect(st.body.recipients).toEqual({ targeted: 2, delivered: 2, acknowledged: 1 });
 

@@ -79,7 +79,7 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
     }
   }
 
-  /** Users with a live `/` socket on this node. */
+  /** Users with a live `/` socket on this node whose connect replay is done. */
   private localUserIds(): string[] {
     let server;
     try {
@@ -90,7 +90,7 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
     const ids = new Set<string>();
     for (const socket of server.of('/').sockets.values()) {
       const userId = socket.data.user?.userId;
-      if (userId && socket.connected) ids.add(userId);
+      if (userId && socket.connected && this.alertsService.replayDone(socket)) ids.add(userId);
     }
     return [...ids];
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { AppSocket } from '../gateway/socket.types.js';
 import { AuditService, type AuditRecord } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { assertOrganizationAccess, type ApiPrincipal } from '../http/api-auth.guard.js';
@@ -58,6 +59,8 @@ interface Audience {
  */
 @Injectable()
 export class AlertsService implements OnModuleInit {
+  private readonly replayedSockets = new WeakSet<AppSocket>();
+
   constructor(
     private readonly alerts: AlertsRepository,
     private readonly recipients: AlertRecipientsRepository,
@@ -313,23 +316,35 @@ export class AlertsService implements OnModuleInit {
 
   /** §4 step 4: each active emergency alert of the organization not acknowledged by this user. */
   private async replay({ socket, user }: SessionContext): Promise<void> {
-    const rows = await this.alerts.activeEmergenciesUnacknowledgedBy(
-      user.organizationId,
-      user.userId,
-    );
-    if (rows.length === 0 || socket.disconnected) return;
-    const sent = await this.recipients.markSent(
-      rows.map((r) => ({ alertId: r.id, userId: user.userId })),
-    );
-    for (const row of rows) {
-      const alert = toAlert(row);
-      socket.emit('alert:emergency', { alert, replayed: true });
-      this.delivered(
-        alert,
-        sent.filter((s) => s.alertId === row.id),
-        'replayed',
+    try {
+      const rows = await this.alerts.activeEmergenciesUnacknowledgedBy(
+        user.organizationId,
+        user.userId,
       );
+      if (rows.length === 0 || socket.disconnected) return;
+      const sent = await this.recipients.markSent(
+        rows.map((r) => ({ alertId: r.id, userId: user.userId })),
+      );
+      for (const row of rows) {
+        const alert = toAlert(row);
+        socket.emit('alert:emergency', { alert, replayed: true });
+        this.delivered(
+          alert,
+          sent.filter((s) => s.alertId === row.id),
+          'replayed',
+        );
+      }
+    } finally {
+      this.replayedSockets.add(socket);
     }
+  }
+
+  /**
+   * Whether the socket's connect replay is done. Re-delivery leaves sockets out until then, so a
+   * reconnecting user gets the replayed copy first, not a re-send racing it.
+   */
+  replayDone(socket: AppSocket): boolean {
+    return this.replayedSockets.has(socket);
   }
 
   /** `alert:acknowledge`: recipients only; another organization's alert does not exist. */
