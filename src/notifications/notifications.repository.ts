@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, count, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
 import { notifications } from '../persistence/schema.js';
 
@@ -48,13 +48,14 @@ export class NotificationsRepository {
     return existing?.readAt ? { readAt: new Date(existing.readAt), changed: false } : undefined;
   }
 
-  async newestUnread(
+  /** The newest `limit` unread notifications and the total unread count, in one query. */
+  async unread(
     organizationId: string,
     userId: string,
     limit: number,
-  ): Promise<NotificationRow[]> {
-    return this.database.db
-      .select()
+  ): Promise<{ rows: NotificationRow[]; total: number }> {
+    const result = await this.database.db
+      .select({ row: notifications, total: sql<number>`count(*) over ()` })
       .from(notifications)
       .where(
         and(
@@ -65,19 +66,6 @@ export class NotificationsRepository {
       )
       .orderBy(desc(notifications.createdAt), desc(notifications.id))
       .limit(limit);
-  }
-
-  async countUnread(organizationId: string, userId: string): Promise<number> {
-    const [row] = await this.database.db
-      .select({ n: count() })
-      .from(notifications)
-      .where(
-        and(
-          eq(notifications.userId, userId),
-          eq(notifications.organizationId, organizationId),
-          isNull(notifications.readAt),
-        ),
-      );
-    return Number(row?.n ?? 0);
+    return { rows: result.map((r) => r.row), total: Number(result[0]?.total ?? 0) };
   }
 }

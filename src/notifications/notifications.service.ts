@@ -132,10 +132,11 @@ export class NotificationsService implements OnModuleInit {
   }
 
   private async sync({ socket, user }: SessionContext): Promise<void> {
-    const [rows, unreadCount] = await Promise.all([
-      this.repository.newestUnread(user.organizationId, user.userId, NOTIFICATION_SYNC_LIMIT),
-      this.repository.countUnread(user.organizationId, user.userId),
-    ]);
+    const { rows, total: unreadCount } = await this.repository.unread(
+      user.organizationId,
+      user.userId,
+      NOTIFICATION_SYNC_LIMIT,
+    );
     if (socket.disconnected) return;
     socket.emit('notification:sync', { unread: rows.map(toNotification), unreadCount });
   }
