@@ -185,7 +185,8 @@ function suite(
         who('h-fnurse', 'nurse', 'aX'),
         ALERT_EVENTS,
       );
-      open.push(nurse.socket, admin.socket, staff.socket, foreignNurse.socket);
+      const twin = await connectReady(srv.url, who('h-staff', 'staff', 'aX'), ALERT_EVENTS);
+      open.push(nurse.socket, admin.socket, staff.socket, foreignNurse.socket, twin.socket);
       const adminToken = await signToken({
         userId: 'h-admin',
         organizationId: 'aH',
@@ -270,6 +271,8 @@ function suite(
       );
       await staff.recorder.until((r) => r.of('alert:medication-reminder').length === 1);
       await settle(nurse.socket);
+      await settle(twin.socket);
+      expect(twin.recorder.events.map((e) => e.event)).toEqual(['notification:sync']);
       expect(nurse.recorder.of('alert:medication-reminder')).toHaveLength(1);
       expect((await status(toStaff.body.alert.id)).recipients).toEqual({
         targeted: 1,

@@ -59,7 +59,21 @@ function suite(
         { userId: 'n-fnurse', organizationId: 'nB', role: 'nurse' },
         [...rec],
       );
-      open.push(n1a.socket, n1b.socket, st.socket, other.socket, adm.socket, foreign.socket);
+      // the same user id in another organization is another person
+      const twin = await connectReady(
+        srv.url,
+        { userId: 'n-staff', organizationId: 'nB', role: 'staff' },
+        [...rec],
+      );
+      open.push(
+        n1a.socket,
+        n1b.socket,
+        st.socket,
+        other.socket,
+        adm.socket,
+        foreign.socket,
+        twin.socket,
+      );
 
       const res = await http<{ ids: string[]; recipients: number }>(
         srv.url,
@@ -97,7 +111,7 @@ function suite(
       expect(res.body.ids).toContain(got.id);
       expect(n1b.recorder.of('notification:new')[0].notification.id).toBe(got.id);
       expect(st.recorder.of('notification:new')[0].notification.id).not.toBe(got.id);
-      for (const c of [other, adm, foreign]) {
+      for (const c of [other, adm, foreign, twin]) {
         await settle(c.socket);
         expect(c.recorder.of('notification:new')).toEqual([]);
       }

@@ -64,12 +64,12 @@ export class AlertRecipientsRepository {
   }
 
   /**
-   * Claims the re-sends that are due for these users, atomically: active emergency alerts they
+   * Claims the re-sends that are due for these users of the organization, atomically: active emergency alerts they
    * have not acknowledged, last sent at least `intervalMs` ago. The UPDATE moves last_sent_at,
    * so when several nodes claim at once each recipient is re-sent once per interval, not once per
    * node.
    */
-  async claimDue(userIds: string[], intervalMs: number): Promise<Sent[]> {
+  async claimDue(organizationId: string, userIds: string[], intervalMs: number): Promise<Sent[]> {
     if (userIds.length === 0) return [];
     const out: Sent[] = [];
     for (let i = 0; i < userIds.length; i += 1000) {
@@ -85,6 +85,7 @@ export class AlertRecipientsRepository {
         .where(
           and(
             eq(alerts.id, alertRecipients.alertId),
+            eq(alerts.organizationId, organizationId),
             eq(alerts.kind, 'emergency'),
             isActive,
             isNull(alertRecipients.acknowledgedAt),

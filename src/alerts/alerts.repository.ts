@@ -70,14 +70,13 @@ export class AlertsRepository {
     return rows.map((r) => r.alert);
   }
 
-  /** Whether any emergency alert is active (a cheap check before claiming re-sends). */
-  async anyActiveEmergency(): Promise<boolean> {
+  /** Organizations with an active emergency alert (a cheap check before claiming re-sends). */
+  async organizationsWithActiveEmergency(): Promise<string[]> {
     const rows = await this.database.db
-      .select({ id: alerts.id })
+      .selectDistinct({ organizationId: alerts.organizationId })
       .from(alerts)
-      .where(and(eq(alerts.kind, 'emergency'), isActive))
-      .limit(1);
-    return rows.length > 0;
+      .where(and(eq(alerts.kind, 'emergency'), isActive));
+    return rows.map((r) => r.organizationId);
   }
 
   /** Whether the alert is active now (database clock). */

@@ -177,7 +177,7 @@ export class AlertsService implements OnModuleInit {
     return {
       rooms: [
         ...effectiveRoles.map((r) => rooms.orgRole(organizationId, r)),
-        ...ids.map(rooms.user),
+        ...ids.map((id) => rooms.member(organizationId, id)),
       ],
       userIds: recipients,
     };
@@ -309,9 +309,13 @@ export class AlertsService implements OnModuleInit {
     }
   }
 
-  /** Re-send of an emergency alert to these users' sessions (every node). */
+  /** Re-send of an emergency alert to these users' sessions in its organization (every node). */
   redeliver(alert: Alert, userIds: string[]): void {
-    this.emitAlert(userIds.map(rooms.user), alert, 'redelivered');
+    this.emitAlert(
+      userIds.map((id) => rooms.member(alert.organizationId, id)),
+      alert,
+      'redelivered',
+    );
   }
 
   /** §4 step 4: each active emergency alert of the organization not acknowledged by this user. */
@@ -396,7 +400,9 @@ export class AlertsService implements OnModuleInit {
     const roomList =
       resolved.kind === 'emergency'
         ? [rooms.org(resolved.organizationId)]
-        : (await this.recipients.userIds(alertId)).map(rooms.user);
+        : (await this.recipients.userIds(alertId)).map((id) =>
+            rooms.member(resolved.organizationId, id),
+          );
     this.publisher.toRooms(roomList, 'alert:resolved', { alertId, resolvedAt: alert.resolvedAt! });
     await this.audit.record({
       actorId: principal.userId,

@@ -107,9 +107,12 @@ export class NotificationsService implements OnModuleInit {
       });
     }
     for (const row of rows)
-      this.publisher.toUsers([row.userId], 'notification:new', {
-        notification: toNotification(row),
-      });
+      this.publisher.toUsers(
+        [row.userId],
+        'notification:new',
+        { notification: toNotification(row) },
+        { organizationId: dto.organizationId },
+      );
     this.logger.info(
       { organizationId: dto.organizationId, recipients: rows.length, actorRole: principal.role },
       'notifications sent',
@@ -127,7 +130,12 @@ export class NotificationsService implements OnModuleInit {
     if (!result) throw AppError.notFound('Notification');
     const readAt = result.readAt.toISOString();
     if (result.changed)
-      this.publisher.toUsers([userId], 'notification:read', { notificationId, readAt });
+      this.publisher.toUsers(
+        [userId],
+        'notification:read',
+        { notificationId, readAt },
+        { organizationId },
+      );
     return { notificationId, readAt };
   }
 
