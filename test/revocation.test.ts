@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   closeAll,
@@ -13,6 +14,7 @@ import { auditText, connectReady } from './support/realtime.js';
 import { startServer, type TestServer } from './support/server.js';
 import { createTestDatabase, hasPostgres } from './support/services.js';
 import { signToken } from './support/tokens.js';
+import { revocations } from '../src/persistence/schema.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -90,6 +92,22 @@ describe('session revocation', () => {
         )
       ).message,
     ).toBe('AUTHENTICATION_FAILED');
+
+    // the boundary: iat equal to the revocation second is refused, the next second is accepted
+    const [row] = await srv.database.db
+      .select()
+      .from(revocations)
+      .where(eq(revocations.userId, 'v-user'));
+    const revokedSec = Math.floor(new Date(row.revokedAt).getTime() / 1000);
+    const atSecond = await signToken({ userId: 'v-user', organizationId: 'vA', iat: revokedSec });
+    expect((await connectError(srv.url, atSecond)).message).toBe('AUTHENTICATION_FAILED');
+    const nextSecond = await signToken({
+      userId: 'v-user',
+      organizationId: 'vA',
+      iat: revokedSec + 1,
+    });
+    const okNext = await connect(srv.url, nextSecond);
+    okNext.socket.close();
 
     // a token issued after the revocation second works; refreshing it with the old one does not
     const fresh = await signToken({
