@@ -116,7 +116,7 @@ describe('acknowledged messages survive restarts (invariant 2)', () => {
         await db.drop();
       }
     },
-    60_000,
+    120_000,
   );
 
   const killCases = [
