@@ -3,7 +3,10 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { InFlightTracker } from './gateway/in-flight.js';
 import { RealtimeIoAdapter } from './gateway/realtime-io.adapter.js';
+import { clusterAdapter } from './redis/cluster-adapter.js';
+import { RedisService } from './redis/redis.service.js';
 import { installBodyParser } from './http/body-parser.js';
 import type { AppOptions } from './infrastructure.module.js';
 import { RealtimePublisher } from './sessions/realtime.publisher.js';
@@ -16,7 +19,15 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   app.enableCors({ origin: options.config.corsOrigins, credentials: true });
   installBodyParser(app);
   const publisher = app.get(RealtimePublisher);
-  app.useWebSocketAdapter(new RealtimeIoAdapter(app, options.config, (server) => publisher.attach(server)));
+  const redis = app.get(RedisService);
+  // With Redis every emit reaches every node; without it, Socket.IO's in-memory adapter (one node).
+  const cluster = redis.connections ? clusterAdapter(redis.connections, (err) => redis.failure('adapter-publish', err)) : undefined;
+  app.useWebSocketAdapter(
+    new RealtimeIoAdapter(app, options.config, (server) => {
+      cluster?.install(server);
+      publisher.attach(server);
+    }),
+  );
   return app;
 }
 
@@ -24,15 +35,14 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
  * Graceful stop: refuse new handshakes, tell connected clients to go elsewhere (they reconnect to
  * another node), then close Nest (flushes audit, closes Redis and the database).
  */
-export async function stopApp(app: INestApplication): Promise<void> {
+export async function stopApp(app: INestApplication, graceMs = 5000): Promise<void> {
   const sessions = app.get(SessionService);
+  // 1. New handshakes are refused (SERVICE_UNAVAILABLE): reconnecting clients land on other nodes.
   sessions.startDraining();
-  const publisher = app.get(RealtimePublisher);
-  try {
-    publisher.io.local.disconnectSockets(true);
-    publisher.io.of('/communication').local.disconnectSockets(true);
-  } catch {
-    // server never attached
-  }
+  // 2. Events being handled finish and their acks go out (an acknowledged message is durable).
+  await app.get(InFlightTracker).idle(graceMs);
+  // 3. Every local socket is disconnected; the disconnect hooks (presence, slots) run to the end.
+  await sessions.disconnectAll(graceMs);
+  // 4. Nest closes the Socket.IO server and HTTP listener, flushes audit, closes Redis and the database.
   await app.close();
 }
