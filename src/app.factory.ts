@@ -7,6 +7,7 @@ import { InFlightTracker } from './gateway/in-flight.js';
 import { RealtimeIoAdapter } from './gateway/realtime-io.adapter.js';
 import { clusterAdapter } from './redis/cluster-adapter.js';
 import { RedisService } from './redis/redis.service.js';
+import { PRESENCE_STORE, type PresenceStore } from './presence/presence.store.js';
 import { installBodyParser } from './http/body-parser.js';
 import type { AppOptions } from './infrastructure.module.js';
 import { RealtimePublisher } from './sessions/realtime.publisher.js';
@@ -41,7 +42,9 @@ export async function stopApp(app: INestApplication, graceMs = 5000): Promise<vo
   sessions.startDraining();
   // 2. Events being handled finish and their acks go out (an acknowledged message is durable).
   await app.get(InFlightTracker).idle(graceMs);
-  // 3. Every local socket is disconnected; the disconnect hooks (presence, slots) run to the end.
+  // 3. Presence of this node's users is handed to the heartbeat expiry (no offline flap for users
+  //    who reconnect elsewhere), then every local socket is disconnected and the hooks run.
+  app.get<PresenceStore>(PRESENCE_STORE, { strict: false }).handOff?.();
   await sessions.disconnectAll(graceMs);
   // 4. Nest closes the Socket.IO server and HTTP listener, flushes audit, closes Redis and the database.
   await app.close();

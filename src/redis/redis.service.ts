@@ -16,6 +16,7 @@ export class RedisService implements OnModuleInit {
   readonly connections: RedisConnections | null = null;
   readonly registry: NodeRegistry | null = null;
   private lastFailureLog = 0;
+  private readonly reconnectListeners: Array<() => void> = [];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -37,9 +38,25 @@ export class RedisService implements OnModuleInit {
       heartbeatMs: Math.max(200, Math.floor(cfg.nodeTtlMs / 3)),
       onError: (err) => this.failure('heartbeat', err),
     });
-    // After a Redis restart (empty data) re-register at once, before any slot is counted.
-    this.connections.command.on('ready', () => void this.registry?.beat().catch(() => undefined));
+    // After a Redis restart (empty data) re-register at once, before any slot is counted; then
+    // let stores write back what they hold locally.
+    let wasReady = false;
+    this.connections.command.on('ready', () => {
+      const again = wasReady;
+      wasReady = true;
+      void this.registry
+        ?.beat()
+        .catch(() => undefined)
+        .then(() => {
+          if (again) for (const l of this.reconnectListeners) l();
+        });
+    });
     this.health.registerRedisCheck(() => this.connections!.ping());
+  }
+
+  /** Called each time the command client is ready again after having been disconnected. */
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
   }
 
   get enabled(): boolean {
