@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, URL, setTimeout */
 // Starts several nodes of the built server (dist/src/main.js) on consecutive ports against one
 // Redis and one PostgreSQL, for trying the multi-node setup by hand. Ctrl-C stops them all.
 //
