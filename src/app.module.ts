@@ -13,6 +13,7 @@ import { ChannelsModule } from './channels/channels.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 import { PresenceModule } from './presence/presence.module.js';
 import { RevocationModule } from './revocation/revocation.module.js';
+import { RateLimitsModule } from './rate-limit/rate-limits.module.js';
 
 @Module({})
 export class AppModule {
@@ -26,6 +27,7 @@ export class AppModule {
         NotificationsModule,
         AlertsModule,
         ChannelsModule,
+        RateLimitsModule,
       ],
       controllers: [HealthController],
       providers: [

@@ -3,6 +3,7 @@ import { closeAll, connect, connectError, rawRequest, request, waitFor, type Tes
 import { startServer, type TestServer } from './support/server.js';
 import { hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
 import { signToken } from './support/tokens.js';
+import { http } from './support/http.js';
 
 /** Small buckets so a burst is quick: 3 tokens, one back per minute (no refill during a test). */
 const LIMITS = {
@@ -192,3 +193,66 @@ describe.skipIf(!hasRedis())('rate limits across two nodes (same Redis)', () => 
     sockets.push(again.socket);
   });
 });
+
+describe('operators’ HTTP API for rate limits', () => {
+  let srv: TestServer;
+  const sockets: TestSocket[] = [];
+  beforeAll(async () => {
+    srv = await startServer({ env: { RATE_LIMITS: JSON.stringify(LIMITS) } });
+  });
+  afterAll(async () => {
+    closeAll(...sockets);
+    await srv.close();
+  });
+  type UserView = { userId: string; buckets: Array<{ event: string; maxTokens: number; refillIntervalMs: number; tokensLeft: number }> };
+  const bucket = (v: UserView, event: string) => v.buckets.find((b) => b.event === event);
+
+  it('shows a user’s tokens per event and resets them (service token: any user)', async () => {
+    const user = uid('op');
+    const s = (await connect(srv.url, await token(user, 'org-op'))).socket;
+    sockets.push(s);
+    await request(s, 'ping');
+    await request(s, 'ping');
+    const service = await signToken({ userId: 'svc', organizationId: 'platform', role: 'service' });
+    const before = await http<UserView>(srv.url, 'GET', `/api/v1/rate-limits/${user}`, { token: service });
+    expect(before.status).toBe(200);
+    expect(bucket(before.body, 'ping')).toEqual({ event: 'ping', maxTokens: 3, refillIntervalMs: 60_000, tokensLeft: 1 });
+    expect(bucket(before.body, 'message:send')).toMatchObject({ maxTokens: 10, refillIntervalMs: 6000, tokensLeft: 10 });
+    const reset = await http<{ bucketsReset: number }>(srv.url, 'POST', `/api/v1/rate-limits/${user}/reset`, { token: service });
+    expect(reset.status).toBe(200);
+    expect(reset.body).toEqual({ userId: user, bucketsReset: 1 });
+    const after = await http<UserView>(srv.url, 'GET', `/api/v1/rate-limits/${user}`, { token: service });
+    expect(bucket(after.body, 'ping')?.tokensLeft).toBe(3);
+    expect((await request(s, 'ping')).ok).toBe(true);
+    const overview = await http<{ limits: Record<string, unknown> }>(srv.url, 'GET', '/api/v1/rate-limits', { token: service });
+    expect(overview.status).toBe(200);
+    expect(overview.body.limits['message:send']).toEqual({ maxTokens: 10, refillIntervalMs: 6000 });
+  });
+
+  it('admins: members of their own organization only; other roles 403; no token 401; bad id 400', async () => {
+    const member = uid('mem');
+    const s = (await connect(srv.url, await token(member, 'org-a'))).socket; // being seen makes a member
+    sockets.push(s);
+    const adminA = await signToken({ userId: 'adm-a', organizationId: 'org-a', role: 'admin' });
+    const adminB = await signToken({ userId: 'adm-b', organizationId: 'org-b', role: 'admin' });
+    const nurse = await signToken({ userId: 'n1', organizationId: 'org-a', role: 'nurse' });
+    const ok200 = await waitForStatus(() => http(srv.url, 'GET', `/api/v1/rate-limits/${member}`, { token: adminA }), 200);
+    expect(ok200).toBe(200);
+    expect((await http(srv.url, 'POST', `/api/v1/rate-limits/${member}/reset`, { token: adminB })).status).toBe(403);
+    expect((await http(srv.url, 'GET', `/api/v1/rate-limits/${member}`, { token: nurse })).status).toBe(403);
+    expect((await http(srv.url, 'GET', `/api/v1/rate-limits/${member}`)).status).toBe(401);
+    const bad = await http<{ type: string }>(srv.url, 'GET', `/api/v1/rate-limits/${encodeURIComponent('a b')}`, { token: adminA });
+    expect(bad.status).toBe(400);
+    expect(bad.body.type).toBe('VALIDATION_ERROR');
+  });
+});
+
+/** Membership is recorded right after the handshake; poll (bounded) until the API sees it. */
+async function waitForStatus(call: () => Promise<{ status: number }>, want: number, timeoutMs = 5000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { status } = await call();
+    if (status === want || Date.now() > deadline) return status;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
