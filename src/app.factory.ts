@@ -15,14 +15,19 @@ import { SessionService } from './sessions/session.service.js';
 
 /** Builds the Nest application (HTTP + Socket.IO on one server) without listening yet. */
 export async function createApp(options: AppOptions): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(options), { bufferLogs: true, bodyParser: false });
+  const app = await NestFactory.create(AppModule.forRoot(options), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   app.useLogger(app.get(Logger));
   app.enableCors({ origin: options.config.corsOrigins, credentials: true });
   installBodyParser(app);
   const publisher = app.get(RealtimePublisher);
   const redis = app.get(RedisService);
   // With Redis every emit reaches every node; without it, Socket.IO's in-memory adapter (one node).
-  const cluster = redis.connections ? clusterAdapter(redis.connections, (err) => redis.failure('adapter-publish', err)) : undefined;
+  const cluster = redis.connections
+    ? clusterAdapter(redis.connections, (err) => redis.failure('adapter-publish', err))
+    : undefined;
   app.useWebSocketAdapter(
     new RealtimeIoAdapter(app, options.config, (server) => {
       cluster?.install(server);

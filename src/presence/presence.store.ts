@@ -11,14 +11,29 @@ export interface PresenceStore {
    * A first session resets the stored status to `online` (§11); every call sets lastSeenAt = at.
    * Adding a session id that is already present changes nothing and returns first: false.
    */
-  addSession(organizationId: string, userId: string, sessionId: string, at: Date): Promise<{ first: boolean }>;
+  addSession(
+    organizationId: string,
+    userId: string,
+    sessionId: string,
+    at: Date,
+  ): Promise<{ first: boolean }>;
   /**
    * Removes a session; `last` is true when no live session of the user remains on any node (then
    * lastSeenAt = at). Removing an unknown session changes nothing and returns last: false.
    */
-  removeSession(organizationId: string, userId: string, sessionId: string, at: Date): Promise<{ last: boolean }>;
+  removeSession(
+    organizationId: string,
+    userId: string,
+    sessionId: string,
+    at: Date,
+  ): Promise<{ last: boolean }>;
   /** Stored status (`online`, `away`, or `offline` = appear offline) and last activity. */
-  setStatus(organizationId: string, userId: string, status: PresenceStatus, at: Date): Promise<void>;
+  setStatus(
+    organizationId: string,
+    userId: string,
+    status: PresenceStatus,
+    at: Date,
+  ): Promise<void>;
   /** Entries for these users; unknown users come back offline with lastSeenAt null. */
   get(organizationId: string, userIds: string[]): Promise<PresenceEntry[]>;
   /** Every user of the organization whose visible status is online or away. */
