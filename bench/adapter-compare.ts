@@ -38,7 +38,11 @@ function freePort(): Promise<number> {
 }
 
 async function startRedis(port: number): Promise<ChildProcess> {
-  const p = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
+  const p = spawn(
+    'redis-server',
+    ['--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((r) => {
       const s = net.connect(port, '127.0.0.1');
@@ -58,8 +62,18 @@ interface Node {
   close(): Promise<void>;
 }
 
-async function startNode(kind: 'pubsub' | 'streams', redisPort: number, failures: { n: number }): Promise<Node> {
-  const cfg: RedisConfig = { host: '127.0.0.1', port: redisPort, keyPrefix: 'bench:', adapter: kind, nodeTtlMs: 15000 };
+async function startNode(
+  kind: 'pubsub' | 'streams',
+  redisPort: number,
+  failures: { n: number },
+): Promise<Node> {
+  const cfg: RedisConfig = {
+    host: '127.0.0.1',
+    port: redisPort,
+    keyPrefix: 'bench:',
+    adapter: kind,
+    nodeTtlMs: 15000,
+  };
   const connections = new RedisConnections(cfg, { warn: () => undefined, info: () => undefined });
   const http = createServer();
   const io = new Server(http, { transports: ['websocket'] }) as unknown as AppServer;
@@ -107,7 +121,7 @@ async function run(kind: 'pubsub' | 'streams') {
   const onB = await client(b.url);
   const onA = await client(a.url);
   // Let both adapters finish subscribing (the streams adapter starts reading at "$").
-  for (let ok = false; !ok; ) {
+  for (let ok = false; !ok;) {
     const got = new Promise<boolean>((r) => {
       onB.once('warm', () => r(true));
       setTimeout(() => r(false), 200);
@@ -186,9 +200,17 @@ async function run(kind: 'pubsub' | 'streams') {
   redis.kill('SIGKILL');
   process.off('unhandledRejection', onUnhandled);
   return {
-    adapter: kind === 'pubsub' ? '@socket.io/redis-adapter 8.3.0' : '@socket.io/redis-streams-adapter 0.3.1',
+    adapter:
+      kind === 'pubsub'
+        ? '@socket.io/redis-adapter 8.3.0'
+        : '@socket.io/redis-streams-adapter 0.3.1',
     latencyMs: { p50: r1(pct(lat, 50)), p99: r1(pct(lat, 99)), max: r1(Math.max(...lat)) },
-    throughput: { messages: MESSAGES, received: got, msgPerSec: Math.round((got / tpMs) * 1000), emitLoopMs: Math.round(sendMs) },
+    throughput: {
+      messages: MESSAGES,
+      received: got,
+      msgPerSec: Math.round((got / tpMs) * 1000),
+      emitLoopMs: Math.round(sendMs),
+    },
     redisRestart: {
       outageMs: up - down,
       sentDuringOutage,

@@ -23,7 +23,10 @@ function option(name, def) {
 const nodes = Number(option('nodes', '3'));
 const basePort = Number(option('port', '3000'));
 const redisUrl = option('redis', process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-const databaseUrl = option('database', process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/wcr_cluster');
+const databaseUrl = option(
+  'database',
+  process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/wcr_cluster',
+);
 const dataDir = resolve(process.env.DATA_DIR ?? './data');
 if (!Number.isInteger(nodes) || nodes < 1 || nodes > 32) {
   process.stderr.write('--nodes must be a whole number between 1 and 32\n');
@@ -71,7 +74,10 @@ for (let i = 0; i < nodes; i++) {
       REDIS_URL: redisUrl,
       DATABASE_URL: databaseUrl,
       DATA_DIR: dataDir,
-      CORS_ORIGIN: process.env.CORS_ORIGIN ?? Array.from({ length: nodes }, (_, k) => `http://localhost:${basePort + k}`).join(',') + ',http://localhost:5173',
+      CORS_ORIGIN:
+        process.env.CORS_ORIGIN ??
+        Array.from({ length: nodes }, (_, k) => `http://localhost:${basePort + k}`).join(',') +
+          ',http://localhost:5173',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -89,12 +95,17 @@ for (let i = 0; i < nodes; i++) {
   forward(child.stderr, process.stderr);
   child.on('exit', (code, signal) => {
     process.stderr.write(`${tag}exited (${signal ?? code})\n`);
-    if (!stopping && children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(1);
+    if (!stopping && children.every((c) => c.exitCode !== null || c.signalCode !== null))
+      process.exit(1);
   });
   children.push(child);
-  process.stdout.write(`${nodeId}: http://localhost:${port}  (ws path /socket.io, health /ready)\n`);
+  process.stdout.write(
+    `${nodeId}: http://localhost:${port}  (ws path /socket.io, health /ready)\n`,
+  );
 }
-process.stdout.write(`${nodes} node(s) on Redis ${new URL(redisUrl).host} and PostgreSQL ${new URL(databaseUrl).pathname.slice(1)}; Ctrl-C stops them.\n`);
+process.stdout.write(
+  `${nodes} node(s) on Redis ${new URL(redisUrl).host} and PostgreSQL ${new URL(databaseUrl).pathname.slice(1)}; Ctrl-C stops them.\n`,
+);
 
 function stopAll(signal) {
   if (stopping) return;
@@ -105,7 +116,9 @@ function stopAll(signal) {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   }, 15000);
   force.unref();
-  Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r))))).then(() => process.exit(0));
+  Promise.all(
+    children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))),
+  ).then(() => process.exit(0));
   void signal;
 }
 process.on('SIGINT', () => stopAll('SIGINT'));

@@ -48,7 +48,14 @@ async function main(): Promise<void> {
   // during an outage) is logged by name and the node keeps serving; it must never end the process.
   process.on('unhandledRejection', (reason: unknown) => {
     const e = reason as Error | undefined;
-    process.stdout.write(JSON.stringify({ level: 50, time: Date.now(), msg: 'unhandled rejection', errorName: e?.name ?? typeof reason }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        level: 50,
+        time: Date.now(),
+        msg: 'unhandled rejection',
+        errorName: e?.name ?? typeof reason,
+      }) + '\n',
+    );
   });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -31,7 +31,8 @@ async function node(prefix: string, nodeId: string, ttlMs = 60_000) {
 if (hasRedis()) {
   describePresenceStore('redis', async () => (await node(redisPrefix('pres'), 'n1')).store);
 } else {
-  describe.skip('PresenceStore contract: redis (Redis not available)', () => it('skipped', () => undefined));
+  describe.skip('PresenceStore contract: redis (Redis not available)', () =>
+    it('skipped', () => undefined));
 }
 
 describe.skipIf(!hasRedis())('RedisPresenceStore across nodes', () => {
@@ -55,7 +56,10 @@ describe.skipIf(!hasRedis())('RedisPresenceStore across nodes', () => {
     const b = await node(prefix, 'B');
     for (let i = 0; i < 20; i++) {
       const user = `u${i}`;
-      const [x, y] = await Promise.all([a.store.addSession('o', user, `a${i}`, at()), b.store.addSession('o', user, `b${i}`, at())]);
+      const [x, y] = await Promise.all([
+        a.store.addSession('o', user, `a${i}`, at()),
+        b.store.addSession('o', user, `b${i}`, at()),
+      ]);
       expect([x.first, y.first].filter(Boolean)).toHaveLength(1);
     }
   });
@@ -80,8 +84,14 @@ describe.skipIf(!hasRedis())('RedisPresenceStore across nodes', () => {
       if (reaped.length === 0) await new Promise((r) => setTimeout(r, 50));
     }
     expect(reaped).toEqual(['D']);
-    expect(expired.map(([org, e]) => [org, e.userId, e.status])).toEqual([['o', 'gone', 'offline']]);
-    expect((await a.store.get('o', ['gone', 'both', 'hidden'])).map((e) => e.status)).toEqual(['offline', 'online', 'offline']);
+    expect(expired.map(([org, e]) => [org, e.userId, e.status])).toEqual([
+      ['o', 'gone', 'offline'],
+    ]);
+    expect((await a.store.get('o', ['gone', 'both', 'hidden'])).map((e) => e.status)).toEqual([
+      'offline',
+      'online',
+      'offline',
+    ]);
     expect((await a.store.listActive('o')).map((e) => e.userId)).toEqual(['both']);
     // Claimed once: another reap finds nothing.
     expect(await a.registry.reap()).toEqual([]);
@@ -99,7 +109,10 @@ describe.skipIf(!hasRedis())('RedisPresenceStore across nodes', () => {
     await a.registry.beat();
     expect((await a.store.get('o', ['u1']))[0].status).toBe('offline');
     await a.store.resync();
-    expect((await a.store.get('o', ['u1', 'u2'])).map((e) => e.status)).toEqual(['online', 'offline']);
+    expect((await a.store.get('o', ['u1', 'u2'])).map((e) => e.status)).toEqual([
+      'online',
+      'offline',
+    ]);
     a.store.handOff();
     expect(await a.store.removeSession('o', 'u1', 's1', at())).toEqual({ last: false });
     expect((await a.store.get('o', ['u1']))[0].status).toBe('online');

@@ -6,12 +6,17 @@ import { RedisRateLimitStore } from '../src/rate-limit/redis-rate-limit.store.js
 import { hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
 
 /** Polls a condition with a deadline (the bucket refills in real time; no fixed sleeps). */
-async function eventually<T>(fn: () => Promise<T>, pred: (v: T) => boolean, timeoutMs = 3000): Promise<T> {
+async function eventually<T>(
+  fn: () => Promise<T>,
+  pred: (v: T) => boolean,
+  timeoutMs = 3000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (pred(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms (last ${JSON.stringify(v)})`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms (last ${JSON.stringify(v)})`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -50,20 +55,23 @@ afterAll(async () => {
 });
 
 describe.each(variants)('RateLimitStore: $name', ({ make, skip }) => {
-  it.skipIf(skip)('allows a burst of maxTokens, then refuses with retryAfterMs ≈ one refill', async () => {
-    const { store, done } = make();
-    const spec = { maxTokens: 10, refillIntervalMs: 6000 };
-    const results = [];
-    for (let i = 0; i < 11; i++) results.push(await store.consume('user:u1:message:send', spec));
-    expect(results.slice(0, 10).every((r) => r.allowed)).toBe(true);
-    expect(results.map((r) => r.remaining).slice(0, 10)).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
-    const refused = results[10];
-    expect(refused.allowed).toBe(false);
-    expect(refused.remaining).toBe(0);
-    expect(refused.retryAfterMs).toBeGreaterThan(5000);
-    expect(refused.retryAfterMs).toBeLessThanOrEqual(6000);
-    await done();
-  });
+  it.skipIf(skip)(
+    'allows a burst of maxTokens, then refuses with retryAfterMs ≈ one refill',
+    async () => {
+      const { store, done } = make();
+      const spec = { maxTokens: 10, refillIntervalMs: 6000 };
+      const results = [];
+      for (let i = 0; i < 11; i++) results.push(await store.consume('user:u1:message:send', spec));
+      expect(results.slice(0, 10).every((r) => r.allowed)).toBe(true);
+      expect(results.map((r) => r.remaining).slice(0, 10)).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+      const refused = results[10];
+      expect(refused.allowed).toBe(false);
+      expect(refused.remaining).toBe(0);
+      expect(refused.retryAfterMs).toBeGreaterThan(5000);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(6000);
+      await done();
+    },
+  );
 
   it.skipIf(skip)('keeps buckets apart per key', async () => {
     const { store, done } = make();
@@ -86,7 +94,10 @@ describe.each(variants)('RateLimitStore: $name', ({ make, skip }) => {
     expect(refused.retryAfterMs).toBeGreaterThan(200);
     expect(refused.retryAfterMs).toBeLessThanOrEqual(300);
     expect(await store.peek('k', spec)).toBe(0);
-    await eventually(() => store.peek('k', spec), (n) => n >= 1);
+    await eventually(
+      () => store.peek('k', spec),
+      (n) => n >= 1,
+    );
     expect(Date.now() - t0).toBeGreaterThanOrEqual(refused.retryAfterMs - 50);
     expect((await store.consume('k', spec)).allowed).toBe(true);
     await done();
@@ -95,26 +106,31 @@ describe.each(variants)('RateLimitStore: $name', ({ make, skip }) => {
   it.skipIf(skip)('is atomic under concurrent consumers: exactly maxTokens succeed', async () => {
     const { store, done } = make();
     const spec = { maxTokens: 25, refillIntervalMs: 600_000 };
-    const results = await Promise.all(Array.from({ length: 100 }, () => store.consume('burst', spec)));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () => store.consume('burst', spec)),
+    );
     expect(results.filter((r) => r.allowed)).toHaveLength(25);
     await done();
   });
 
-  it.skipIf(skip)('peek does not take a token; reset refills every bucket of a user only', async () => {
-    const { store, done } = make();
-    const spec = { maxTokens: 3, refillIntervalMs: 600_000 };
-    expect(await store.peek('user:u9:message:send', spec)).toBe(3);
-    expect(await store.peek('user:u9:message:send', spec)).toBe(3);
-    await store.consume('user:u9:message:send', spec);
-    await store.consume('user:u9:message:edit', spec);
-    await store.consume('user:u90:message:send', spec);
-    expect(await store.peek('user:u9:message:send', spec)).toBe(2);
-    expect(await store.reset('user:u9:')).toBe(2);
-    expect(await store.peek('user:u9:message:send', spec)).toBe(3);
-    expect(await store.peek('user:u9:message:edit', spec)).toBe(3);
-    expect(await store.peek('user:u90:message:send', spec)).toBe(2);
-    await done();
-  });
+  it.skipIf(skip)(
+    'peek does not take a token; reset refills every bucket of a user only',
+    async () => {
+      const { store, done } = make();
+      const spec = { maxTokens: 3, refillIntervalMs: 600_000 };
+      expect(await store.peek('user:u9:message:send', spec)).toBe(3);
+      expect(await store.peek('user:u9:message:send', spec)).toBe(3);
+      await store.consume('user:u9:message:send', spec);
+      await store.consume('user:u9:message:edit', spec);
+      await store.consume('user:u90:message:send', spec);
+      expect(await store.peek('user:u9:message:send', spec)).toBe(2);
+      expect(await store.reset('user:u9:')).toBe(2);
+      expect(await store.peek('user:u9:message:send', spec)).toBe(3);
+      expect(await store.peek('user:u9:message:edit', spec)).toBe(3);
+      expect(await store.peek('user:u90:message:send', spec)).toBe(2);
+      await done();
+    },
+  );
 });
 
 describe.skipIf(!hasRedis())('RedisRateLimitStore specifics', () => {
@@ -137,12 +153,24 @@ describe.skipIf(!hasRedis())('RedisRateLimitStore specifics', () => {
 
   it('falls back to node-local buckets instead of throwing while Redis is unreachable', async () => {
     // A client pointed at a closed port, failing fast like the app's command client.
-    const redis = new Redis({ port: 1, enableOfflineQueue: false, retryStrategy: () => 1000, lazyConnect: true });
+    const redis = new Redis({
+      port: 1,
+      enableOfflineQueue: false,
+      retryStrategy: () => 1000,
+      lazyConnect: true,
+    });
     redis.on('error', () => undefined);
     const fallbacks: string[] = [];
-    const store = new RedisRateLimitStore(redis, { prefix: 'x:', onFallback: (e) => fallbacks.push(e.name) });
+    const store = new RedisRateLimitStore(redis, {
+      prefix: 'x:',
+      onFallback: (e) => fallbacks.push(e.name),
+    });
     const spec = { maxTokens: 2, refillIntervalMs: 600_000 };
-    const r = [await store.consume('k', spec), await store.consume('k', spec), await store.consume('k', spec)];
+    const r = [
+      await store.consume('k', spec),
+      await store.consume('k', spec),
+      await store.consume('k', spec),
+    ];
     expect(r.map((x) => x.allowed)).toEqual([true, true, false]);
     expect(fallbacks.length).toBe(3);
     redis.disconnect();

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, connect, connectError, rawRequest, request, waitFor, type TestSocket } from './support/client.js';
+import {
+  closeAll,
+  connect,
+  connectError,
+  rawRequest,
+  request,
+  waitFor,
+  type TestSocket,
+} from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
 import { hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
 import { signToken } from './support/tokens.js';
@@ -16,7 +24,12 @@ const uid = (p: string) => `${p}${Date.now().toString(36)}${seq++}`;
 const token = (userId: string, organizationId = 'org-rl') => signToken({ userId, organizationId });
 
 /** Connecting again until the server has released a slot (release runs after the disconnect). */
-async function connectEventually(url: string, t: string, o: { namespace?: '/' | '/communication' } = {}, timeoutMs = 5000) {
+async function connectEventually(
+  url: string,
+  t: string,
+  o: { namespace?: '/' | '/communication' } = {},
+  timeoutMs = 5000,
+) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -36,11 +49,14 @@ describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
   const skip = redis && !hasRedis();
   let srv: TestServer;
   const sockets: TestSocket[] = [];
-  const redisEnv = (): Record<string, string> => (redis ? { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix('rle2e') } : {});
+  const redisEnv = (): Record<string, string> =>
+    redis ? { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix('rle2e') } : {};
 
   beforeAll(async () => {
     if (skip) return;
-    srv = await startServer({ env: { RATE_LIMITS: JSON.stringify(LIMITS), WS_MAX_CONNECTIONS_PER_USER: '2', ...redisEnv() } });
+    srv = await startServer({
+      env: { RATE_LIMITS: JSON.stringify(LIMITS), WS_MAX_CONNECTIONS_PER_USER: '2', ...redisEnv() },
+    });
   });
   afterAll(async () => {
     closeAll(...sockets);
@@ -52,20 +68,23 @@ describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
     return c.socket;
   };
 
-  it.skipIf(skip)('the event over the bucket is RATE_LIMIT_EXCEEDED with details.retryAfterMs; each event has its own bucket', async () => {
-    const s = await open(uid('burst'));
-    for (let i = 0; i < 3; i++) expect((await request(s, 'ping')).ok).toBe(true);
-    const refused = await request(s, 'ping');
-    expect(refused.ok).toBe(false);
-    if (refused.ok) return;
-    expect(refused.error.type).toBe('RATE_LIMIT_EXCEEDED');
-    const retry = (refused.error.details as { retryAfterMs: number }).retryAfterMs;
-    expect(retry).toBeGreaterThan(50_000);
-    expect(retry).toBeLessThanOrEqual(60_000);
-    expect(new Date(refused.error.timestamp).toISOString()).toBe(refused.error.timestamp);
-    // `default` is one bucket per event: subscribe still has its tokens.
-    expect((await request(s, 'subscribe', { channel: 'org:org-rl' })).ok).toBe(true);
-  });
+  it.skipIf(skip)(
+    'the event over the bucket is RATE_LIMIT_EXCEEDED with details.retryAfterMs; each event has its own bucket',
+    async () => {
+      const s = await open(uid('burst'));
+      for (let i = 0; i < 3; i++) expect((await request(s, 'ping')).ok).toBe(true);
+      const refused = await request(s, 'ping');
+      expect(refused.ok).toBe(false);
+      if (refused.ok) return;
+      expect(refused.error.type).toBe('RATE_LIMIT_EXCEEDED');
+      const retry = (refused.error.details as { retryAfterMs: number }).retryAfterMs;
+      expect(retry).toBeGreaterThan(50_000);
+      expect(retry).toBeLessThanOrEqual(60_000);
+      expect(new Date(refused.error.timestamp).toISOString()).toBe(refused.error.timestamp);
+      // `default` is one bucket per event: subscribe still has its tokens.
+      expect((await request(s, 'subscribe', { channel: 'org:org-rl' })).ok).toBe(true);
+    },
+  );
 
   it.skipIf(skip)('without an ack the refusal arrives as an `error` event', async () => {
     const s = await open(uid('noack'));
@@ -75,15 +94,18 @@ describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
     expect((await err).type).toBe('RATE_LIMIT_EXCEEDED');
   });
 
-  it.skipIf(skip)('invalid payloads spend tokens (the limit is checked before validation)', async () => {
-    const s = await open(uid('invalid'));
-    for (let i = 0; i < 3; i++) {
-      const r = await rawRequest(s, 'subscribe', { channel: 42, extra: true });
-      expect(!r.ok && r.error.type).toBe('VALIDATION_ERROR');
-    }
-    const r = await request(s, 'subscribe', { channel: 'org:org-rl' });
-    expect(!r.ok && r.error.type).toBe('RATE_LIMIT_EXCEEDED');
-  });
+  it.skipIf(skip)(
+    'invalid payloads spend tokens (the limit is checked before validation)',
+    async () => {
+      const s = await open(uid('invalid'));
+      for (let i = 0; i < 3; i++) {
+        const r = await rawRequest(s, 'subscribe', { channel: 42, extra: true });
+        expect(!r.ok && r.error.type).toBe('VALIDATION_ERROR');
+      }
+      const r = await request(s, 'subscribe', { channel: 'org:org-rl' });
+      expect(!r.ok && r.error.type).toBe('RATE_LIMIT_EXCEEDED');
+    },
+  );
 
   it.skipIf(skip)('one bucket per user across sockets and namespaces', async () => {
     const user = uid('shared');
@@ -98,53 +120,69 @@ describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
     expect((await request(await open(uid('other')), 'ping')).ok).toBe(true);
   });
 
-  it.skipIf(skip)('caps live sockets per user per namespace; a closed socket frees its slot', async () => {
-    const user = uid('cap');
-    const t = await token(user);
-    const a = await open(user);
-    await open(user);
-    const err = await connectError(srv.url, t);
-    expect(err.message).toBe('RATE_LIMIT_EXCEEDED');
-    expect(err.data?.type).toBe('RATE_LIMIT_EXCEEDED');
-    expect(typeof (err.data?.details as { retryAfterMs?: number }).retryAfterMs).toBe('number');
-    // The cap is per namespace.
-    await open(user, '/communication');
-    a.close();
-    const again = await connectEventually(srv.url, t);
-    sockets.push(again.socket);
-    expect(again.confirmed.userId).toBe(user);
-  });
-
-  it.skipIf(skip)('operators read and reset a user’s buckets through RateLimitService', async () => {
-    const { RateLimitService } = await import('../src/rate-limit/rate-limit.service.js');
-    const limits = srv.app.get(RateLimitService);
-    const user = uid('ops');
-    const s = await open(user);
-    expect(await limits.tokensLeft(user, 'ping')).toBe(3);
-    await request(s, 'ping');
-    await request(s, 'ping');
-    expect(await limits.tokensLeft(user, 'ping')).toBe(1);
-    expect(await limits.resetUser(user)).toBeGreaterThanOrEqual(1);
-    expect(await limits.tokensLeft(user, 'ping')).toBe(3);
-  });
-
-  it.skipIf(skip)('per-IP handshake limit: connect_error RATE_LIMIT_EXCEEDED with retryAfterMs', async () => {
-    const limited = await startServer({
-      env: { RATE_LIMITS: JSON.stringify({ 'handshake:ip': { maxTokens: 2, refillIntervalMs: 60_000 } }), ...redisEnv() },
-    });
-    try {
-      const t = await token(uid('ip'));
-      const a = await connect(limited.url, t);
-      const b = await connect(limited.url, t, { namespace: '/communication' });
-      const err = await connectError(limited.url, t);
+  it.skipIf(skip)(
+    'caps live sockets per user per namespace; a closed socket frees its slot',
+    async () => {
+      const user = uid('cap');
+      const t = await token(user);
+      const a = await open(user);
+      await open(user);
+      const err = await connectError(srv.url, t);
       expect(err.message).toBe('RATE_LIMIT_EXCEEDED');
       expect(err.data?.type).toBe('RATE_LIMIT_EXCEEDED');
-      expect((err.data?.details as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(50_000);
-      closeAll(a.socket, b.socket);
-    } finally {
-      await limited.close();
-    }
-  });
+      expect(typeof (err.data?.details as { retryAfterMs?: number }).retryAfterMs).toBe('number');
+      // The cap is per namespace.
+      await open(user, '/communication');
+      a.close();
+      const again = await connectEventually(srv.url, t);
+      sockets.push(again.socket);
+      expect(again.confirmed.userId).toBe(user);
+    },
+  );
+
+  it.skipIf(skip)(
+    'operators read and reset a user’s buckets through RateLimitService',
+    async () => {
+      const { RateLimitService } = await import('../src/rate-limit/rate-limit.service.js');
+      const limits = srv.app.get(RateLimitService);
+      const user = uid('ops');
+      const s = await open(user);
+      expect(await limits.tokensLeft(user, 'ping')).toBe(3);
+      await request(s, 'ping');
+      await request(s, 'ping');
+      expect(await limits.tokensLeft(user, 'ping')).toBe(1);
+      expect(await limits.resetUser(user)).toBeGreaterThanOrEqual(1);
+      expect(await limits.tokensLeft(user, 'ping')).toBe(3);
+    },
+  );
+
+  it.skipIf(skip)(
+    'per-IP handshake limit: connect_error RATE_LIMIT_EXCEEDED with retryAfterMs',
+    async () => {
+      const limited = await startServer({
+        env: {
+          RATE_LIMITS: JSON.stringify({
+            'handshake:ip': { maxTokens: 2, refillIntervalMs: 60_000 },
+          }),
+          ...redisEnv(),
+        },
+      });
+      try {
+        const t = await token(uid('ip'));
+        const a = await connect(limited.url, t);
+        const b = await connect(limited.url, t, { namespace: '/communication' });
+        const err = await connectError(limited.url, t);
+        expect(err.message).toBe('RATE_LIMIT_EXCEEDED');
+        expect(err.data?.type).toBe('RATE_LIMIT_EXCEEDED');
+        expect((err.data?.details as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(
+          50_000,
+        );
+        closeAll(a.socket, b.socket);
+      } finally {
+        await limited.close();
+      }
+    },
+  );
 });
 
 describe.skipIf(!hasRedis())('rate limits across two nodes (same Redis)', () => {
@@ -204,7 +242,15 @@ describe('operators’ HTTP API for rate limits', () => {
     closeAll(...sockets);
     await srv.close();
   });
-  type UserView = { userId: string; buckets: Array<{ event: string; maxTokens: number; refillIntervalMs: number; tokensLeft: number }> };
+  type UserView = {
+    userId: string;
+    buckets: Array<{
+      event: string;
+      maxTokens: number;
+      refillIntervalMs: number;
+      tokensLeft: number;
+    }>;
+  };
   const bucket = (v: UserView, event: string) => v.buckets.find((b) => b.event === event);
 
   it('shows a user’s tokens per event and resets them (service token: any user)', async () => {
@@ -214,17 +260,40 @@ describe('operators’ HTTP API for rate limits', () => {
     await request(s, 'ping');
     await request(s, 'ping');
     const service = await signToken({ userId: 'svc', organizationId: 'platform', role: 'service' });
-    const before = await http<UserView>(srv.url, 'GET', `/api/v1/rate-limits/${user}`, { token: service });
+    const before = await http<UserView>(srv.url, 'GET', `/api/v1/rate-limits/${user}`, {
+      token: service,
+    });
     expect(before.status).toBe(200);
-    expect(bucket(before.body, 'ping')).toEqual({ event: 'ping', maxTokens: 3, refillIntervalMs: 60_000, tokensLeft: 1 });
-    expect(bucket(before.body, 'message:send')).toMatchObject({ maxTokens: 10, refillIntervalMs: 6000, tokensLeft: 10 });
-    const reset = await http<{ bucketsReset: number }>(srv.url, 'POST', `/api/v1/rate-limits/${user}/reset`, { token: service });
+    expect(bucket(before.body, 'ping')).toEqual({
+      event: 'ping',
+      maxTokens: 3,
+      refillIntervalMs: 60_000,
+      tokensLeft: 1,
+    });
+    expect(bucket(before.body, 'message:send')).toMatchObject({
+      maxTokens: 10,
+      refillIntervalMs: 6000,
+      tokensLeft: 10,
+    });
+    const reset = await http<{ bucketsReset: number }>(
+      srv.url,
+      'POST',
+      `/api/v1/rate-limits/${user}/reset`,
+      { token: service },
+    );
     expect(reset.status).toBe(200);
     expect(reset.body).toEqual({ userId: user, bucketsReset: 1 });
-    const after = await http<UserView>(srv.url, 'GET', `/api/v1/rate-limits/${user}`, { token: service });
+    const after = await http<UserView>(srv.url, 'GET', `/api/v1/rate-limits/${user}`, {
+      token: service,
+    });
     expect(bucket(after.body, 'ping')?.tokensLeft).toBe(3);
     expect((await request(s, 'ping')).ok).toBe(true);
-    const overview = await http<{ limits: Record<string, unknown> }>(srv.url, 'GET', '/api/v1/rate-limits', { token: service });
+    const overview = await http<{ limits: Record<string, unknown> }>(
+      srv.url,
+      'GET',
+      '/api/v1/rate-limits',
+      { token: service },
+    );
     expect(overview.status).toBe(200);
     expect(overview.body.limits['message:send']).toEqual({ maxTokens: 10, refillIntervalMs: 6000 });
   });
@@ -236,19 +305,36 @@ describe('operators’ HTTP API for rate limits', () => {
     const adminA = await signToken({ userId: 'adm-a', organizationId: 'org-a', role: 'admin' });
     const adminB = await signToken({ userId: 'adm-b', organizationId: 'org-b', role: 'admin' });
     const nurse = await signToken({ userId: 'n1', organizationId: 'org-a', role: 'nurse' });
-    const ok200 = await waitForStatus(() => http(srv.url, 'GET', `/api/v1/rate-limits/${member}`, { token: adminA }), 200);
+    const ok200 = await waitForStatus(
+      () => http(srv.url, 'GET', `/api/v1/rate-limits/${member}`, { token: adminA }),
+      200,
+    );
     expect(ok200).toBe(200);
-    expect((await http(srv.url, 'POST', `/api/v1/rate-limits/${member}/reset`, { token: adminB })).status).toBe(403);
-    expect((await http(srv.url, 'GET', `/api/v1/rate-limits/${member}`, { token: nurse })).status).toBe(403);
+    expect(
+      (await http(srv.url, 'POST', `/api/v1/rate-limits/${member}/reset`, { token: adminB }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await http(srv.url, 'GET', `/api/v1/rate-limits/${member}`, { token: nurse })).status,
+    ).toBe(403);
     expect((await http(srv.url, 'GET', `/api/v1/rate-limits/${member}`)).status).toBe(401);
-    const bad = await http<{ type: string }>(srv.url, 'GET', `/api/v1/rate-limits/${encodeURIComponent('a b')}`, { token: adminA });
+    const bad = await http<{ type: string }>(
+      srv.url,
+      'GET',
+      `/api/v1/rate-limits/${encodeURIComponent('a b')}`,
+      { token: adminA },
+    );
     expect(bad.status).toBe(400);
     expect(bad.body.type).toBe('VALIDATION_ERROR');
   });
 });
 
 /** Membership is recorded right after the handshake; poll (bounded) until the API sees it. */
-async function waitForStatus(call: () => Promise<{ status: number }>, want: number, timeoutMs = 5000): Promise<number> {
+async function waitForStatus(
+  call: () => Promise<{ status: number }>,
+  want: number,
+  timeoutMs = 5000,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { status } = await call();

@@ -168,7 +168,8 @@ function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
   const host = str(env, 'REDIS_HOST');
   const keyPrefix = str(env, 'REDIS_KEY_PREFIX') ?? 'wcr:';
   const adapter = str(env, 'REDIS_ADAPTER') ?? 'pubsub';
-  if (adapter !== 'pubsub' && adapter !== 'streams') throw new ConfigError('REDIS_ADAPTER', 'must be pubsub or streams');
+  if (adapter !== 'pubsub' && adapter !== 'streams')
+    throw new ConfigError('REDIS_ADAPTER', 'must be pubsub or streams');
   const nodeTtlMs = int(env, 'REDIS_NODE_TTL_MS', 15000, 1000, 600000);
   const common = { keyPrefix, adapter, nodeTtlMs } as const;
   if (url) {

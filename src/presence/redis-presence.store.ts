@@ -182,7 +182,12 @@ export class RedisPresenceStore implements PresenceStore {
     return this.opts.userTtlMs ?? 30 * 24 * 3600 * 1000;
   }
 
-  async addSession(organizationId: string, userId: string, sessionId: string, at: Date): Promise<{ first: boolean }> {
+  async addSession(
+    organizationId: string,
+    userId: string,
+    sessionId: string,
+    at: Date,
+  ): Promise<{ first: boolean }> {
     this.local.set(sessionId, { organizationId, userId });
     try {
       const first = await this.cmd.wcrPresAdd(
@@ -202,7 +207,12 @@ export class RedisPresenceStore implements PresenceStore {
     }
   }
 
-  async removeSession(organizationId: string, userId: string, sessionId: string, at: Date): Promise<{ last: boolean }> {
+  async removeSession(
+    organizationId: string,
+    userId: string,
+    sessionId: string,
+    at: Date,
+  ): Promise<{ last: boolean }> {
     this.local.delete(sessionId);
     // After handOff (graceful stop) sessions stay until this node's heartbeat lapses: users who
     // reconnect elsewhere in the meantime never flap offline; the rest are reaped by a survivor.
@@ -223,10 +233,19 @@ export class RedisPresenceStore implements PresenceStore {
     }
   }
 
-  async setStatus(organizationId: string, userId: string, status: PresenceStatus, at: Date): Promise<void> {
+  async setStatus(
+    organizationId: string,
+    userId: string,
+    status: PresenceStatus,
+    at: Date,
+  ): Promise<void> {
     const key = `${this.p}user:${organizationId}:${userId}`;
     try {
-      await this.redis.multi().hset(key, 'status', status, 'lastSeenAt', at.toISOString()).pexpire(key, this.userTtl).exec();
+      await this.redis
+        .multi()
+        .hset(key, 'status', status, 'lastSeenAt', at.toISOString())
+        .pexpire(key, this.userTtl)
+        .exec();
     } catch {
       throw AppError.unavailable('Presence is temporarily unavailable');
     }
@@ -255,13 +274,22 @@ export class RedisPresenceStore implements PresenceStore {
   async listActive(organizationId: string): Promise<PresenceEntry[]> {
     let flat: string[];
     try {
-      flat = await this.cmd.wcrPresList(`${this.p}org:${organizationId}`, this.opts.nodesKey, this.p, organizationId);
+      flat = await this.cmd.wcrPresList(
+        `${this.p}org:${organizationId}`,
+        this.opts.nodesKey,
+        this.p,
+        organizationId,
+      );
     } catch {
       throw AppError.unavailable('Presence is temporarily unavailable');
     }
     const out: PresenceEntry[] = [];
     for (let i = 0; i < flat.length; i += 3) {
-      out.push({ userId: flat[i], status: flat[i + 1] as PresenceStatus, lastSeenAt: flat[i + 2] || null });
+      out.push({
+        userId: flat[i],
+        status: flat[i + 1] as PresenceStatus,
+        lastSeenAt: flat[i + 2] || null,
+      });
     }
     return out;
   }
@@ -275,10 +303,19 @@ export class RedisPresenceStore implements PresenceStore {
   async reapNodes(nodeIds: string[]): Promise<number> {
     let n = 0;
     for (const nodeId of nodeIds) {
-      const flat = await this.cmd.wcrPresReap(`${this.p}node:${nodeId}`, this.opts.nodesKey, this.p, new Date().toISOString());
+      const flat = await this.cmd.wcrPresReap(
+        `${this.p}node:${nodeId}`,
+        this.opts.nodesKey,
+        this.p,
+        new Date().toISOString(),
+      );
       for (let i = 0; i < flat.length; i += 3) {
         n++;
-        const entry: PresenceEntry = { userId: flat[i + 1], status: 'offline', lastSeenAt: flat[i + 2] };
+        const entry: PresenceEntry = {
+          userId: flat[i + 1],
+          status: 'offline',
+          lastSeenAt: flat[i + 2],
+        };
         for (const l of this.expiredListeners) l(flat[i], entry);
       }
     }
@@ -297,7 +334,14 @@ export class RedisPresenceStore implements PresenceStore {
     for (const member of members) {
       const [organizationId, userId, sessionId] = member.split('|');
       if (!this.local.has(sessionId)) {
-        await this.cmd.wcrPresRemove(...this.keys(organizationId, userId), sessionId, userId, now.toISOString(), this.userTtl, member);
+        await this.cmd.wcrPresRemove(
+          ...this.keys(organizationId, userId),
+          sessionId,
+          userId,
+          now.toISOString(),
+          this.userTtl,
+          member,
+        );
       }
     }
     for (const [sessionId, { organizationId, userId }] of this.local) {

@@ -16,7 +16,9 @@ export interface BucketView extends BucketSpec {
 }
 
 /** Every client event: each has a bucket of its own (§7 row or `default`). */
-const EVENTS = [...new Set([...NAMESPACE_EVENTS['/'], ...NAMESPACE_EVENTS['/communication']])].sort();
+const EVENTS = [
+  ...new Set([...NAMESPACE_EVENTS['/'], ...NAMESPACE_EVENTS['/communication']]),
+].sort();
 
 /**
  * Operators' view of §7 (docs/scaling.md): the configured limits with rejection counts, a user's
@@ -35,19 +37,33 @@ export class RateLimitsController {
   ) {}
 
   @Get()
-  async overview(): Promise<{ limits: AppConfig['rateLimits']; rejected: Array<{ scope: string; event: string; count: number }> }> {
+  async overview(): Promise<{
+    limits: AppConfig['rateLimits'];
+    rejected: Array<{ scope: string; event: string; count: number }>;
+  }> {
     const metric = await this.metrics.rateLimited.get();
     return {
       limits: this.config.rateLimits,
-      rejected: metric.values.map((v) => ({ scope: String(v.labels.scope), event: String(v.labels.event), count: v.value })),
+      rejected: metric.values.map((v) => ({
+        scope: String(v.labels.scope),
+        event: String(v.labels.event),
+        count: v.value,
+      })),
     };
   }
 
   @Get(':userId')
-  async user(@Principal() principal: ApiPrincipal, @Param('userId') userId: string): Promise<{ userId: string; buckets: BucketView[] }> {
+  async user(
+    @Principal() principal: ApiPrincipal,
+    @Param('userId') userId: string,
+  ): Promise<{ userId: string; buckets: BucketView[] }> {
     await this.authorize(principal, userId);
     const buckets = await Promise.all(
-      EVENTS.map(async (event) => ({ event, ...this.limits.specFor(event), tokensLeft: await this.limits.tokensLeft(userId, event) })),
+      EVENTS.map(async (event) => ({
+        event,
+        ...this.limits.specFor(event),
+        tokensLeft: await this.limits.tokensLeft(userId, event),
+      })),
     );
     return { userId, buckets };
   }
@@ -75,8 +91,12 @@ export class RateLimitsController {
   }
 
   private async authorize(principal: ApiPrincipal, userId: string): Promise<void> {
-    if (!ID_PATTERN.test(userId)) throw AppError.validation([{ field: 'userId', constraints: ['matches'] }]);
-    if (principal.role === 'admin' && !(await this.members.isMember(principal.organizationId, userId))) {
+    if (!ID_PATTERN.test(userId))
+      throw AppError.validation([{ field: 'userId', constraints: ['matches'] }]);
+    if (
+      principal.role === 'admin' &&
+      !(await this.members.isMember(principal.organizationId, userId))
+    ) {
       throw AppError.forbidden('Admins may see and reset members of their own organization only');
     }
   }

@@ -44,7 +44,13 @@ return {allowed, math.floor(tokens), retry, tostring(tokens)}
 type ScriptReply = [number, number, number, string];
 
 interface BucketCommands {
-  wcrBucket(key: string, maxTokens: number, interval: number, idleMs: number, mode: 'take' | 'peek'): Promise<ScriptReply>;
+  wcrBucket(
+    key: string,
+    maxTokens: number,
+    interval: number,
+    idleMs: number,
+    mode: 'take' | 'peek',
+  ): Promise<ScriptReply>;
 }
 
 export interface RedisRateLimitStoreOptions {
@@ -97,7 +103,13 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   async peek(key: string, spec: BucketSpec): Promise<number> {
-    const [, whole] = await this.cmd.wcrBucket(this.prefix + key, spec.maxTokens, spec.refillIntervalMs, this.idleMs, 'peek');
+    const [, whole] = await this.cmd.wcrBucket(
+      this.prefix + key,
+      spec.maxTokens,
+      spec.refillIntervalMs,
+      this.idleMs,
+      'peek',
+    );
     return whole;
   }
 

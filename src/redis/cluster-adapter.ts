@@ -32,7 +32,10 @@ export interface ClusterAdapterHandle {
  * offline queue (a blip of < ~1 s loses nothing) with a bounded number of retries; after that,
  * broadcasts are dropped and counted, never thrown.
  */
-export function clusterAdapter(connections: RedisConnections, onPublishFailure: (err: Error) => void): ClusterAdapterHandle {
+export function clusterAdapter(
+  connections: RedisConnections,
+  onPublishFailure: (err: Error) => void,
+): ClusterAdapterHandle {
   const cfg = connections.config;
   const key = `${cfg.keyPrefix}socket.io`;
   return {
@@ -41,15 +44,30 @@ export function clusterAdapter(connections: RedisConnections, onPublishFailure: 
       if (cfg.adapter === 'streams') {
         // The streams adapter duplicates this client for its reader and subscriber; `attach` puts
         // listeners on the duplicates too (it adds its own no-op error listener as well).
-        const client = swallowPublishFailures(connections.create('adapter', { maxRetriesPerRequest: 3 }), onPublishFailure);
+        const client = swallowPublishFailures(
+          connections.create('adapter', { maxRetriesPerRequest: 3 }),
+          onPublishFailure,
+        );
         const duplicate = client.duplicate.bind(client);
-        client.duplicate = (...args: Parameters<Redis['duplicate']>) => connections.attach(duplicate(...args), 'adapter-reader');
-        server.adapter(createStreamsAdapter(client, { streamName: key, channelPrefix: key, maxLen: 10_000 }));
+        client.duplicate = (...args: Parameters<Redis['duplicate']>) =>
+          connections.attach(duplicate(...args), 'adapter-reader');
+        server.adapter(
+          createStreamsAdapter(client, { streamName: key, channelPrefix: key, maxLen: 10_000 }),
+        );
         return;
       }
-      const pub = swallowPublishFailures(connections.create('adapter-pub', { maxRetriesPerRequest: 3 }), onPublishFailure);
+      const pub = swallowPublishFailures(
+        connections.create('adapter-pub', { maxRetriesPerRequest: 3 }),
+        onPublishFailure,
+      );
       const sub = connections.create('adapter-sub', { maxRetriesPerRequest: null });
-      server.adapter(createPubSubAdapter(pub, sub, { key, requestsTimeout: 3000, publishOnSpecificResponseChannel: true }));
+      server.adapter(
+        createPubSubAdapter(pub, sub, {
+          key,
+          requestsTimeout: 3000,
+          publishOnSpecificResponseChannel: true,
+        }),
+      );
     },
   };
 }

@@ -63,8 +63,10 @@ export class NodeRegistry {
     readonly options: NodeRegistryOptions,
   ) {
     const r = redis as unknown as Partial<RegistryCommands>;
-    if (!r.wcrHeartbeat) redis.defineCommand('wcrHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT });
-    if (!r.wcrClaimDead) redis.defineCommand('wcrClaimDead', { numberOfKeys: 1, lua: CLAIM_DEAD_SCRIPT });
+    if (!r.wcrHeartbeat)
+      redis.defineCommand('wcrHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT });
+    if (!r.wcrClaimDead)
+      redis.defineCommand('wcrClaimDead', { numberOfKeys: 1, lua: CLAIM_DEAD_SCRIPT });
     if (options.onDeadNodes) this.listeners.push(options.onDeadNodes);
   }
 

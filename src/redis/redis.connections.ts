@@ -91,7 +91,10 @@ export class RedisConnections {
     client.on('ready', () => {
       lastError = '';
       if (this.downSince.has(name)) {
-        this.log.info({ client: name, downMs: Date.now() - this.downSince.get(name)! }, 'redis client reconnected');
+        this.log.info(
+          { client: name, downMs: Date.now() - this.downSince.get(name)! },
+          'redis client reconnected',
+        );
         this.downSince.delete(name);
       }
       this.onStateChange(this.isUp());

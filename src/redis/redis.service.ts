@@ -71,7 +71,11 @@ export class RedisService implements OnModuleInit {
     if (!this.connections || !this.registry) return;
     const ready = await this.connections.waitReady(this.config.isProduction ? 10_000 : 3000);
     this.metrics.redisUp.set(ready ? 1 : 0);
-    if (!ready) this.logger.warn({ host: this.config.redis!.host, port: this.config.redis!.port }, 'redis not reachable at start; retrying in the background');
+    if (!ready)
+      this.logger.warn(
+        { host: this.config.redis!.host, port: this.config.redis!.port },
+        'redis not reachable at start; retrying in the background',
+      );
     await this.registry.start();
   }
 

@@ -29,7 +29,14 @@ return live
 `;
 
 interface CounterCommands {
-  wcrConnAcquire(key: string, nodes: string, socketId: string, nodeId: string, max: number, ttlMs: number): Promise<number>;
+  wcrConnAcquire(
+    key: string,
+    nodes: string,
+    socketId: string,
+    nodeId: string,
+    max: number,
+    ttlMs: number,
+  ): Promise<number>;
   wcrConnCount(key: string, nodes: string): Promise<number>;
 }
 
@@ -43,11 +50,19 @@ interface CounterCommands {
 export class RedisConnectionCounter implements ConnectionCounter {
   constructor(
     private readonly redis: Redis,
-    private readonly opts: { prefix: string; nodeId: string; nodesKey: string; entryTtlMs?: number; onError?: (err: Error) => void },
+    private readonly opts: {
+      prefix: string;
+      nodeId: string;
+      nodesKey: string;
+      entryTtlMs?: number;
+      onError?: (err: Error) => void;
+    },
   ) {
     const r = redis as unknown as Partial<CounterCommands>;
-    if (!r.wcrConnAcquire) redis.defineCommand('wcrConnAcquire', { numberOfKeys: 2, lua: ACQUIRE_SCRIPT });
-    if (!r.wcrConnCount) redis.defineCommand('wcrConnCount', { numberOfKeys: 2, lua: COUNT_SCRIPT });
+    if (!r.wcrConnAcquire)
+      redis.defineCommand('wcrConnAcquire', { numberOfKeys: 2, lua: ACQUIRE_SCRIPT });
+    if (!r.wcrConnCount)
+      redis.defineCommand('wcrConnCount', { numberOfKeys: 2, lua: COUNT_SCRIPT });
   }
 
   private key(ns: string, userId: string): string {
@@ -58,7 +73,12 @@ export class RedisConnectionCounter implements ConnectionCounter {
     return this.redis as unknown as CounterCommands;
   }
 
-  async tryAcquire(namespace: string, userId: string, socketId: string, max: number): Promise<boolean> {
+  async tryAcquire(
+    namespace: string,
+    userId: string,
+    socketId: string,
+    max: number,
+  ): Promise<boolean> {
     try {
       const r = await this.cmd.wcrConnAcquire(
         this.key(namespace, userId),

@@ -284,7 +284,10 @@ export class SessionService implements OnApplicationShutdown {
     // Disconnect handlers start on the next ticks; wait for them, bounded.
     await new Promise((r) => setImmediate(r));
     while (this.pendingDisconnects.size > 0 && Date.now() < deadline) {
-      await Promise.race([Promise.allSettled([...this.pendingDisconnects]), new Promise((r) => setTimeout(r, deadline - Date.now()))]);
+      await Promise.race([
+        Promise.allSettled([...this.pendingDisconnects]),
+        new Promise((r) => setTimeout(r, deadline - Date.now())),
+      ]);
       await new Promise((r) => setImmediate(r));
     }
   }
