@@ -1,7 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, connect, ok, request, type TestSocket } from './support/client.js';
 import { http } from './support/http.js';
-import { startServerProcess, type ServerProcess } from './support/process.js';
+import {
+  freePort,
+  spawnServer,
+  startServerProcess,
+  type ServerProcess,
+} from './support/process.js';
 import { OwnRedis } from './support/redis-server.js';
 import { createTestDatabase, hasPostgres, hasRedis, redisPrefix } from './support/services.js';
 import { signToken, TEST_JWT_SECRET } from './support/tokens.js';
@@ -349,5 +354,44 @@ describe.skipIf(!HAS_SERVICES)('a node dies (kill -9) or stops (SIGTERM) under l
         (u) => u.status,
       ),
     ).toEqual(['online', 'offline']);
+  }, 60_000);
+});
+
+describe.skipIf(!HAS_SERVICES)('production start needs Redis', () => {
+  const productionEnv = async (redisUrl: string, databaseUrl: string) => ({
+    NODE_ENV: 'production',
+    PORT: String(await freePort()),
+    JWT_SECRET: TEST_JWT_SECRET,
+    DATABASE_URL: databaseUrl,
+    CORS_ORIGIN: 'https://app.example.org',
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: redisPrefix('prod'),
+    LOG_LEVEL: 'warn',
+  });
+
+  it('refuses to start (exit 1, one line naming REDIS_URL) when Redis does not answer; starts when it does', async () => {
+    const db = await createTestDatabase('prodstart');
+    try {
+      const closedPort = await freePort();
+      const refused = spawnServer(await productionEnv(`redis://127.0.0.1:${closedPort}`, db.url));
+      expect(await refused.exited).toBe(1);
+      expect(refused.stderr.join('\n')).toMatch(/REDIS_URL/);
+      const redis = await OwnRedis.start();
+      try {
+        const started = await startServerProcess(await productionEnv(redis.url, db.url));
+        const ready = await eventually(
+          () => http<{ checks: { redis: string } }>(started.url, 'GET', '/ready'),
+          (r) => r.status === 200,
+          10_000,
+          'ready',
+        );
+        expect(ready.body.checks.redis).toBe('up');
+        expect(await started.stop('SIGTERM')).toBe(0);
+      } finally {
+        await redis.down();
+      }
+    } finally {
+      await db.drop();
+    }
   }, 60_000);
 });
