@@ -14,6 +14,7 @@ import { NotificationsModule } from './notifications/notifications.module.js';
 import { PresenceModule } from './presence/presence.module.js';
 import { RevocationModule } from './revocation/revocation.module.js';
 import { RateLimitsModule } from './rate-limit/rate-limits.module.js';
+import { MessagingModule } from './messaging/messaging.module.js';
 
 @Module({})
 export class AppModule {
@@ -28,6 +29,7 @@ export class AppModule {
         AlertsModule,
         ChannelsModule,
         RateLimitsModule,
+        MessagingModule,
       ],
       controllers: [HealthController],
       providers: [
