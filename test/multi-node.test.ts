@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerEventSpec } from '../src/protocol/events.js';
 import {
@@ -276,6 +277,156 @@ describe.skipIf(!hasRedis() || !hasPostgres())(
       expect(resolved.status).toBe(200);
       for (const c of [r1a, r1b, r2])
         await c.recorder.until((r) => r.of('alert:resolved').length === 1);
+    });
+
+    // ---- conversations and messages -------------------------------------------------------
+
+    const chatEvents = [
+      'conversation:new',
+      'message:new',
+      'message:delivered',
+      'message:read',
+      'message:typing',
+    ] as const;
+    const chatUser = async (
+      node: number,
+      userId: string,
+      organizationId: string,
+      namespace: '/' | '/communication' = '/',
+    ) => {
+      const c = await connect(nodes[node].url, await signToken({ userId, organizationId }), {
+        namespace,
+        record: [...chatEvents],
+      });
+      open.push(c.socket);
+      return c;
+    };
+
+    it('a message sent on node A reaches participants on B and C (both namespaces), receipts and typing cross back', async () => {
+      const org = id('msg');
+      const alice = await chatUser(A, 'alice', org);
+      const aliceOther = await chatUser(C, 'alice', org, '/communication');
+      const bob = await chatUser(B, 'bob', org);
+      const carol = await chatUser(C, 'carol', org, '/communication');
+      const outsider = await chatUser(B, 'dave', org);
+      const { conversation } = await ok(alice.socket, 'conversation:create', {
+        participantIds: ['bob', 'carol'],
+      });
+      for (const c of [bob, carol, aliceOther])
+        await c.recorder.until((r) =>
+          r.of('conversation:new').some((e) => e.conversation.id === conversation.id),
+        );
+      const { message } = await ok(alice.socket, 'message:send', {
+        messageId: randomUUID(),
+        conversationId: conversation.id,
+        content: 'across nodes',
+      });
+      expect(message.seq).toBe(1);
+      for (const c of [bob, carol, aliceOther]) {
+        await c.recorder.until(
+          (r) => r.of('message:new').some((e) => e.message.id === message.id),
+          5000,
+          `message:new on ${c.confirmed.userId}`,
+        );
+      }
+      // Receipts: bob (node B) reads; the conversation's participants on A and C hear it.
+      await ok(bob.socket, 'message:read', {
+        conversationId: conversation.id,
+        messageId: message.id,
+      });
+      for (const c of [alice, carol])
+        await c.recorder.until((r) =>
+          r.of('message:read').some((e) => e.userId === 'bob' && e.messageId === message.id),
+        );
+      await ok(carol.socket, 'message:delivered', {
+        conversationId: conversation.id,
+        messageId: message.id,
+      });
+      await alice.recorder.until((r) =>
+        r.of('message:delivered').some((e) => e.userId === 'carol'),
+      );
+      // Typing: alice joined the room on node A; bob types on node B.
+      await ok(alice.socket, 'conversation:join', { conversationId: conversation.id });
+      await ok(bob.socket, 'message:typing', { conversationId: conversation.id, isTyping: true });
+      await alice.recorder.until((r) =>
+        r.of('message:typing').some((e) => e.userId === 'bob' && e.isTyping),
+      );
+      await settle(outsider.socket);
+      expect(outsider.recorder.events).toEqual([]);
+    });
+
+    it('seq is gapless and unique with concurrent senders on three nodes', async () => {
+      const org = id('seq');
+      const senders = [
+        await chatUser(A, 's1', org),
+        await chatUser(B, 's2', org),
+        await chatUser(C, 's3', org),
+      ];
+      const { conversation } = await ok(senders[0].socket, 'conversation:create', {
+        participantIds: ['s2', 's3'],
+      });
+      const PER = 8; // under the default message:send burst of 10 per user
+      const acks = await Promise.all(
+        senders.flatMap((s) =>
+          Array.from({ length: PER }, (_, i) =>
+            ok(s.socket, 'message:send', {
+              messageId: randomUUID(),
+              conversationId: conversation.id,
+              content: `m${i}`,
+            }),
+          ),
+        ),
+      );
+      const seqs = acks.map((a) => a.message.seq).sort((x, y) => x - y);
+      expect(seqs).toEqual(Array.from({ length: 3 * PER }, (_, i) => i + 1));
+      const page = await ok(senders[2].socket, 'conversation:join', {
+        conversationId: conversation.id,
+        afterSeq: 0,
+        limit: 100,
+      });
+      expect(page.messages.map((m) => m.seq)).toEqual(seqs);
+      expect(page.lastSeq).toBe(3 * PER);
+    });
+
+    it('the 11th message:send in a burst is refused whichever node gets it', async () => {
+      const org = id('rl');
+      const onA = await chatUser(A, 'burst', org);
+      const onB = await chatUser(B, 'burst', org);
+      await chatUser(C, 'peer', org);
+      const { conversation } = await ok(onA.socket, 'conversation:create', {
+        participantIds: ['peer'],
+      });
+      for (let i = 0; i < 10; i++) {
+        const s = i % 2 === 0 ? onA : onB;
+        expect(
+          (
+            await request(s.socket, 'message:send', {
+              messageId: randomUUID(),
+              conversationId: conversation.id,
+              content: `b${i}`,
+            })
+          ).ok,
+        ).toBe(true);
+      }
+      for (const s of [onA, onB]) {
+        const r = await request(s.socket, 'message:send', {
+          messageId: randomUUID(),
+          conversationId: conversation.id,
+          content: 'eleventh',
+        });
+        expect(r.ok).toBe(false);
+        if (r.ok) continue;
+        expect(r.error.type).toBe('RATE_LIMIT_EXCEEDED');
+        expect((r.error.details as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
+        expect((r.error.details as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(
+          6000,
+        );
+      }
+      const page = await ok(onB.socket, 'conversation:join', {
+        conversationId: conversation.id,
+        afterSeq: 0,
+      });
+      expect(page.messages).toHaveLength(10);
     });
 
     it('a foreign organization never sees another organization’s events across nodes', async () => {

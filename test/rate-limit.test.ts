@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   closeAll,
@@ -5,6 +6,7 @@ import {
   connectError,
   rawRequest,
   request,
+  settle,
   waitFor,
   type TestSocket,
 } from './support/client.js';
@@ -153,6 +155,61 @@ describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
       expect(await limits.tokensLeft(user, 'ping')).toBe(1);
       expect(await limits.resetUser(user)).toBeGreaterThanOrEqual(1);
       expect(await limits.tokensLeft(user, 'ping')).toBe(3);
+    },
+  );
+
+  it.skipIf(skip)(
+    'message:send: the 11th in a burst is RATE_LIMIT_EXCEEDED with retryAfterMs and stores nothing',
+    async () => {
+      const user = uid('sender');
+      const peer = uid('peer');
+      const s = await open(user);
+      const p = await open(peer);
+      const created = await request(s, 'conversation:create', { participantIds: [peer] });
+      const conversationId = created.ok ? created.data.conversation.id : '';
+      const results = [];
+      for (let i = 0; i < 11; i++) {
+        results.push(
+          await request(s, 'message:send', {
+            messageId: randomUUID(),
+            conversationId,
+            content: `m${i}`,
+          }),
+        );
+      }
+      expect(results.slice(0, 10).every((r) => r.ok)).toBe(true);
+      const last = results[10];
+      expect(!last.ok && last.error.type).toBe('RATE_LIMIT_EXCEEDED');
+      const retry = !last.ok ? (last.error.details as { retryAfterMs: number }).retryAfterMs : 0;
+      expect(retry).toBeGreaterThan(4000);
+      expect(retry).toBeLessThanOrEqual(6000);
+      const page = await request(p, 'conversation:join', { conversationId, afterSeq: 0 });
+      expect(page.ok && page.data.messages.length).toBe(10);
+    },
+  );
+
+  it.skipIf(skip)(
+    'message:typing over its limit is dropped silently: ok with {} and nothing emitted',
+    async () => {
+      const user = uid('typer');
+      const peer = uid('watcher');
+      const s = await open(user);
+      const w = await connect(srv.url, await token(peer), { record: ['message:typing'] });
+      sockets.push(w.socket);
+      const created = await request(s, 'conversation:create', { participantIds: [peer] });
+      const conversationId = created.ok ? created.data.conversation.id : '';
+      await request(w.socket, 'conversation:join', { conversationId });
+      for (let i = 0; i < 5; i++) {
+        expect(
+          await request(s, 'message:typing', { conversationId, isTyping: i % 2 === 0 }),
+        ).toEqual({ ok: true, data: {} });
+      }
+      await w.recorder.until((r) => r.of('message:typing').length === 5);
+      const over = await request(s, 'message:typing', { conversationId, isTyping: true });
+      expect(over).toEqual({ ok: true, data: {} });
+      await settle(s);
+      await settle(w.socket);
+      expect(w.recorder.of('message:typing')).toHaveLength(5);
     },
   );
 
