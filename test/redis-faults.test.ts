@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, connect, ok, request, type TestSocket } from './support/client.js';
 import { http } from './support/http.js';
@@ -176,6 +177,97 @@ describe.skipIf(!HAS_SERVICES)('Redis stopped and restarted while clients work',
     }
     process.stdout.write(`cross-node delivery resumed ${resumeMs} ms after Redis returned\n`);
   }, 60_000);
+
+  it('messages acknowledged while Redis is down are in history and reach the other node’s participant (afterSeq, replay)', async () => {
+    const [A, B] = nodes;
+    const org = `rfm-${Date.now().toString(36)}`;
+    const sender = await connect(
+      A.url,
+      await signToken({ userId: 'sender', organizationId: org }),
+      { record: ['message:new'] },
+    );
+    const receiverToken = await signToken({ userId: 'receiver', organizationId: org });
+    const receiver = await connect(B.url, receiverToken, { record: ['message:new'] });
+    open.push(sender.socket, receiver.socket);
+    const { conversation } = await ok(sender.socket, 'conversation:create', {
+      participantIds: ['receiver'],
+    });
+    const before = await ok(sender.socket, 'message:send', {
+      messageId: randomUUID(),
+      conversationId: conversation.id,
+      content: 'before',
+    });
+    await receiver.recorder.until((r) =>
+      r.of('message:new').some((e) => e.message.id === before.message.id),
+    );
+
+    await redis.down();
+    const acked: number[] = [before.message.seq];
+    for (let i = 0; i < 10; i++) {
+      const res = await request(sender.socket, 'message:send', {
+        messageId: randomUUID(),
+        conversationId: conversation.id,
+        content: `during ${i}`,
+      });
+      expect(res.ok).toBe(true);
+      if (res.ok) acked.push(res.data.message.seq);
+    }
+    // Same-node delivery does not depend on Redis: the sender's own session got every message.
+    await sender.recorder.until((r) => r.of('message:new').length >= acked.length);
+    await redis.up();
+
+    // Cross-node delivery resumes within 5 s …
+    const back = Date.now();
+    await eventually(
+      async () => {
+        const res = await ok(sender.socket, 'message:send', {
+          messageId: randomUUID(),
+          conversationId: conversation.id,
+          content: 'after',
+        });
+        acked.push(res.message.seq);
+        return receiver.recorder
+          .until((r) => r.of('message:new').some((e) => e.message.id === res.message.id), 400)
+          .then(() => true);
+      },
+      (x) => x,
+      5000,
+      'cross-node message delivery after Redis returned',
+    );
+    expect(Date.now() - back).toBeLessThan(5000);
+    // … and what the other node missed comes from the database: conversation:join afterSeq …
+    const page = await ok(receiver.socket, 'conversation:join', {
+      conversationId: conversation.id,
+      afterSeq: 0,
+      limit: 100,
+    });
+    const inHistory = new Set(page.messages.map((m) => m.seq));
+    for (const seq of acked) expect(inHistory.has(seq)).toBe(true);
+    expect([...inHistory].sort((x, y) => x - y)).toEqual(
+      Array.from({ length: page.lastSeq }, (_, i) => i + 1),
+    );
+    // … or the replay on reconnect (everything above the delivered cursor).
+    receiver.socket.close();
+    const again = await connect(B.url, receiverToken, { record: ['message:new'] });
+    open.push(again.socket);
+    const seen = new Set(
+      [...receiver.recorder.of('message:new'), ...again.recorder.of('message:new')].map(
+        (e) => e.message.seq,
+      ),
+    );
+    await again.recorder.until(
+      () => {
+        for (const e of again.recorder.of('message:new')) seen.add(e.message.seq);
+        return acked.every((seq) => seen.has(seq));
+      },
+      5000,
+      'every acknowledged message on the receiver',
+    );
+    for (const n of nodes) {
+      expect(n.proc.exitCode).toBeNull();
+      expect(crashLines(n)).toEqual([]);
+    }
+  }, 60_000);
 });
 
 describe.skipIf(!HAS_SERVICES)('a node dies (kill -9) or stops (SIGTERM) under load', () => {
@@ -245,6 +337,33 @@ describe.skipIf(!HAS_SERVICES)('a node dies (kill -9) or stops (SIGTERM) under l
       10_000,
       'load running',
     );
+    // Load: messages from a user on the node that will die, to a listener on node A.
+    const talker = await connect(C.url, await signToken({ userId: 'talker', organizationId: org }));
+    const listener = await connect(
+      A.url,
+      await signToken({ userId: 'listener', organizationId: org }),
+    );
+    open.push(talker.socket, listener.socket);
+    const { conversation } = await ok(talker.socket, 'conversation:create', {
+      participantIds: ['listener'],
+    });
+    const ackedSeqs: number[] = [];
+    const talking = (async () => {
+      for (let i = 0; talker.socket.connected; i++) {
+        const res = await request(talker.socket, 'message:send', {
+          messageId: randomUUID(),
+          conversationId: conversation.id,
+          content: `t${i}`,
+        }).catch(() => undefined);
+        if (res?.ok) ackedSeqs.push(res.data.message.seq);
+      }
+    })();
+    await eventually(
+      () => Promise.resolve(ackedSeqs.length),
+      (n) => n >= 5,
+      10_000,
+      'messages flowing',
+    );
 
     // The "load balancer": when mover's connection drops, it reconnects to node A.
     const moverLost = new Promise<string>((r) => mover.socket.once('disconnect', r));
@@ -285,6 +404,16 @@ describe.skipIf(!HAS_SERVICES)('a node dies (kill -9) or stops (SIGTERM) under l
 
     loading = false;
     await load;
+    await talking;
+    // Every acknowledged message of the dead node's user is in history, read through node A.
+    const page = await ok(listener.socket, 'conversation:join', {
+      conversationId: conversation.id,
+      afterSeq: 0,
+      limit: 100,
+    });
+    const stored = new Set(page.messages.map((m) => m.seq));
+    expect(ackedSeqs.length).toBeGreaterThanOrEqual(5);
+    for (const seq of ackedSeqs.filter((x) => x <= 100)) expect(stored.has(seq)).toBe(true);
     // Nothing acknowledged is lost: every accepted notification is in the database for mover.
     const reconnect = await (async () => {
       moverAgain.socket.close();
