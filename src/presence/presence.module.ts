@@ -22,8 +22,8 @@ import { RedisPresenceStore } from './redis-presence.store.js';
         });
         redis.registry.onDeadNodes((ids) => store.reapNodes(ids).then(() => undefined));
         // Back from an outage (or a restarted, empty Redis): write this node's sessions back.
-        redis.onReconnect(() =>
-          store.resync().catch((err: Error) => redis.failure('presence-resync', err)),
+        redis.onReconnect(
+          () => void store.resync().catch((err: Error) => redis.failure('presence-resync', err)),
         );
         return store;
       },

@@ -274,7 +274,7 @@ export class SessionService implements OnApplicationShutdown {
   async disconnectAll(timeoutMs: number): Promise<void> {
     const engines = new Set<{ close(): void }>();
     for (const nsp of this.namespaces.values()) {
-      engines.add(nsp.server.engine as unknown as { close(): void });
+      engines.add(nsp.server.engine);
     }
     for (const engine of engines) {
       // engine.close() closes every client connection; the HTTP listener is closed by Nest.
