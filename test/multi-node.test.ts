@@ -458,3 +458,47 @@ describe.skipIf(!hasRedis() || !hasPostgres())(
     });
   },
 );
+
+describe.skipIf(!hasRedis())('REDIS_ADAPTER=streams (kept for comparison) also joins nodes', () => {
+  it(
+    'a channel publish on one node reaches a subscriber on the other',
+    { timeout: 60_000 },
+    async () => {
+      const env = {
+        REDIS_URL: REDIS_TEST_URL,
+        REDIS_KEY_PREFIX: redisPrefix('streams'),
+        REDIS_ADAPTER: 'streams',
+        LOG_LEVEL: 'info',
+      };
+      const [a, b] = await Promise.all([startServer({ env }), startServer({ env })]);
+      try {
+        const org = `st-${Date.now().toString(36)}`;
+        const sub = await connectReady(b.url, { userId: 'sub', organizationId: org }, [
+          'channel:message',
+        ]);
+        await ok(sub.socket, 'subscribe', { channel: `org:${org}:news` });
+        const service = await signToken({ userId: 'svc', organizationId: org, role: 'service' });
+        // The streams adapter reads from "$" once its reader is up: publish until the first one arrives.
+        const deadline = Date.now() + 5000;
+        while (sub.recorder.of('channel:message').length === 0 && Date.now() < deadline) {
+          await http(a.url, 'POST', '/api/v1/channels/publish', {
+            token: service,
+            body: { channel: `org:${org}:news`, event: 'e', data: {} },
+          });
+          await sub.recorder
+            .until((r) => r.of('channel:message').length > 0, 300)
+            .catch(() => undefined);
+        }
+        expect(sub.recorder.of('channel:message')[0]).toMatchObject({
+          channel: `org:${org}:news`,
+          event: 'e',
+        });
+        sub.socket.close();
+      } finally {
+        const t0 = Date.now();
+        await Promise.all([a.close(), b.close()]);
+        expect(Date.now() - t0).toBeLessThan(5000);
+      }
+    },
+  );
+});

@@ -141,12 +141,15 @@ export class RedisConnections {
     this.closed = true;
     await Promise.all(
       [...this.clients.keys()].map(async (c) => {
+        // QUIT waits behind a blocking command (the streams adapter's XREAD BLOCK): bound it.
         try {
-          if (c.status === 'ready') await c.quit();
-          else c.disconnect();
+          if (c.status === 'ready') {
+            await Promise.race([c.quit(), new Promise((r) => setTimeout(r, 300).unref())]);
+          }
         } catch {
-          c.disconnect();
+          // closing anyway
         }
+        c.disconnect();
       }),
     );
     this.clients.clear();
