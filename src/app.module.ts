@@ -10,11 +10,11 @@ import { InfrastructureModule, type AppOptions } from './infrastructure.module.j
 import { HealthController } from './observability/health.controller.js';
 import { AlertsModule } from './alerts/alerts.module.js';
 import { ChannelsModule } from './channels/channels.module.js';
+import { MessagingModule } from './messaging/messaging.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 import { PresenceModule } from './presence/presence.module.js';
 import { RevocationModule } from './revocation/revocation.module.js';
 import { RateLimitsModule } from './rate-limit/rate-limits.module.js';
-import { MessagingModule } from './messaging/messaging.module.js';
 
 @Module({})
 export class AppModule {
@@ -23,13 +23,13 @@ export class AppModule {
       module: AppModule,
       imports: [
         InfrastructureModule.forRoot(options),
+        MessagingModule,
         PresenceModule,
         RevocationModule,
         NotificationsModule,
         AlertsModule,
         ChannelsModule,
         RateLimitsModule,
-        MessagingModule,
       ],
       controllers: [HealthController],
       providers: [

@@ -1,14 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, connect, ok, rawRequest, request, settle, type Recorder, type TestSocket } from './support/client.js';
+import {
+  closeAll,
+  connect,
+  ok,
+  rawRequest,
+  request,
+  settle,
+  type Recorder,
+  type TestSocket,
+} from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
 import type { ServerEventName } from '../src/protocol/events.js';
 import type { PresenceEntry } from '../src/protocol/models.js';
 
 /** Connects and waits until the connect hooks up to notification sync (30) have run. */
-async function ready(url: string, userId: string, organizationId: string, record: ServerEventName[] = []) {
+async function ready(
+  url: string,
+  userId: string,
+  organizationId: string,
+  record: ServerEventName[] = [],
+) {
   const token = await signToken({ userId, organizationId, role: 'staff' });
-  const c = await connect(url, token, { record: [...new Set<ServerEventName>([...record, 'notification:sync'])] });
+  const c = await connect(url, token, {
+    record: [...new Set<ServerEventName>([...record, 'notification:sync'])],
+  });
   await c.recorder.until((r) => r.of('notification:sync').length > 0, 5000, 'notification:sync');
   return c;
 }
@@ -20,7 +36,8 @@ async function queryAll(socket: TestSocket): Promise<{ users: PresenceEntry[] }>
   return res.data as { users: PresenceEntry[] };
 }
 
-const changesOf = (r: Recorder, userId: string) => r.of('presence:changed').filter((e) => e.userId === userId);
+const changesOf = (r: Recorder, userId: string) =>
+  r.of('presence:changed').filter((e) => e.userId === userId);
 
 describe('presence', () => {
   let srv: TestServer;
@@ -39,7 +56,9 @@ describe('presence', () => {
     open.push(bob.socket, carol.socket);
 
     const s1 = await ready(srv.url, 'p-alice', 'pA');
-    const online = await bob.recorder.until((r) => changesOf(r, 'p-alice').length === 1).then(() => changesOf(bob.recorder, 'p-alice')[0]);
+    const online = await bob.recorder
+      .until((r) => changesOf(r, 'p-alice').length === 1)
+      .then(() => changesOf(bob.recorder, 'p-alice')[0]);
     expect(online.status).toBe('online');
     expect(new Date(online.lastSeenAt!).toISOString()).toBe(online.lastSeenAt);
 
@@ -63,7 +82,9 @@ describe('presence', () => {
     expect(offline.status).toBe('offline');
     expect(offline.lastSeenAt).not.toBeNull();
     q = await ok(bob.socket, 'presence:query', { userIds: ['p-alice'] });
-    expect(q.users).toEqual([{ userId: 'p-alice', status: 'offline', lastSeenAt: offline.lastSeenAt }]);
+    expect(q.users).toEqual([
+      { userId: 'p-alice', status: 'offline', lastSeenAt: offline.lastSeenAt },
+    ]);
 
     await settle(carol.socket);
     expect(carol.recorder.of('presence:changed').filter((e) => e.userId !== 'p-carol')).toEqual([]);
@@ -80,14 +101,20 @@ describe('presence', () => {
     expect(changesOf(watcher.recorder, 'p-dan')[1].status).toBe('offline');
     let all = await queryAll(watcher.socket);
     expect(all.users.map((u) => u.userId)).not.toContain('p-dan');
-    expect((await ok(watcher.socket, 'presence:query', { userIds: ['p-dan'] })).users[0].status).toBe('offline');
+    expect(
+      (await ok(watcher.socket, 'presence:query', { userIds: ['p-dan'] })).users[0].status,
+    ).toBe('offline');
 
     // Disconnecting while appearing offline changes nothing visible: the next event is the reconnect.
     dan.socket.close();
     const again = await ready(srv.url, 'p-dan', 'pC');
     open.push(again.socket);
     await watcher.recorder.until((r) => changesOf(r, 'p-dan').length === 3);
-    expect(changesOf(watcher.recorder, 'p-dan').map((e) => e.status)).toEqual(['online', 'offline', 'online']);
+    expect(changesOf(watcher.recorder, 'p-dan').map((e) => e.status)).toEqual([
+      'online',
+      'offline',
+      'online',
+    ]);
     all = await queryAll(watcher.socket);
     expect(all.users.map((u) => u.userId).sort()).toEqual(['p-dan', 'p-watch']);
   });
@@ -97,7 +124,9 @@ describe('presence', () => {
     const frank = await ready(srv.url, 'p-frank', 'pE');
     open.push(eve.socket, frank.socket);
     await ok(eve.socket, 'presence:update', { status: 'away' });
-    const q = await ok(frank.socket, 'presence:query', { userIds: ['p-eve', 'p-nobody', 'p-frank'] });
+    const q = await ok(frank.socket, 'presence:query', {
+      userIds: ['p-eve', 'p-nobody', 'p-frank'],
+    });
     expect(q.users).toEqual([
       { userId: 'p-eve', status: 'offline', lastSeenAt: null },
       { userId: 'p-nobody', status: 'offline', lastSeenAt: null },
@@ -114,10 +143,15 @@ describe('presence', () => {
     open.push(g.socket);
     const bad = await request(g.socket, 'presence:update', { status: 'busy' as 'away' });
     expect(bad.ok).toBe(false);
-    if (!bad.ok) expect(bad.error).toMatchObject({ type: 'VALIDATION_ERROR', details: [{ field: 'status', constraints: ['isIn'] }] });
+    if (!bad.ok)
+      expect(bad.error).toMatchObject({
+        type: 'VALIDATION_ERROR',
+        details: [{ field: 'status', constraints: ['isIn'] }],
+      });
     const badIds = await request(g.socket, 'presence:query', { userIds: ['ok', 'not ok'] });
     expect(badIds.ok).toBe(false);
-    if (!badIds.ok) expect(badIds.error.details).toEqual([{ field: 'userIds.1', constraints: ['matches'] }]);
+    if (!badIds.ok)
+      expect(badIds.error.details).toEqual([{ field: 'userIds.1', constraints: ['matches'] }]);
   });
 
   it('presence counts / sockets only: a /communication socket does not make a user online', async () => {

@@ -53,19 +53,23 @@ export class AlertRecipientsRepository {
             deliveryCount: sql`${alertRecipients.deliveryCount} + 1`,
           },
         })
-        .returning({ alertId: alertRecipients.alertId, userId: alertRecipients.userId, deliveryCount: alertRecipients.deliveryCount });
+        .returning({
+          alertId: alertRecipients.alertId,
+          userId: alertRecipients.userId,
+          deliveryCount: alertRecipients.deliveryCount,
+        });
       out.push(...sent);
     }
     return out;
   }
 
   /**
-   * Claims the re-sends that are due for these users, atomically: active emergency alerts they
+   * Claims the re-sends that are due for these users of the organization, atomically: active emergency alerts they
    * have not acknowledged, last sent at least `intervalMs` ago. The UPDATE moves last_sent_at,
    * so when several nodes claim at once each recipient is re-sent once per interval, not once per
    * node.
    */
-  async claimDue(userIds: string[], intervalMs: number): Promise<Sent[]> {
+  async claimDue(organizationId: string, userIds: string[], intervalMs: number): Promise<Sent[]> {
     if (userIds.length === 0) return [];
     const out: Sent[] = [];
     for (let i = 0; i < userIds.length; i += 1000) {
@@ -81,17 +85,25 @@ export class AlertRecipientsRepository {
         .where(
           and(
             eq(alerts.id, alertRecipients.alertId),
+            eq(alerts.organizationId, organizationId),
             eq(alerts.kind, 'emergency'),
             isActive,
             isNull(alertRecipients.acknowledgedAt),
             inArray(alertRecipients.userId, chunk),
             or(
               isNull(alertRecipients.lastSentAt),
-              lte(alertRecipients.lastSentAt, sql`now() - (${intervalMs}::int * interval '1 millisecond')`),
+              lte(
+                alertRecipients.lastSentAt,
+                sql`now() - (${intervalMs}::int * interval '1 millisecond')`,
+              ),
             ),
           ),
         )
-        .returning({ alertId: alertRecipients.alertId, userId: alertRecipients.userId, deliveryCount: alertRecipients.deliveryCount });
+        .returning({
+          alertId: alertRecipients.alertId,
+          userId: alertRecipients.userId,
+          deliveryCount: alertRecipients.deliveryCount,
+        });
       out.push(...claimed);
     }
     return out;
@@ -101,27 +113,44 @@ export class AlertRecipientsRepository {
    * Records the acknowledgement once. `first` is false when it was acknowledged before (the first
    * time is returned); undefined when the user is not a recipient.
    */
-  async acknowledge(alertId: string, userId: string): Promise<{ acknowledgedAt: Date; first: boolean } | undefined> {
+  async acknowledge(
+    alertId: string,
+    userId: string,
+  ): Promise<{ acknowledgedAt: Date; first: boolean } | undefined> {
     const mine = and(eq(alertRecipients.alertId, alertId), eq(alertRecipients.userId, userId));
     const [updated] = await this.database.db
       .update(alertRecipients)
-      .set({ acknowledgedAt: sql`now()`, deliveredAt: sql`coalesce(${alertRecipients.deliveredAt}, now())` })
+      .set({
+        acknowledgedAt: sql`now()`,
+        deliveredAt: sql`coalesce(${alertRecipients.deliveredAt}, now())`,
+      })
       .where(and(mine, isNull(alertRecipients.acknowledgedAt)))
       .returning({ acknowledgedAt: alertRecipients.acknowledgedAt });
-    if (updated?.acknowledgedAt) return { acknowledgedAt: new Date(updated.acknowledgedAt), first: true };
+    if (updated?.acknowledgedAt)
+      return { acknowledgedAt: new Date(updated.acknowledgedAt), first: true };
     const [row] = await this.database.db
       .select({ acknowledgedAt: alertRecipients.acknowledgedAt })
       .from(alertRecipients)
       .where(mine)
       .limit(1);
-    return row?.acknowledgedAt ? { acknowledgedAt: new Date(row.acknowledgedAt), first: false } : undefined;
+    return row?.acknowledgedAt
+      ? { acknowledgedAt: new Date(row.acknowledgedAt), first: false }
+      : undefined;
   }
 
   /** An organization member acknowledging an active emergency alert before it reached them. */
   async insertAcknowledged(alertId: string, userId: string): Promise<void> {
     await this.database.db
       .insert(alertRecipients)
-      .values({ alertId, userId, targeted: 0, deliveredAt: sql`now()`, acknowledgedAt: sql`now()`, lastSentAt: sql`now()`, deliveryCount: 0 })
+      .values({
+        alertId,
+        userId,
+        targeted: 0,
+        deliveredAt: sql`now()`,
+        acknowledgedAt: sql`now()`,
+        lastSentAt: sql`now()`,
+        deliveryCount: 0,
+      })
       .onConflictDoNothing();
   }
 
@@ -134,7 +163,9 @@ export class AlertRecipientsRepository {
   }
 
   /** Integer counts: every recipient, those delivered, those acknowledged. */
-  async counts(alertId: string): Promise<{ targeted: number; delivered: number; acknowledged: number }> {
+  async counts(
+    alertId: string,
+  ): Promise<{ targeted: number; delivered: number; acknowledged: number }> {
     const [row] = await this.database.db
       .select({
         targeted: count(),
@@ -143,6 +174,10 @@ export class AlertRecipientsRepository {
       })
       .from(alertRecipients)
       .where(eq(alertRecipients.alertId, alertId));
-    return { targeted: Number(row?.targeted ?? 0), delivered: Number(row?.delivered ?? 0), acknowledged: Number(row?.acknowledged ?? 0) };
+    return {
+      targeted: Number(row?.targeted ?? 0),
+      delivered: Number(row?.delivered ?? 0),
+      acknowledged: Number(row?.acknowledged ?? 0),
+    };
   }
 }

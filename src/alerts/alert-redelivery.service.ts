@@ -1,4 +1,8 @@
-import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import { AlertRecipientsRepository, type Sent } from './alert-recipients.repository.js';
@@ -47,19 +51,36 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
     if (this.running) return [];
     this.running = true;
     try {
-      const userIds = this.localUserIds();
-      if (userIds.length === 0) return [];
-      const claimed = await this.recipients.claimDue(userIds, this.alertsService.resendIntervalMs);
+      const local = this.localUsersByOrganization();
+      if (local.size === 0) return [];
+      const claimed: Sent[] = [];
+      for (const organizationId of await this.alerts.organizationsWithActiveEmergency()) {
+        const userIds = local.get(organizationId);
+        if (!userIds) continue;
+        claimed.push(
+          ...(await this.recipients.claimDue(
+            organizationId,
+            [...userIds],
+            this.alertsService.resendIntervalMs,
+          )),
+        );
+      }
       if (claimed.length === 0) return [];
       const byAlert = new Map<string, Sent[]>();
       for (const s of claimed) byAlert.set(s.alertId, [...(byAlert.get(s.alertId) ?? []), s]);
       for (const row of await this.alerts.findMany([...byAlert.keys()])) {
         const alert = toAlert(row);
         const sent = byAlert.get(row.id) ?? [];
-        this.alertsService.redeliver(alert, sent.map((s) => s.userId));
+        this.alertsService.redeliver(
+          alert,
+          sent.map((s) => s.userId),
+        );
         this.alertsService.delivered(alert, sent, 'redelivered');
       }
-      this.logger.debug({ resent: claimed.length, alerts: byAlert.size }, 'emergency alerts re-sent');
+      this.logger.debug(
+        { resent: claimed.length, alerts: byAlert.size },
+        'emergency alerts re-sent',
+      );
       return claimed;
     } catch (err) {
       this.logger.warn({ errorName: (err as Error)?.name }, 'alert re-delivery pass failed');
@@ -69,20 +90,23 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
     }
   }
 
-  /** Users with a live `/` socket on this node. */
-  private localUserIds(): string[] {
+  /** Users with a live `/` socket on this node whose connect replay is done, by organization. */
+  private localUsersByOrganization(): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
     let server;
     try {
       server = this.publisher.io;
     } catch {
-      return [];
+      return out;
     }
-    const ids = new Set<string>();
     for (const socket of server.of('/').sockets.values()) {
-      const userId = socket.data.user?.userId;
-      if (userId && socket.connected) ids.add(userId);
+      const user = socket.data.user;
+      if (!user || !socket.connected || !this.alertsService.replayDone(socket)) continue;
+      let set = out.get(user.organizationId);
+      if (!set) out.set(user.organizationId, (set = new Set<string>()));
+      set.add(user.userId);
     }
-    return [...ids];
+    return out;
   }
 
   onApplicationShutdown(): void {

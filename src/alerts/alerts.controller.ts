@@ -22,30 +22,49 @@ export class AlertsController {
 
   @Post('emergency')
   @HttpCode(202)
-  emergency(@Principal() p: ApiPrincipal, @Body() body: EmergencyAlertDto, @RequestId() rid: string | undefined): Promise<{ alert: Alert }> {
+  emergency(
+    @Principal() p: ApiPrincipal,
+    @Body() body: EmergencyAlertDto,
+    @RequestId() rid: string | undefined,
+  ): Promise<{ alert: Alert }> {
     return this.alerts.createEmergency(p, body, rid);
   }
 
   @Post('medication-reminder')
   @HttpCode(202)
-  medication(@Principal() p: ApiPrincipal, @Body() body: MedicationReminderDto, @RequestId() rid: string | undefined): Promise<{ alert: Alert }> {
+  medication(
+    @Principal() p: ApiPrincipal,
+    @Body() body: MedicationReminderDto,
+    @RequestId() rid: string | undefined,
+  ): Promise<{ alert: Alert }> {
     return this.alerts.createMedicationReminder(p, body, rid);
   }
 
   @Post('health')
   @HttpCode(202)
-  health(@Principal() p: ApiPrincipal, @Body() body: HealthAlertDto, @RequestId() rid: string | undefined): Promise<{ alert: Alert }> {
+  health(
+    @Principal() p: ApiPrincipal,
+    @Body() body: HealthAlertDto,
+    @RequestId() rid: string | undefined,
+  ): Promise<{ alert: Alert }> {
     return this.alerts.createHealth(p, body, rid);
   }
 
   @Post(':id/resolve')
   @HttpCode(200)
-  resolve(@Principal() p: ApiPrincipal, @Param('id') id: string, @RequestId() rid: string | undefined): Promise<{ alert: Alert }> {
+  resolve(
+    @Principal() p: ApiPrincipal,
+    @Param('id') id: string,
+    @RequestId() rid: string | undefined,
+  ): Promise<{ alert: Alert }> {
     return this.alerts.resolve(p, alertId(id), rid);
   }
 
   @Get(':id')
-  status(@Principal() p: ApiPrincipal, @Param('id') id: string): ReturnType<AlertsService['status']> {
+  status(
+    @Principal() p: ApiPrincipal,
+    @Param('id') id: string,
+  ): ReturnType<AlertsService['status']> {
     return this.alerts.status(p, alertId(id));
   }
 }

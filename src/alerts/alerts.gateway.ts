@@ -10,7 +10,10 @@ export class AlertsGateway {
   constructor(private readonly alerts: AlertsService) {}
 
   @SubscribeMessage('alert:acknowledge')
-  acknowledge(@ConnectedSocket() socket: AppSocket, @MessageBody() body: AlertAcknowledgeDto): Promise<ClientAckData<'alert:acknowledge'>> {
+  acknowledge(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: AlertAcknowledgeDto,
+  ): Promise<ClientAckData<'alert:acknowledge'>> {
     const { organizationId, userId } = socket.data.user;
     return this.alerts.acknowledge(organizationId, userId, body.alertId);
   }

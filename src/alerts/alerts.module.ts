@@ -10,6 +10,12 @@ import { AlertsService } from './alerts.service.js';
 @Module({
   imports: [RevocationModule],
   controllers: [AlertsController],
-  providers: [AlertsRepository, AlertRecipientsRepository, AlertsService, AlertRedeliveryService, AlertsGateway],
+  providers: [
+    AlertsRepository,
+    AlertRecipientsRepository,
+    AlertsService,
+    AlertRedeliveryService,
+    AlertsGateway,
+  ],
 })
 export class AlertsModule {}

@@ -7,7 +7,10 @@ export type AlertRow = typeof alerts.$inferSelect;
 export type NewAlertRow = typeof alerts.$inferInsert;
 
 /** Active = not resolved and not expired (database clock). */
-export const isActive = and(isNull(alerts.resolvedAt), or(isNull(alerts.expiresAt), gt(alerts.expiresAt, sql`now()`)));
+export const isActive = and(
+  isNull(alerts.resolvedAt),
+  or(isNull(alerts.expiresAt), gt(alerts.expiresAt, sql`now()`)),
+);
 
 /** The `alerts` table. */
 @Injectable()
@@ -44,19 +47,45 @@ export class AlertsRepository {
   }
 
   /** Active emergency alerts of the organization this user has not acknowledged, oldest first. */
-  async activeEmergenciesUnacknowledgedBy(organizationId: string, userId: string): Promise<AlertRow[]> {
+  async activeEmergenciesUnacknowledgedBy(
+    organizationId: string,
+    userId: string,
+  ): Promise<AlertRow[]> {
     const rows = await this.database.db
       .select({ alert: alerts })
       .from(alerts)
-      .leftJoin(alertRecipients, and(eq(alertRecipients.alertId, alerts.id), eq(alertRecipients.userId, userId)))
-      .where(and(eq(alerts.organizationId, organizationId), eq(alerts.kind, 'emergency'), isActive, isNull(alertRecipients.acknowledgedAt)))
+      .leftJoin(
+        alertRecipients,
+        and(eq(alertRecipients.alertId, alerts.id), eq(alertRecipients.userId, userId)),
+      )
+      .where(
+        and(
+          eq(alerts.organizationId, organizationId),
+          eq(alerts.kind, 'emergency'),
+          isActive,
+          isNull(alertRecipients.acknowledgedAt),
+        ),
+      )
       .orderBy(asc(alerts.createdAt), asc(alerts.id));
     return rows.map((r) => r.alert);
   }
 
+  /** Organizations with an active emergency alert (a cheap check before claiming re-sends). */
+  async organizationsWithActiveEmergency(): Promise<string[]> {
+    const rows = await this.database.db
+      .selectDistinct({ organizationId: alerts.organizationId })
+      .from(alerts)
+      .where(and(eq(alerts.kind, 'emergency'), isActive));
+    return rows.map((r) => r.organizationId);
+  }
+
   /** Whether the alert is active now (database clock). */
   async isActive(id: string): Promise<boolean> {
-    const rows = await this.database.db.select({ id: alerts.id }).from(alerts).where(and(eq(alerts.id, id), isActive)).limit(1);
+    const rows = await this.database.db
+      .select({ id: alerts.id })
+      .from(alerts)
+      .where(and(eq(alerts.id, id), isActive))
+      .limit(1);
     return rows.length > 0;
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { AppSocket } from '../gateway/socket.types.js';
 import { AuditService, type AuditRecord } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { assertOrganizationAccess, type ApiPrincipal } from '../http/api-auth.guard.js';
@@ -58,6 +59,8 @@ interface Audience {
  */
 @Injectable()
 export class AlertsService implements OnModuleInit {
+  private readonly replayedSockets = new WeakSet<AppSocket>();
+
   constructor(
     private readonly alerts: AlertsRepository,
     private readonly recipients: AlertRecipientsRepository,
@@ -71,10 +74,19 @@ export class AlertsService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.sessions.registerHook({ name: 'alert-replay', order: 40, namespaces: ['/'], onConnect: (ctx) => this.replay(ctx) });
+    this.sessions.registerHook({
+      name: 'alert-replay',
+      order: 40,
+      namespaces: ['/'],
+      onConnect: (ctx) => this.replay(ctx),
+    });
   }
 
-  async createEmergency(principal: ApiPrincipal, dto: EmergencyAlertDto, requestId?: string): Promise<{ alert: Alert }> {
+  async createEmergency(
+    principal: ApiPrincipal,
+    dto: EmergencyAlertDto,
+    requestId?: string,
+  ): Promise<{ alert: Alert }> {
     assertOrganizationAccess(principal, dto.organizationId);
     const expiresAt = dto.expiresAt !== undefined ? new Date(dto.expiresAt) : null;
     if (expiresAt && expiresAt.getTime() <= Date.now()) {
@@ -97,9 +109,18 @@ export class AlertsService implements OnModuleInit {
     );
   }
 
-  async createMedicationReminder(principal: ApiPrincipal, dto: MedicationReminderDto, requestId?: string): Promise<{ alert: Alert }> {
+  async createMedicationReminder(
+    principal: ApiPrincipal,
+    dto: MedicationReminderDto,
+    requestId?: string,
+  ): Promise<{ alert: Alert }> {
     assertOrganizationAccess(principal, dto.organizationId);
-    const audience = await this.targeted(dto.organizationId, dto.userIds, dto.roles, DEFAULT_ROLES['medication-reminder']);
+    const audience = await this.targeted(
+      dto.organizationId,
+      dto.userIds,
+      dto.roles,
+      DEFAULT_ROLES['medication-reminder'],
+    );
     return this.create(
       principal,
       {
@@ -116,9 +137,18 @@ export class AlertsService implements OnModuleInit {
     );
   }
 
-  async createHealth(principal: ApiPrincipal, dto: HealthAlertDto, requestId?: string): Promise<{ alert: Alert }> {
+  async createHealth(
+    principal: ApiPrincipal,
+    dto: HealthAlertDto,
+    requestId?: string,
+  ): Promise<{ alert: Alert }> {
     assertOrganizationAccess(principal, dto.organizationId);
-    const audience = await this.targeted(dto.organizationId, dto.userIds, dto.roles, DEFAULT_ROLES.health);
+    const audience = await this.targeted(
+      dto.organizationId,
+      dto.userIds,
+      dto.roles,
+      DEFAULT_ROLES.health,
+    );
     return this.create(
       principal,
       {
@@ -135,26 +165,47 @@ export class AlertsService implements OnModuleInit {
   }
 
   /** userIds ∪ members with the roles; the default roles apply when neither is given. */
-  private async targeted(organizationId: string, userIds: string[] | undefined, roles: Role[] | undefined, defaults: Role[]): Promise<Audience> {
+  private async targeted(
+    organizationId: string,
+    userIds: string[] | undefined,
+    roles: Role[] | undefined,
+    defaults: Role[],
+  ): Promise<Audience> {
     const ids = [...new Set(userIds ?? [])];
     const effectiveRoles = [...new Set(roles ?? (ids.length === 0 ? defaults : []))];
     const recipients = await this.members.resolveRecipients(organizationId, ids, effectiveRoles);
     return {
-      rooms: [...effectiveRoles.map((r) => rooms.orgRole(organizationId, r)), ...ids.map(rooms.user)],
+      rooms: [
+        ...effectiveRoles.map((r) => rooms.orgRole(organizationId, r)),
+        ...ids.map((id) => rooms.member(organizationId, id)),
+      ],
       userIds: recipients,
     };
   }
 
   private async create(
     principal: ApiPrincipal,
-    values: Omit<AlertRow, 'id' | 'createdAt' | 'createdBy' | 'resolvedAt' | 'studentId' | 'location' | 'dueAt' | 'expiresAt'> &
+    values: Omit<
+      AlertRow,
+      | 'id'
+      | 'createdAt'
+      | 'createdBy'
+      | 'resolvedAt'
+      | 'studentId'
+      | 'location'
+      | 'dueAt'
+      | 'expiresAt'
+    > &
       Partial<Pick<AlertRow, 'studentId' | 'location' | 'dueAt' | 'expiresAt'>>,
     audience: Audience,
     requestId?: string,
   ): Promise<{ alert: Alert }> {
     const id = randomUUID();
     const row = await this.alerts.transaction(async (tx) => {
-      const created = await this.alerts.insert({ ...values, id, createdAt: new Date(), createdBy: principal.userId }, tx);
+      const created = await this.alerts.insert(
+        { ...values, id, createdAt: new Date(), createdBy: principal.userId },
+        tx,
+      );
       await this.recipients.insertTargets(id, audience.userIds, tx);
       await this.audit.record(
         {
@@ -165,21 +216,56 @@ export class AlertsService implements OnModuleInit {
           resourceId: id,
           outcome: 'success',
           ...(requestId ? { requestId } : {}),
-          details: { kind: values.kind, severity: values.severity, targeted: audience.userIds.length, actorRole: principal.role },
+          details: {
+            kind: values.kind,
+            severity: values.severity,
+            targeted: audience.userIds.length,
+            actorRole: principal.role,
+          },
         },
         tx,
       );
       return created;
     });
     const alert = toAlert(row);
-    // Who is connected in the target rooms right now (every node): they get it and count as delivered.
-    const sockets = await this.publisher.io.of('/').in(audience.rooms).fetchSockets();
-    const connected = [...new Set(sockets.filter((s) => s.data.user?.organizationId === values.organizationId).map((s) => s.data.user.userId))];
+    // Who is connected in the target rooms right now (every node): they get it and count as
+    // delivered. The alert is stored already: a failure here must not turn into an error answer
+    // (the caller would create it twice); re-delivery picks up recipients never marked as sent.
+    let connected: string[] = [];
+    try {
+      const sockets = await this.publisher.io.of('/').in(audience.rooms).fetchSockets();
+      connected = [
+        ...new Set(
+          sockets
+            .filter((s) => s.data.user?.organizationId === values.organizationId)
+            .map((s) => s.data.user.userId),
+        ),
+      ];
+    } catch (err) {
+      this.logger.warn(
+        { alertId: id, errorName: (err as Error)?.name },
+        'connected recipients unknown',
+      );
+    }
     this.emitAlert(audience.rooms, alert);
-    const sent = await this.recipients.markSent(connected.map((userId) => ({ alertId: id, userId })));
-    this.delivered(alert, sent, 'initial');
+    let sent: Sent[] = [];
+    try {
+      sent = await this.recipients.markSent(connected.map((userId) => ({ alertId: id, userId })));
+      this.delivered(alert, sent, 'initial');
+    } catch (err) {
+      this.logger.error(
+        { alertId: id, errorName: (err as Error)?.name },
+        'alert deliveries not recorded',
+      );
+    }
     this.logger.info(
-      { alertId: id, organizationId: values.organizationId, kind: values.kind, targeted: audience.userIds.length, delivered: sent.length },
+      {
+        alertId: id,
+        organizationId: values.organizationId,
+        kind: values.kind,
+        targeted: audience.userIds.length,
+        delivered: sent.length,
+      },
       'alert created',
     );
     return { alert };
@@ -188,7 +274,10 @@ export class AlertsService implements OnModuleInit {
   private emitAlert(roomList: string[], alert: Alert, flag?: 'replayed' | 'redelivered'): void {
     switch (alert.kind) {
       case 'emergency':
-        this.publisher.toRooms(roomList, 'alert:emergency', { alert, ...(flag ? { [flag]: true as const } : {}) });
+        this.publisher.toRooms(roomList, 'alert:emergency', {
+          alert,
+          ...(flag ? { [flag]: true as const } : {}),
+        });
         return;
       case 'medication-reminder':
         this.publisher.toRooms(roomList, 'alert:medication-reminder', { alert });
@@ -200,7 +289,11 @@ export class AlertsService implements OnModuleInit {
   }
 
   /** Metrics and audit trail of deliveries (batched; ids and counts only). */
-  delivered(alert: Pick<Alert, 'id' | 'kind' | 'organizationId'>, sent: Sent[], mode: DeliveryMode): void {
+  delivered(
+    alert: Pick<Alert, 'id' | 'kind' | 'organizationId'>,
+    sent: Sent[],
+    mode: DeliveryMode,
+  ): void {
     if (sent.length === 0) return;
     this.metrics.alertDeliveries.inc({ kind: alert.kind, mode }, sent.length);
     for (const s of sent) {
@@ -216,25 +309,54 @@ export class AlertsService implements OnModuleInit {
     }
   }
 
-  /** Re-send of an emergency alert to these users' sessions (every node). */
+  /** Re-send of an emergency alert to these users' sessions in its organization (every node). */
   redeliver(alert: Alert, userIds: string[]): void {
-    this.emitAlert(userIds.map(rooms.user), alert, 'redelivered');
+    this.emitAlert(
+      userIds.map((id) => rooms.member(alert.organizationId, id)),
+      alert,
+      'redelivered',
+    );
   }
 
   /** §4 step 4: each active emergency alert of the organization not acknowledged by this user. */
   private async replay({ socket, user }: SessionContext): Promise<void> {
-    const rows = await this.alerts.activeEmergenciesUnacknowledgedBy(user.organizationId, user.userId);
-    if (rows.length === 0 || socket.disconnected) return;
-    const sent = await this.recipients.markSent(rows.map((r) => ({ alertId: r.id, userId: user.userId })));
-    for (const row of rows) {
-      const alert = toAlert(row);
-      socket.emit('alert:emergency', { alert, replayed: true });
-      this.delivered(alert, sent.filter((s) => s.alertId === row.id), 'replayed');
+    try {
+      const rows = await this.alerts.activeEmergenciesUnacknowledgedBy(
+        user.organizationId,
+        user.userId,
+      );
+      if (rows.length === 0 || socket.disconnected) return;
+      const sent = await this.recipients.markSent(
+        rows.map((r) => ({ alertId: r.id, userId: user.userId })),
+      );
+      for (const row of rows) {
+        const alert = toAlert(row);
+        socket.emit('alert:emergency', { alert, replayed: true });
+        this.delivered(
+          alert,
+          sent.filter((s) => s.alertId === row.id),
+          'replayed',
+        );
+      }
+    } finally {
+      this.replayedSockets.add(socket);
     }
   }
 
+  /**
+   * Whether the socket's connect replay is done. Re-delivery leaves sockets out until then, so a
+   * reconnecting user gets the replayed copy first, not a re-send racing it.
+   */
+  replayDone(socket: AppSocket): boolean {
+    return this.replayedSockets.has(socket);
+  }
+
   /** `alert:acknowledge`: recipients only; another organization's alert does not exist. */
-  async acknowledge(organizationId: string, userId: string, alertId: string): Promise<{ alertId: string; acknowledgedAt: string }> {
+  async acknowledge(
+    organizationId: string,
+    userId: string,
+    alertId: string,
+  ): Promise<{ alertId: string; acknowledgedAt: string }> {
     const row = await this.alerts.find(alertId);
     if (!row || row.organizationId !== organizationId) throw AppError.notFound('Alert');
     let result = await this.recipients.acknowledge(alertId, userId);
@@ -261,7 +383,11 @@ export class AlertsService implements OnModuleInit {
   }
 
   /** Resolve once: `alert:resolved` to the audience; again returns the same and emits nothing. */
-  async resolve(principal: ApiPrincipal, alertId: string, requestId?: string): Promise<{ alert: Alert }> {
+  async resolve(
+    principal: ApiPrincipal,
+    alertId: string,
+    requestId?: string,
+  ): Promise<{ alert: Alert }> {
     const existing = await this.alerts.find(alertId);
     if (!existing) throw AppError.notFound('Alert');
     assertOrganizationAccess(principal, existing.organizationId);
@@ -274,7 +400,9 @@ export class AlertsService implements OnModuleInit {
     const roomList =
       resolved.kind === 'emergency'
         ? [rooms.org(resolved.organizationId)]
-        : (await this.recipients.userIds(alertId)).map(rooms.user);
+        : (await this.recipients.userIds(alertId)).map((id) =>
+            rooms.member(resolved.organizationId, id),
+          );
     this.publisher.toRooms(roomList, 'alert:resolved', { alertId, resolvedAt: alert.resolvedAt! });
     await this.audit.record({
       actorId: principal.userId,
@@ -290,7 +418,13 @@ export class AlertsService implements OnModuleInit {
     return { alert };
   }
 
-  async status(principal: ApiPrincipal, alertId: string): Promise<{ alert: Alert; recipients: { targeted: number; delivered: number; acknowledged: number } }> {
+  async status(
+    principal: ApiPrincipal,
+    alertId: string,
+  ): Promise<{
+    alert: Alert;
+    recipients: { targeted: number; delivered: number; acknowledged: number };
+  }> {
     const row = await this.alerts.find(alertId);
     if (!row) throw AppError.notFound('Alert');
     assertOrganizationAccess(principal, row.organizationId);

@@ -18,16 +18,27 @@ export class ChannelPublishService {
     @InjectPinoLogger('channels') private readonly logger: PinoLogger,
   ) {}
 
-  async publish(principal: ApiPrincipal, channel: string, event: string, data: unknown): Promise<{ channel: string; publishedAt: string }> {
+  async publish(
+    principal: ApiPrincipal,
+    channel: string,
+    event: string,
+    data: unknown,
+  ): Promise<{ channel: string; publishedAt: string }> {
     const parsed = parseChannel(channel);
     if (parsed.topic === 'role') throw AppError.forbidden('The role topic is reserved');
     if (parsed.kind === 'org') {
       assertOrganizationAccess(principal, parsed.id);
-    } else if (principal.role === 'admin' && !(await this.members.isMember(principal.organizationId, parsed.id))) {
+    } else if (
+      principal.role === 'admin' &&
+      !(await this.members.isMember(principal.organizationId, parsed.id))
+    ) {
       throw AppError.forbidden('Admins may publish to members of their own organization only');
     }
     const result = this.channels.publish(channel, event, data);
-    this.logger.debug({ channelKind: parsed.kind, actorRole: principal.role }, 'channel message published');
+    this.logger.debug(
+      { channelKind: parsed.kind, actorRole: principal.role },
+      'channel message published',
+    );
     return result;
   }
 }

@@ -12,7 +12,10 @@ export class ChannelsController {
 
   @Post('publish')
   @HttpCode(202)
-  publish(@Principal() principal: ApiPrincipal, @Body() body: ChannelPublishDto): Promise<{ channel: string; publishedAt: string }> {
+  publish(
+    @Principal() principal: ApiPrincipal,
+    @Body() body: ChannelPublishDto,
+  ): Promise<{ channel: string; publishedAt: string }> {
     return this.channels.publish(principal, body.channel, body.event, body.data ?? null);
   }
 }

@@ -1,4 +1,9 @@
-import { createParamDecorator, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  createParamDecorator,
+  Injectable,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import type { Request } from 'express';
 import { stripBearer, TokenVerifier } from '../auth/token-verifier.service.js';
 import { AppError } from '../protocol/errors.js';
@@ -29,10 +34,12 @@ export class ApiAuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<ApiRequest>();
     const header = req.headers.authorization;
-    const token = typeof header === 'string' && /^Bearer\s+/i.test(header) ? stripBearer(header) : undefined;
+    const token =
+      typeof header === 'string' && /^Bearer\s+/i.test(header) ? stripBearer(header) : undefined;
     const user = await this.verifier.verify(token);
     await this.revocations.check(user);
-    if (user.role !== 'admin' && user.role !== 'service') throw AppError.forbidden('This API needs a service or admin token');
+    if (user.role !== 'admin' && user.role !== 'service')
+      throw AppError.forbidden('This API needs a service or admin token');
     req.principal = { userId: user.userId, organizationId: user.organizationId, role: user.role };
     return true;
   }

@@ -28,7 +28,8 @@ export class MembersService implements OnModuleInit {
       name: 'members',
       order: 1,
       namespaces: ['/', '/communication'],
-      onConnect: (ctx: SessionContext) => this.seen(ctx.user.organizationId, ctx.user.userId, ctx.user.role),
+      onConnect: (ctx: SessionContext) =>
+        this.seen(ctx.user.organizationId, ctx.user.userId, ctx.user.role),
     });
   }
 
@@ -61,7 +62,11 @@ export class MembersService implements OnModuleInit {
   }
 
   /** userIds ∪ members with any of the roles, without duplicates, in a stable order. */
-  async resolveRecipients(organizationId: string, userIds: readonly string[] = [], roles: readonly string[] = []): Promise<string[]> {
+  async resolveRecipients(
+    organizationId: string,
+    userIds: readonly string[] = [],
+    roles: readonly string[] = [],
+  ): Promise<string[]> {
     const byRole = await this.userIdsWithRoles(organizationId, roles);
     return [...new Set([...userIds, ...byRole])];
   }

@@ -10,7 +10,10 @@ export class NotificationsGateway {
   constructor(private readonly notifications: NotificationsService) {}
 
   @SubscribeMessage('notification:read')
-  read(@ConnectedSocket() socket: AppSocket, @MessageBody() body: NotificationReadDto): Promise<ClientAckData<'notification:read'>> {
+  read(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: NotificationReadDto,
+  ): Promise<ClientAckData<'notification:read'>> {
     const { organizationId, userId } = socket.data.user;
     return this.notifications.read(organizationId, userId, body.notificationId);
   }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, count, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
 import { notifications } from '../persistence/schema.js';
 
@@ -16,39 +16,56 @@ export class NotificationsRepository {
   }
 
   async insertMany(rows: NewNotificationRow[], tx: Tx): Promise<void> {
-    for (let i = 0; i < rows.length; i += 500) await tx.insert(notifications).values(rows.slice(i, i + 500));
+    for (let i = 0; i < rows.length; i += 500)
+      await tx.insert(notifications).values(rows.slice(i, i + 500));
   }
 
   /**
    * Marks the recipient's own notification read. `changed` is false when it was read before (the
    * first readAt stays); undefined when it is not this user's (or does not exist).
    */
-  async markRead(id: string, organizationId: string, userId: string): Promise<{ readAt: Date; changed: boolean } | undefined> {
-    const own = and(eq(notifications.id, id), eq(notifications.organizationId, organizationId), eq(notifications.userId, userId));
+  async markRead(
+    id: string,
+    organizationId: string,
+    userId: string,
+  ): Promise<{ readAt: Date; changed: boolean } | undefined> {
+    const own = and(
+      eq(notifications.id, id),
+      eq(notifications.organizationId, organizationId),
+      eq(notifications.userId, userId),
+    );
     const [updated] = await this.database.db
       .update(notifications)
       .set({ readAt: sql`now()` })
       .where(and(own, isNull(notifications.readAt)))
       .returning({ readAt: notifications.readAt });
     if (updated?.readAt) return { readAt: new Date(updated.readAt), changed: true };
-    const [existing] = await this.database.db.select({ readAt: notifications.readAt }).from(notifications).where(own).limit(1);
+    const [existing] = await this.database.db
+      .select({ readAt: notifications.readAt })
+      .from(notifications)
+      .where(own)
+      .limit(1);
     return existing?.readAt ? { readAt: new Date(existing.readAt), changed: false } : undefined;
   }
 
-  async newestUnread(organizationId: string, userId: string, limit: number): Promise<NotificationRow[]> {
-    return this.database.db
-      .select()
+  /** The newest `limit` unread notifications and the total unread count, in one query. */
+  async unread(
+    organizationId: string,
+    userId: string,
+    limit: number,
+  ): Promise<{ rows: NotificationRow[]; total: number }> {
+    const result = await this.database.db
+      .select({ row: notifications, total: sql<number>`count(*) over ()` })
       .from(notifications)
-      .where(and(eq(notifications.userId, userId), eq(notifications.organizationId, organizationId), isNull(notifications.readAt)))
+      .where(
+        and(
+          eq(notifications.userId, userId),
+          eq(notifications.organizationId, organizationId),
+          isNull(notifications.readAt),
+        ),
+      )
       .orderBy(desc(notifications.createdAt), desc(notifications.id))
       .limit(limit);
-  }
-
-  async countUnread(organizationId: string, userId: string): Promise<number> {
-    const [row] = await this.database.db
-      .select({ n: count() })
-      .from(notifications)
-      .where(and(eq(notifications.userId, userId), eq(notifications.organizationId, organizationId), isNull(notifications.readAt)));
-    return Number(row?.n ?? 0);
+    return { rows: result.map((r) => r.row), total: Number(result[0]?.total ?? 0) };
   }
 }

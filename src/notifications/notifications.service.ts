@@ -11,7 +11,11 @@ import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { SessionService } from '../sessions/session.service.js';
 import type { NotificationCreateDto } from './notification.dto.js';
-import { NotificationsRepository, type NewNotificationRow, type NotificationRow } from './notifications.repository.js';
+import {
+  NotificationsRepository,
+  type NewNotificationRow,
+  type NotificationRow,
+} from './notifications.repository.js';
 
 export function toNotification(row: NotificationRow | NewNotificationRow): Notification {
   return {
@@ -43,15 +47,31 @@ export class NotificationsService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.sessions.registerHook({ name: 'notification-sync', order: 30, namespaces: ['/'], onConnect: (ctx) => this.sync(ctx) });
+    this.sessions.registerHook({
+      name: 'notification-sync',
+      order: 30,
+      namespaces: ['/'],
+      onConnect: (ctx) => this.sync(ctx),
+    });
   }
 
-  async send(principal: ApiPrincipal, dto: NotificationCreateDto, requestId?: string): Promise<{ ids: string[]; recipients: number }> {
+  async send(
+    principal: ApiPrincipal,
+    dto: NotificationCreateDto,
+    requestId?: string,
+  ): Promise<{ ids: string[]; recipients: number }> {
     assertOrganizationAccess(principal, dto.organizationId);
     if ((dto.userIds?.length ?? 0) === 0 && (dto.roles?.length ?? 0) === 0) {
-      throw AppError.validation([{ field: 'userIds', constraints: ['userIdsOrRoles'] }], 'userIds or roles must name a recipient');
+      throw AppError.validation(
+        [{ field: 'userIds', constraints: ['userIdsOrRoles'] }],
+        'userIds or roles must name a recipient',
+      );
     }
-    const recipients = await this.members.resolveRecipients(dto.organizationId, dto.userIds, dto.roles);
+    const recipients = await this.members.resolveRecipients(
+      dto.organizationId,
+      dto.userIds,
+      dto.roles,
+    );
     const createdAt = new Date();
     const rows: NewNotificationRow[] = recipients.map((userId) => ({
       id: randomUUID(),
@@ -73,33 +93,58 @@ export class NotificationsService implements OnModuleInit {
       resourceId: r.id,
       outcome: 'success',
       ...(requestId ? { requestId } : {}),
-      details: { recipientId: r.userId, priority: r.priority ?? 'normal', actorRole: principal.role },
+      details: {
+        recipientId: r.userId,
+        priority: r.priority ?? 'normal',
+        actorRole: principal.role,
+      },
     }));
     if (rows.length > 0) {
       await this.repository.transaction(async (tx) => {
         await this.repository.insertMany(rows, tx);
-        for (let i = 0; i < audits.length; i += 500) await this.audit.record(audits.slice(i, i + 500), tx);
+        for (let i = 0; i < audits.length; i += 500)
+          await this.audit.record(audits.slice(i, i + 500), tx);
       });
     }
-    for (const row of rows) this.publisher.toUsers([row.userId], 'notification:new', { notification: toNotification(row) });
-    this.logger.info({ organizationId: dto.organizationId, recipients: rows.length, actorRole: principal.role }, 'notifications sent');
+    for (const row of rows)
+      this.publisher.toUsers(
+        [row.userId],
+        'notification:new',
+        { notification: toNotification(row) },
+        { organizationId: dto.organizationId },
+      );
+    this.logger.info(
+      { organizationId: dto.organizationId, recipients: rows.length, actorRole: principal.role },
+      'notifications sent',
+    );
     return { ids: rows.map((r) => r.id), recipients: rows.length };
   }
 
   /** Own notifications only (else RESOURCE_NOT_FOUND); reading twice returns the first readAt. */
-  async read(organizationId: string, userId: string, notificationId: string): Promise<{ notificationId: string; readAt: string }> {
+  async read(
+    organizationId: string,
+    userId: string,
+    notificationId: string,
+  ): Promise<{ notificationId: string; readAt: string }> {
     const result = await this.repository.markRead(notificationId, organizationId, userId);
     if (!result) throw AppError.notFound('Notification');
     const readAt = result.readAt.toISOString();
-    if (result.changed) this.publisher.toUsers([userId], 'notification:read', { notificationId, readAt });
+    if (result.changed)
+      this.publisher.toUsers(
+        [userId],
+        'notification:read',
+        { notificationId, readAt },
+        { organizationId },
+      );
     return { notificationId, readAt };
   }
 
   private async sync({ socket, user }: SessionContext): Promise<void> {
-    const [rows, unreadCount] = await Promise.all([
-      this.repository.newestUnread(user.organizationId, user.userId, NOTIFICATION_SYNC_LIMIT),
-      this.repository.countUnread(user.organizationId, user.userId),
-    ]);
+    const { rows, total: unreadCount } = await this.repository.unread(
+      user.organizationId,
+      user.userId,
+      NOTIFICATION_SYNC_LIMIT,
+    );
     if (socket.disconnected) return;
     socket.emit('notification:sync', { unread: rows.map(toNotification), unreadCount });
   }

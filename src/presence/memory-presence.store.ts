@@ -21,10 +21,19 @@ export class MemoryPresenceStore implements PresenceStore {
     return users;
   }
 
-  addSession(organizationId: string, userId: string, sessionId: string, at: Date): Promise<{ first: boolean }> {
+  addSession(
+    organizationId: string,
+    userId: string,
+    sessionId: string,
+    at: Date,
+  ): Promise<{ first: boolean }> {
     const users = this.users(organizationId);
     let entry = users.get(userId);
-    if (!entry) users.set(userId, (entry = { sessions: new Set<string>(), status: 'online', lastSeenAt: at }));
+    if (!entry)
+      users.set(
+        userId,
+        (entry = { sessions: new Set<string>(), status: 'online', lastSeenAt: at }),
+      );
     const first = entry.sessions.size === 0;
     if (entry.sessions.has(sessionId)) return Promise.resolve({ first: false });
     entry.sessions.add(sessionId);
@@ -33,14 +42,24 @@ export class MemoryPresenceStore implements PresenceStore {
     return Promise.resolve({ first });
   }
 
-  removeSession(organizationId: string, userId: string, sessionId: string, at: Date): Promise<{ last: boolean }> {
+  removeSession(
+    organizationId: string,
+    userId: string,
+    sessionId: string,
+    at: Date,
+  ): Promise<{ last: boolean }> {
     const entry = this.orgs.get(organizationId)?.get(userId);
     if (!entry || !entry.sessions.delete(sessionId)) return Promise.resolve({ last: false });
     entry.lastSeenAt = at;
     return Promise.resolve({ last: entry.sessions.size === 0 });
   }
 
-  setStatus(organizationId: string, userId: string, status: PresenceStatus, at: Date): Promise<void> {
+  setStatus(
+    organizationId: string,
+    userId: string,
+    status: PresenceStatus,
+    at: Date,
+  ): Promise<void> {
     const users = this.users(organizationId);
     const entry = users.get(userId);
     if (entry) {

@@ -15,13 +15,19 @@ export class PresenceGateway {
   constructor(private readonly presence: PresenceService) {}
 
   @SubscribeMessage('presence:update')
-  update(@ConnectedSocket() socket: AppSocket, @MessageBody() body: PresenceUpdateDto): Promise<ClientAckData<'presence:update'>> {
+  update(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: PresenceUpdateDto,
+  ): Promise<ClientAckData<'presence:update'>> {
     const { organizationId, userId } = socket.data.user;
     return this.presence.update(organizationId, userId, body.status);
   }
 
   @SubscribeMessage('presence:query')
-  query(@ConnectedSocket() socket: AppSocket, @MessageBody() body: PresenceQueryPayload): Promise<ClientAckData<'presence:query'>> {
+  query(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: PresenceQueryPayload,
+  ): Promise<ClientAckData<'presence:query'>> {
     return this.presence.query(socket.data.user.organizationId, body.userIds);
   }
 }

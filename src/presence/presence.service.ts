@@ -36,28 +36,47 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     const at = new Date();
     const { first } = await this.store.addSession(user.organizationId, user.userId, socket.id, at);
     if (socket.disconnected) {
-      // The socket went away while we were adding it: its disconnect hook may have run already.
-      await this.disconnected({ socket, user, namespace: '/' });
-      if (first) return;
+      // Gone while being added: its disconnect hook may have run already. Remove it quietly.
+      await this.store.removeSession(user.organizationId, user.userId, socket.id, new Date());
+      return;
     }
-    if (first) this.changed(user.organizationId, { userId: user.userId, status: 'online', lastSeenAt: at.toISOString() });
+    if (first)
+      this.changed(user.organizationId, {
+        userId: user.userId,
+        status: 'online',
+        lastSeenAt: at.toISOString(),
+      });
   }
 
   private async disconnected({ socket, user }: SessionContext): Promise<void> {
     const [before] = await this.store.get(user.organizationId, [user.userId]);
     const at = new Date();
-    const { last } = await this.store.removeSession(user.organizationId, user.userId, socket.id, at);
+    const { last } = await this.store.removeSession(
+      user.organizationId,
+      user.userId,
+      socket.id,
+      at,
+    );
     if (last && before.status !== 'offline') {
-      this.changed(user.organizationId, { userId: user.userId, status: 'offline', lastSeenAt: at.toISOString() });
+      this.changed(user.organizationId, {
+        userId: user.userId,
+        status: 'offline',
+        lastSeenAt: at.toISOString(),
+      });
     }
   }
 
   /** `presence:update`: online, away, or offline (appear offline); holds while sessions exist. */
-  async update(organizationId: string, userId: string, status: PresenceStatus): Promise<{ status: PresenceStatus }> {
+  async update(
+    organizationId: string,
+    userId: string,
+    status: PresenceStatus,
+  ): Promise<{ status: PresenceStatus }> {
     const [before] = await this.store.get(organizationId, [userId]);
     const at = new Date();
     await this.store.setStatus(organizationId, userId, status, at);
-    if (before.status !== status) this.changed(organizationId, { userId, status, lastSeenAt: at.toISOString() });
+    if (before.status !== status)
+      this.changed(organizationId, { userId, status, lastSeenAt: at.toISOString() });
     return { status };
   }
 
@@ -69,7 +88,10 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
 
   private changed(organizationId: string, entry: PresenceEntry): void {
     this.publisher.toOrg(organizationId, 'presence:changed', entry);
-    this.logger.debug({ organizationId, userId: entry.userId, status: entry.status }, 'presence changed');
+    this.logger.debug(
+      { organizationId, userId: entry.userId, status: entry.status },
+      'presence changed',
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -62,13 +62,16 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
       await this.refreshing;
     } catch (err) {
       this.logger.warn({ errorName: (err as Error)?.name }, 'revocations could not be read');
-      if (Date.now() - this.refreshedAt > MAX_STALE_MS) throw AppError.unavailable('Revocations unavailable');
+      if (Date.now() - this.refreshedAt > MAX_STALE_MS)
+        throw AppError.unavailable('Revocations unavailable');
     }
   }
 
   private async refresh(): Promise<void> {
     const started = Date.now();
-    const since = this.watermark ? new Date(this.watermark.getTime() - WATERMARK_OVERLAP_MS) : undefined;
+    const since = this.watermark
+      ? new Date(this.watermark.getTime() - WATERMARK_OVERLAP_MS)
+      : undefined;
     const rows = await this.repository.since(since);
     for (const row of rows) this.remember(row.userId, row.revokedAt);
     this.refreshedAt = started;
@@ -83,7 +86,11 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** POST /api/v1/sessions/revoke: store, then drop every session of the user on every node. */
-  async revoke(principal: ApiPrincipal, userId: string, requestId?: string): Promise<{ disconnected: number }> {
+  async revoke(
+    principal: ApiPrincipal,
+    userId: string,
+    requestId?: string,
+  ): Promise<{ disconnected: number }> {
     let organizationId = principal.organizationId;
     if (principal.role === 'admin') {
       if (!(await this.members.isMember(principal.organizationId, userId))) {
@@ -109,7 +116,10 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       this.dropSessions(userId, sec).catch((err: unknown) =>
-        this.logger.warn({ userId, errorName: (err as Error)?.name }, 'second revocation sweep failed'),
+        this.logger.warn(
+          { userId, errorName: (err as Error)?.name },
+          'second revocation sweep failed',
+        ),
       );
     }, REVOCATION_CACHE_MS + 500);
     timer.unref();

@@ -20,7 +20,10 @@ export class RevocationsRepository {
       .values({ userId, organizationId, revokedAt: sql`now()` })
       .onConflictDoUpdate({
         target: revocations.userId,
-        set: { organizationId, revokedAt: sql`greatest(${revocations.revokedAt}, excluded.revoked_at)` },
+        set: {
+          organizationId,
+          revokedAt: sql`greatest(${revocations.revokedAt}, excluded.revoked_at)`,
+        },
       })
       .returning({ revokedAt: revocations.revokedAt });
     return new Date(row.revokedAt);
@@ -28,7 +31,9 @@ export class RevocationsRepository {
 
   /** Rows revoked after `since` (all rows without it). */
   async since(since: Date | undefined): Promise<RevocationRow[]> {
-    const q = this.database.db.select({ userId: revocations.userId, revokedAt: revocations.revokedAt }).from(revocations);
+    const q = this.database.db
+      .select({ userId: revocations.userId, revokedAt: revocations.revokedAt })
+      .from(revocations);
     const rows = since ? await q.where(gt(revocations.revokedAt, since)) : await q;
     return rows.map((r) => ({ userId: r.userId, revokedAt: new Date(r.revokedAt) }));
   }

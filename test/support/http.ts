@@ -4,7 +4,7 @@ export interface HttpResult<T = unknown> {
   body: T;
 }
 
-export async function http<T = any>( // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function http<T = Record<string, unknown>>(
   url: string,
   method: 'GET' | 'POST',
   path: string,
@@ -16,7 +16,12 @@ export async function http<T = any>( // eslint-disable-line @typescript-eslint/n
   if (options.rawBody !== undefined) payload = options.rawBody;
   else if (options.body !== undefined) payload = JSON.stringify(options.body);
   if (payload !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${url}${path}`, { method, headers, body: payload, signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers,
+    body: payload,
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await res.text();
   let body: unknown = text;
   try {

@@ -5,7 +5,10 @@ import type { PresenceStore } from '../../src/presence/presence.store.js';
  * The behaviour every PresenceStore implementation must have (memory and Redis run the same
  * suite). `make` returns a fresh, empty store.
  */
-export function describePresenceStore(name: string, make: () => Promise<PresenceStore> | PresenceStore): void {
+export function describePresenceStore(
+  name: string,
+  make: () => Promise<PresenceStore> | PresenceStore,
+): void {
   describe(`PresenceStore contract: ${name}`, () => {
     let store: PresenceStore;
     const t0 = new Date('2026-01-01T10:00:00.000Z');
@@ -23,9 +26,13 @@ export function describePresenceStore(name: string, make: () => Promise<Presence
       expect(await store.addSession('o1', 'u1', 's1', t0)).toEqual({ first: true });
       expect(await store.addSession('o1', 'u1', 's2', t0)).toEqual({ first: false });
       expect(await store.removeSession('o1', 'u1', 's1', t1)).toEqual({ last: false });
-      expect(await store.get('o1', ['u1'])).toEqual([{ userId: 'u1', status: 'online', lastSeenAt: t1.toISOString() }]);
+      expect(await store.get('o1', ['u1'])).toEqual([
+        { userId: 'u1', status: 'online', lastSeenAt: t1.toISOString() },
+      ]);
       expect(await store.removeSession('o1', 'u1', 's2', t2)).toEqual({ last: true });
-      expect(await store.get('o1', ['u1'])).toEqual([{ userId: 'u1', status: 'offline', lastSeenAt: t2.toISOString() }]);
+      expect(await store.get('o1', ['u1'])).toEqual([
+        { userId: 'u1', status: 'offline', lastSeenAt: t2.toISOString() },
+      ]);
     });
 
     it('removing an unknown session changes nothing', async () => {
@@ -39,7 +46,9 @@ export function describePresenceStore(name: string, make: () => Promise<Presence
       await store.addSession('o1', 'u1', 's1', t0);
       await store.setStatus('o1', 'u1', 'away', t1);
       await store.addSession('o1', 'u1', 's2', t1);
-      expect(await store.get('o1', ['u1'])).toEqual([{ userId: 'u1', status: 'away', lastSeenAt: t1.toISOString() }]);
+      expect(await store.get('o1', ['u1'])).toEqual([
+        { userId: 'u1', status: 'away', lastSeenAt: t1.toISOString() },
+      ]);
       await store.setStatus('o1', 'u1', 'offline', t1);
       expect((await store.get('o1', ['u1']))[0].status).toBe('offline');
       await store.removeSession('o1', 'u1', 's1', t2);
@@ -65,7 +74,9 @@ export function describePresenceStore(name: string, make: () => Promise<Presence
       await store.setStatus('o1', 'b', 'away', t1);
       await store.setStatus('o1', 'c', 'offline', t1);
       await store.removeSession('o1', 'd', 's4', t1);
-      const active = (await store.listActive('o1')).sort((p, q) => p.userId.localeCompare(q.userId));
+      const active = (await store.listActive('o1')).sort((p, q) =>
+        p.userId.localeCompare(q.userId),
+      );
       expect(active.map((e) => [e.userId, e.status])).toEqual([
         ['a', 'online'],
         ['b', 'away'],
