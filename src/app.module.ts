@@ -14,6 +14,7 @@ import { MessagingModule } from './messaging/messaging.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 import { PresenceModule } from './presence/presence.module.js';
 import { RevocationModule } from './revocation/revocation.module.js';
+import { RateLimitsModule } from './rate-limit/rate-limits.module.js';
 
 @Module({})
 export class AppModule {
@@ -28,6 +29,7 @@ export class AppModule {
         NotificationsModule,
         AlertsModule,
         ChannelsModule,
+        RateLimitsModule,
       ],
       controllers: [HealthController],
       providers: [
