@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { installDemoStatic } from './demo/demo-static.js';
 import { RealtimeIoAdapter } from './gateway/realtime-io.adapter.js';
 import { installBodyParser } from './http/body-parser.js';
 import type { AppOptions } from './infrastructure.module.js';
@@ -11,12 +12,19 @@ import { SessionService } from './sessions/session.service.js';
 
 /** Builds the Nest application (HTTP + Socket.IO on one server) without listening yet. */
 export async function createApp(options: AppOptions): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(options), { bufferLogs: true, bodyParser: false });
+  const app = await NestFactory.create(AppModule.forRoot(options), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   app.useLogger(app.get(Logger));
   app.enableCors({ origin: options.config.corsOrigins, credentials: true });
   installBodyParser(app);
+  // Development only: the demo page and the socket.io-client browser bundle (never in production).
+  if (options.config.demoEnabled && !options.config.isProduction) installDemoStatic(app);
   const publisher = app.get(RealtimePublisher);
-  app.useWebSocketAdapter(new RealtimeIoAdapter(app, options.config, (server) => publisher.attach(server)));
+  app.useWebSocketAdapter(
+    new RealtimeIoAdapter(app, options.config, (server) => publisher.attach(server)),
+  );
   return app;
 }
 
