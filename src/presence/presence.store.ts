@@ -1,0 +1,37 @@
+import type { PresenceEntry, PresenceStatus } from '../protocol/models.js';
+
+/**
+ * Port: who is connected, across nodes. Memory on one node; Redis (per-node session entries with
+ * expiring heartbeats, so a dead node's users go offline) across nodes. Sessions count `/`
+ * sockets only (§11).
+ */
+export interface PresenceStore {
+  /** Adds a live session; `first` is true when the user had no live session on any node before. */
+  addSession(
+    organizationId: string,
+    userId: string,
+    sessionId: string,
+    at: Date,
+  ): Promise<{ first: boolean }>;
+  /** Removes a session; `last` is true when no live session of the user remains on any node. */
+  removeSession(
+    organizationId: string,
+    userId: string,
+    sessionId: string,
+    at: Date,
+  ): Promise<{ last: boolean }>;
+  /** Stored status (`online`, `away`, or `offline` = appear offline) and last activity. */
+  setStatus(
+    organizationId: string,
+    userId: string,
+    status: PresenceStatus,
+    at: Date,
+  ): Promise<void>;
+  /** Entries for these users; unknown users come back offline with lastSeenAt null. */
+  get(organizationId: string, userIds: string[]): Promise<PresenceEntry[]>;
+  /** Every user of the organization whose visible status is online or away. */
+  listActive(organizationId: string): Promise<PresenceEntry[]>;
+  close(): Promise<void>;
+}
+
+export const PRESENCE_STORE = Symbol('PRESENCE_STORE');
