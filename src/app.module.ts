@@ -9,6 +9,7 @@ import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { DemoModule } from './demo/demo.module.js';
 import { InfrastructureModule, type AppOptions } from './infrastructure.module.js';
 import { HealthController } from './observability/health.controller.js';
+import { MessagingModule } from './messaging/messaging.module.js';
 
 @Module({})
 export class AppModule {
@@ -17,6 +18,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         InfrastructureModule.forRoot(options),
+        MessagingModule,
         // Development only: the demo token endpoint does not exist in production.
         ...(options.config.demoEnabled && !options.config.isProduction ? [DemoModule] : []),
       ],
