@@ -87,7 +87,7 @@ describe.skipIf(!existsSync(CHROMIUM))('demo nurse-station page in Chromium', ()
     return page;
   }
 
-  it('two nurses chat with typing and read receipts, and both acknowledge an emergency alert', async () => {
+  it('two nurses chat with typing and read receipts, get a notification, and both acknowledge an emergency alert', async () => {
     let amy!: Page;
     let ben!: Page;
     await step('sign-in', async () => {
@@ -146,6 +146,34 @@ describe.skipIf(!existsSync(CHROMIUM))('demo nurse-station page in Chromium', ()
         '[data-testid=message][data-mine=true] [data-testid=ticks][data-state=read]',
         { timeout: 10_000 },
       );
+    });
+
+    await step('notification', async () => {
+      const service = await signToken({
+        userId: 'district-dispatch',
+        organizationId: SCHOOL,
+        role: 'service',
+      });
+      const res = await fetch(`${srv.url}/api/v1/notifications`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${service}` },
+        body: JSON.stringify({
+          organizationId: SCHOOL,
+          userIds: ['nurse-amy'],
+          type: 'medication:due',
+          title: 'Inhaler due at 11:30',
+          body: 'Grade 3, room 12',
+          priority: 'high',
+        }),
+      });
+      expect(res.status).toBe(202);
+      const item = amy.locator('[data-testid=notification]', { hasText: 'Inhaler due at 11:30' });
+      await item.waitFor({ timeout: 10_000 });
+      await amy.waitForSelector('[data-testid=notif-count][data-count="1"]');
+      await item.locator('button').click();
+      await amy.waitForSelector('[data-testid=notif-count][data-count="0"]', { timeout: 10_000 });
+      // Only the addressee got it.
+      expect(await ben.locator('[data-testid=notification]').count()).toBe(0);
     });
 
     let alertId = '';
