@@ -9,7 +9,12 @@ import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { DemoModule } from './demo/demo.module.js';
 import { InfrastructureModule, type AppOptions } from './infrastructure.module.js';
 import { HealthController } from './observability/health.controller.js';
+import { AlertsModule } from './alerts/alerts.module.js';
+import { ChannelsModule } from './channels/channels.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
+import { NotificationsModule } from './notifications/notifications.module.js';
+import { PresenceModule } from './presence/presence.module.js';
+import { RevocationModule } from './revocation/revocation.module.js';
 
 @Module({})
 export class AppModule {
@@ -19,6 +24,11 @@ export class AppModule {
       imports: [
         InfrastructureModule.forRoot(options),
         MessagingModule,
+        PresenceModule,
+        RevocationModule,
+        NotificationsModule,
+        AlertsModule,
+        ChannelsModule,
         // Development only: the demo token endpoint does not exist in production.
         ...(options.config.demoEnabled && !options.config.isProduction ? [DemoModule] : []),
       ],
