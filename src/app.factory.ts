@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { InFlightTracker } from './gateway/in-flight.js';
+import { installDemoStatic } from './demo/demo-static.js';
 import { RealtimeIoAdapter } from './gateway/realtime-io.adapter.js';
 import { clusterAdapter } from './redis/cluster-adapter.js';
 import { RedisService } from './redis/redis.service.js';
@@ -22,6 +23,8 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   app.useLogger(app.get(Logger));
   app.enableCors({ origin: options.config.corsOrigins, credentials: true });
   installBodyParser(app);
+  // Development only: the demo page and the socket.io-client browser bundle (never in production).
+  if (options.config.demoEnabled && !options.config.isProduction) installDemoStatic(app);
   const publisher = app.get(RealtimePublisher);
   const redis = app.get(RedisService);
   // With Redis every emit reaches every node; without it, Socket.IO's in-memory adapter (one node).

@@ -6,6 +6,7 @@ import { EventInterceptor } from './gateway/event.interceptor.js';
 import { WsExceptionsFilter } from './gateway/ws-exceptions.filter.js';
 import { WsValidationPipe } from './gateway/ws-validation.pipe.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
+import { DemoModule } from './demo/demo.module.js';
 import { InfrastructureModule, type AppOptions } from './infrastructure.module.js';
 import { HealthController } from './observability/health.controller.js';
 import { AlertsModule } from './alerts/alerts.module.js';
@@ -30,6 +31,8 @@ export class AppModule {
         AlertsModule,
         ChannelsModule,
         RateLimitsModule,
+        // Development only: the demo token endpoint does not exist in production.
+        ...(options.config.demoEnabled && !options.config.isProduction ? [DemoModule] : []),
       ],
       controllers: [HealthController],
       providers: [
