@@ -13,6 +13,11 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+interface Lane {
+  queue: Pending[];
+  busy: boolean;
+}
+
 /** Largest number of messages written by one statement. */
 export const MAX_BATCH = 200;
 
@@ -25,17 +30,22 @@ export const MAX_BATCH = 200;
  * join the batch: without it a loaded server wrote each socket's burst separately (batches of
  * 1, 29, 1, 29 … in a 20-client burst; with it, 200, 200, 200).
  *
- * PGlite (one process, one connection) takes the whole queue in one statement. On PostgreSQL the
- * queue is split per conversation and the parts run in parallel on the pool: a statement then
- * locks a single conversation row, so writers on several nodes can never deadlock.
+ * PGlite (one process, one connection) takes the whole queue in one statement. On PostgreSQL each
+ * conversation has its own queue, drained independently and in parallel on the pool: a statement
+ * then locks a single conversation row, so writers on several nodes can never deadlock, and one
+ * conversation's slow commit never delays another's.
  *
  * If a statement fails on a repeated id (or a deadlock), its messages are written one by one, so
  * each gets its own answer; a single message whose id exists resolves `{duplicate: true}`.
  */
 @Injectable()
 export class MessageWriter {
-  private queue: Pending[] = [];
-  private busy = false;
+  /**
+   * One queue per lane. On PGlite there is one lane: a statement there costs event-loop time, so
+   * every conversation shares it. On PostgreSQL each conversation has its own lane, so a slow
+   * commit of one conversation never holds the others (the pool bounds how many run at once).
+   */
+  private readonly lanes = new Map<string, Lane>();
 
   constructor(
     @Inject(DATABASE) private readonly database: DatabaseHandle,
@@ -44,42 +54,32 @@ export class MessageWriter {
 
   /** Resolves after the message is committed (or known to be a duplicate). */
   write(input: NewMessage): Promise<WriteOutcome> {
+    const key = this.database.kind === 'pglite' ? '*' : input.conversationId;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { queue: [], busy: false };
+      this.lanes.set(key, lane);
+    }
+    const target = lane;
     return new Promise<WriteOutcome>((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
-      if (!this.busy) void this.drain();
+      target.queue.push({ input, resolve, reject });
+      if (!target.busy) void this.drain(key, target);
     });
   }
 
-  private async drain(): Promise<void> {
-    this.busy = true;
+  private async drain(key: string, lane: Lane): Promise<void> {
+    lane.busy = true;
     try {
-      while (this.queue.length > 0) {
+      while (lane.queue.length > 0) {
         // One turn of the event loop first: packets already received from other sockets reach
         // the queue, so they share this statement instead of waiting for the next one.
         await new Promise<void>((resolve) => setImmediate(resolve));
-        const wave = this.queue.splice(
-          0,
-          this.database.kind === 'pglite' ? MAX_BATCH : this.queue.length,
-        );
-        await Promise.all(this.split(wave).map((group) => this.writeGroup(group)));
+        await this.writeGroup(lane.queue.splice(0, MAX_BATCH));
       }
     } finally {
-      this.busy = false;
+      lane.busy = false;
+      if (lane.queue.length === 0 && this.lanes.get(key) === lane) this.lanes.delete(key);
     }
-  }
-
-  private split(wave: Pending[]): Pending[][] {
-    if (this.database.kind === 'pglite') return [wave];
-    const groups = new Map<string, Pending[]>();
-    for (const p of wave) {
-      const g = groups.get(p.input.conversationId);
-      if (g) g.push(p);
-      else groups.set(p.input.conversationId, [p]);
-    }
-    const out: Pending[][] = [];
-    for (const g of groups.values())
-      for (let i = 0; i < g.length; i += MAX_BATCH) out.push(g.slice(i, i + MAX_BATCH));
-    return out;
   }
 
   private async writeGroup(group: Pending[]): Promise<void> {
