@@ -11,12 +11,17 @@ import { SessionService } from './sessions/session.service.js';
 
 /** Builds the Nest application (HTTP + Socket.IO on one server) without listening yet. */
 export async function createApp(options: AppOptions): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(options), { bufferLogs: true, bodyParser: false });
+  const app = await NestFactory.create(AppModule.forRoot(options), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   app.useLogger(app.get(Logger));
   app.enableCors({ origin: options.config.corsOrigins, credentials: true });
   installBodyParser(app);
   const publisher = app.get(RealtimePublisher);
-  app.useWebSocketAdapter(new RealtimeIoAdapter(app, options.config, (server) => publisher.attach(server)));
+  app.useWebSocketAdapter(
+    new RealtimeIoAdapter(app, options.config, (server) => publisher.attach(server)),
+  );
   return app;
 }
 

@@ -1,4 +1,11 @@
-import { Global, Module, type DynamicModule, type OnApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import {
+  Global,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  Inject,
+  Injectable,
+} from '@nestjs/common';
 import { join } from 'node:path';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
@@ -13,7 +20,11 @@ import { MemoryRateLimitStore } from './rate-limit/memory-rate-limit.store.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit/rate-limit.store.js';
 import { RateLimitService } from './rate-limit/rate-limit.service.js';
 import { WsThrottleGuard } from './rate-limit/ws-throttle.guard.js';
-import { CONNECTION_COUNTER, MemoryConnectionCounter, type ConnectionCounter } from './sessions/connection-counter.js';
+import {
+  CONNECTION_COUNTER,
+  MemoryConnectionCounter,
+  type ConnectionCounter,
+} from './sessions/connection-counter.js';
 import { RealtimePublisher } from './sessions/realtime.publisher.js';
 import { SessionService } from './sessions/session.service.js';
 
@@ -62,7 +73,10 @@ export class InfrastructureModule {
         { provide: APP_CONFIG, useValue: config },
         { provide: DATABASE, useFactory: () => options.database ?? openDatabase(config) },
         { provide: RATE_LIMIT_STORE, useFactory: (): RateLimitStore => new MemoryRateLimitStore() },
-        { provide: CONNECTION_COUNTER, useFactory: (): ConnectionCounter => new MemoryConnectionCounter() },
+        {
+          provide: CONNECTION_COUNTER,
+          useFactory: (): ConnectionCounter => new MemoryConnectionCounter(),
+        },
         MetricsService,
         HealthService,
         AuditService,

@@ -17,14 +17,20 @@ async function main(): Promise<void> {
   try {
     await preflight(config);
   } catch (err) {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : String((err as Error)?.message ?? err)}\n`);
+    process.stderr.write(
+      `${err instanceof ConfigError ? err.message : String((err as Error)?.message ?? err)}\n`,
+    );
     process.exit(1);
   }
   const app = await createApp({ config });
   await app.listen(config.port, config.host ?? '0.0.0.0');
   process.stdout.write(
-    JSON.stringify({ level: 30, time: Date.now(), msg: `White Cross Realtime listening on port ${config.port}`, port: config.port }) +
-      '\n',
+    JSON.stringify({
+      level: 30,
+      time: Date.now(),
+      msg: `White Cross Realtime listening on port ${config.port}`,
+      port: config.port,
+    }) + '\n',
   );
   let stopping = false;
   const stop = (signal: string) => {

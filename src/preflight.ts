@@ -9,8 +9,22 @@ export async function preflight(config: AppConfig): Promise<void> {
   const { Redis } = await import('ioredis');
   const r = config.redis;
   const client = r.url
-    ? new Redis(r.url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: () => null })
-    : new Redis({ host: r.host, port: r.port, username: r.username, password: r.password, lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: () => null });
+    ? new Redis(r.url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 3000,
+        retryStrategy: () => null,
+      })
+    : new Redis({
+        host: r.host,
+        port: r.port,
+        username: r.username,
+        password: r.password,
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 3000,
+        retryStrategy: () => null,
+      });
   client.on('error', () => undefined);
   try {
     await client.connect();

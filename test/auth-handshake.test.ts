@@ -1,7 +1,16 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, connect, connectError, ok, request, waitFor, closeAll, type TestSocket } from './support/client.js';
+import {
+  client,
+  connect,
+  connectError,
+  ok,
+  request,
+  waitFor,
+  closeAll,
+  type TestSocket,
+} from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
 import { signToken, TEST_JWT_SECRET } from './support/tokens.js';
 
@@ -15,7 +24,11 @@ describe('handshake authentication (HS256)', () => {
   });
   afterAll(() => srv.close());
 
-  const refusedWith = async (token: string | undefined, detail: 'missing' | 'invalid' | 'expired', opts = {}) => {
+  const refusedWith = async (
+    token: string | undefined,
+    detail: 'missing' | 'invalid' | 'expired',
+    opts = {},
+  ) => {
     const err = await connectError(srv.url, token, opts);
     expect(err.message).toBe('AUTHENTICATION_FAILED');
     expect(err.data?.type).toBe('AUTHENTICATION_FAILED');
@@ -26,23 +39,40 @@ describe('handshake authentication (HS256)', () => {
   it('refuses a handshake without a token', () => refusedWith(undefined, 'missing'));
   it('refuses garbage', () => refusedWith('not-a-jwt', 'invalid'));
   it('refuses a token signed with another key', async () =>
-    refusedWith(await signToken({ userId: 'u1', organizationId: 'o1', secret: 'another-secret-of-sufficient-length-000' }), 'invalid'));
+    refusedWith(
+      await signToken({
+        userId: 'u1',
+        organizationId: 'o1',
+        secret: 'another-secret-of-sufficient-length-000',
+      }),
+      'invalid',
+    ));
   it('refuses alg none', async () => {
-    const t = new UnsecuredJWT({ sub: 'u1', organizationId: 'o1' }).setExpirationTime('1h').encode();
+    const t = new UnsecuredJWT({ sub: 'u1', organizationId: 'o1' })
+      .setExpirationTime('1h')
+      .encode();
     await refusedWith(t, 'invalid');
   });
   it('refuses an expired token (beyond the 30 s tolerance)', async () =>
     refusedWith(await signToken({ userId: 'u1', organizationId: 'o1', ttl: -60 }), 'expired'));
   it('accepts a token expired within the tolerance', async () => {
-    const { socket } = await connect(srv.url, await signToken({ userId: 'u1', organizationId: 'o1', ttl: -10 }));
+    const { socket } = await connect(
+      srv.url,
+      await signToken({ userId: 'u1', organizationId: 'o1', ttl: -10 }),
+    );
     socket.close();
   });
   it('refuses a token without exp', async () => {
-    const t = await new SignJWT({ sub: 'u1', organizationId: 'o1' }).setProtectedHeader({ alg: 'HS256' }).sign(key);
+    const t = await new SignJWT({ sub: 'u1', organizationId: 'o1' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(key);
     await refusedWith(t, 'invalid');
   });
   it('refuses iat and nbf more than the tolerance in the future', async () => {
-    await refusedWith(await signToken({ userId: 'u1', organizationId: 'o1', iat: now() + 120 }), 'invalid');
+    await refusedWith(
+      await signToken({ userId: 'u1', organizationId: 'o1', iat: now() + 120 }),
+      'invalid',
+    );
     const t = await new SignJWT({ sub: 'u1', organizationId: 'o1' })
       .setProtectedHeader({ alg: 'HS256' })
       .setNotBefore(now() + 120)
@@ -53,7 +83,10 @@ describe('handshake authentication (HS256)', () => {
   it('refuses ids with bad characters and unknown roles', async () => {
     await refusedWith(await signToken({ userId: 'u 1', organizationId: 'o1' }), 'invalid');
     await refusedWith(await signToken({ userId: 'u1', organizationId: 'o/1' }), 'invalid');
-    await refusedWith(await signToken({ userId: 'u1', organizationId: 'o1', role: 'janitor' }), 'invalid');
+    await refusedWith(
+      await signToken({ userId: 'u1', organizationId: 'o1', role: 'janitor' }),
+      'invalid',
+    );
     await refusedWith(await signToken({ userId: 'u1', organizationId: 'x'.repeat(65) }), 'invalid');
   });
 
@@ -63,9 +96,17 @@ describe('handshake authentication (HS256)', () => {
       .setExpirationTime('1h')
       .sign(key);
     const a = await connect(srv.url, t1);
-    expect(a.confirmed).toMatchObject({ userId: 'alice', organizationId: 'school-9', role: 'nurse', socketId: a.socket.id });
+    expect(a.confirmed).toMatchObject({
+      userId: 'alice',
+      organizationId: 'school-9',
+      role: 'nurse',
+      socketId: a.socket.id,
+    });
     expect(new Date(a.confirmed.serverTime).toISOString()).toBe(a.confirmed.serverTime);
-    const t2 = await new SignJWT({ id: 'bob', tenantId: 'school-9' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key);
+    const t2 = await new SignJWT({ id: 'bob', tenantId: 'school-9' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(key);
     const b = await connect(srv.url, t2);
     expect(b.confirmed).toMatchObject({ userId: 'bob', organizationId: 'school-9', role: 'staff' });
     closeAll(a.socket, b.socket);
@@ -74,7 +115,11 @@ describe('handshake authentication (HS256)', () => {
   it('accepts auth.token with and without Bearer, the Authorization header and ?token=', async () => {
     const t = await signToken({ userId: 'u2', organizationId: 'o1' });
     const viaAuth = await connect(srv.url, `Bearer ${t}`);
-    const viaHeader = await connect(srv.url, '', { auth: {}, transports: ['polling'], extraHeaders: { Authorization: `Bearer ${t}` } });
+    const viaHeader = await connect(srv.url, '', {
+      auth: {},
+      transports: ['polling'],
+      extraHeaders: { Authorization: `Bearer ${t}` },
+    });
     const viaQuery = await connect(srv.url, '', { auth: {}, query: { token: t } });
     for (const c of [viaAuth, viaHeader, viaQuery]) expect(c.confirmed.userId).toBe('u2');
     closeAll(viaAuth.socket, viaHeader.socket, viaQuery.socket);
@@ -82,12 +127,23 @@ describe('handshake authentication (HS256)', () => {
 
   it('refuses a foreign Origin at the HTTP level and lets allowed, own and absent origins through', async () => {
     const t = await signToken({ userId: 'u3', organizationId: 'o1' });
-    const res = await fetch(`${srv.url}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: 'https://evil.example.com' } });
+    const res = await fetch(`${srv.url}/socket.io/?EIO=4&transport=polling`, {
+      headers: { Origin: 'https://evil.example.com' },
+    });
     expect(res.status).toBeGreaterThanOrEqual(400);
-    const err = await connectError(srv.url, t, { transports: ['polling'], extraHeaders: { Origin: 'https://evil.example.com' } });
+    const err = await connectError(srv.url, t, {
+      transports: ['polling'],
+      extraHeaders: { Origin: 'https://evil.example.com' },
+    });
     expect(err.message).not.toBe('AUTHENTICATION_FAILED');
-    const allowed = await connect(srv.url, t, { transports: ['polling'], extraHeaders: { Origin: 'https://app.example.org' } });
-    const own = await connect(srv.url, t, { transports: ['polling'], extraHeaders: { Origin: srv.url } });
+    const allowed = await connect(srv.url, t, {
+      transports: ['polling'],
+      extraHeaders: { Origin: 'https://app.example.org' },
+    });
+    const own = await connect(srv.url, t, {
+      transports: ['polling'],
+      extraHeaders: { Origin: srv.url },
+    });
     const none = await connect(srv.url, t);
     closeAll(allowed.socket, own.socket, none.socket);
   });
@@ -95,7 +151,9 @@ describe('handshake authentication (HS256)', () => {
   it('guards /communication with the same authentication', async () => {
     const err = await connectError(srv.url, 'garbage', { namespace: '/communication' });
     expect(err.message).toBe('AUTHENTICATION_FAILED');
-    const c = await connect(srv.url, await signToken({ userId: 'u4', organizationId: 'o1' }), { namespace: '/communication' });
+    const c = await connect(srv.url, await signToken({ userId: 'u4', organizationId: 'o1' }), {
+      namespace: '/communication',
+    });
     expect(c.confirmed.userId).toBe('u4');
     c.socket.close();
   });
@@ -112,7 +170,10 @@ describe('handshake with RS256/ES256 public keys', () => {
       const srv = await startServer({ env: { JWT_PUBLIC_KEY: pem } });
       try {
         const alg = kind === 'rsa' ? 'RS256' : 'ES256';
-        const good = await new SignJWT({ sub: 'u1', organizationId: 'o1' }).setProtectedHeader({ alg }).setExpirationTime('1h').sign(privateKey);
+        const good = await new SignJWT({ sub: 'u1', organizationId: 'o1' })
+          .setProtectedHeader({ alg })
+          .setExpirationTime('1h')
+          .sign(privateKey);
         const c = await connect(srv.url, good);
         c.socket.close();
         // An HS256 token "signed" with the public key text must never pass (algorithm confusion).
@@ -121,7 +182,10 @@ describe('handshake with RS256/ES256 public keys', () => {
           .setExpirationTime('1h')
           .sign(new TextEncoder().encode(pem));
         expect((await connectError(srv.url, confused)).message).toBe('AUTHENTICATION_FAILED');
-        expect((await connectError(srv.url, await signToken({ userId: 'u1', organizationId: 'o1' }))).message).toBe('AUTHENTICATION_FAILED');
+        expect(
+          (await connectError(srv.url, await signToken({ userId: 'u1', organizationId: 'o1' })))
+            .message,
+        ).toBe('AUTHENTICATION_FAILED');
       } finally {
         await srv.close();
       }
@@ -131,13 +195,27 @@ describe('handshake with RS256/ES256 public keys', () => {
 
 describe('issuer and audience', () => {
   it('checks iss and aud when configured', async () => {
-    const srv = await startServer({ env: { JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'realtime' } });
+    const srv = await startServer({
+      env: { JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'realtime' },
+    });
     try {
-      const good = await signToken({ userId: 'u1', organizationId: 'o1', extra: { iss: 'https://idp.example', aud: 'realtime' } });
+      const good = await signToken({
+        userId: 'u1',
+        organizationId: 'o1',
+        extra: { iss: 'https://idp.example', aud: 'realtime' },
+      });
       (await connect(srv.url, good)).socket.close();
-      const badIss = await signToken({ userId: 'u1', organizationId: 'o1', extra: { iss: 'https://other', aud: 'realtime' } });
+      const badIss = await signToken({
+        userId: 'u1',
+        organizationId: 'o1',
+        extra: { iss: 'https://other', aud: 'realtime' },
+      });
       expect((await connectError(srv.url, badIss)).message).toBe('AUTHENTICATION_FAILED');
-      const noAud = await signToken({ userId: 'u1', organizationId: 'o1', extra: { iss: 'https://idp.example' } });
+      const noAud = await signToken({
+        userId: 'u1',
+        organizationId: 'o1',
+        extra: { iss: 'https://idp.example' },
+      });
       expect((await connectError(srv.url, noAud)).message).toBe('AUTHENTICATION_FAILED');
     } finally {
       await srv.close();
@@ -153,7 +231,10 @@ describe('expiry while connected and auth:refresh', () => {
   afterAll(() => srv.close());
 
   it('emits auth:expired then disconnects at exp (+ tolerance)', async () => {
-    const { socket } = await connect(srv.url, await signToken({ userId: 'exp1', organizationId: 'o1', ttl: 2 }));
+    const { socket } = await connect(
+      srv.url,
+      await signToken({ userId: 'exp1', organizationId: 'o1', ttl: 2 }),
+    );
     const expired = waitFor(socket, 'auth:expired', () => true, 5000);
     const reason = new Promise<string>((r) => socket.once('disconnect', r));
     expect((await expired).type).toBe('AUTHENTICATION_FAILED');
@@ -161,7 +242,10 @@ describe('expiry while connected and auth:refresh', () => {
   });
 
   it('auth:refresh with a valid token of the same user moves the expiry', async () => {
-    const { socket } = await connect(srv.url, await signToken({ userId: 'exp2', organizationId: 'o1', ttl: 2 }));
+    const { socket } = await connect(
+      srv.url,
+      await signToken({ userId: 'exp2', organizationId: 'o1', ttl: 2 }),
+    );
     const fresh = await signToken({ userId: 'exp2', organizationId: 'o1', ttl: 600 });
     const data = await ok(socket, 'auth:refresh', { token: fresh });
     expect(Date.parse(data.expiresAt)).toBeGreaterThan(Date.now() + 500_000);
@@ -175,12 +259,19 @@ describe('expiry while connected and auth:refresh', () => {
   });
 
   it('refuses a refresh with an invalid token or another user (session unchanged)', async () => {
-    const { socket } = await connect(srv.url, await signToken({ userId: 'exp3', organizationId: 'o1', ttl: 600 }));
+    const { socket } = await connect(
+      srv.url,
+      await signToken({ userId: 'exp3', organizationId: 'o1', ttl: 600 }),
+    );
     const bad = await request(socket, 'auth:refresh', { token: 'garbage' });
     expect(!bad.ok && bad.error.type).toBe('AUTHENTICATION_FAILED');
-    const other = await request(socket, 'auth:refresh', { token: await signToken({ userId: 'someone', organizationId: 'o1' }) });
+    const other = await request(socket, 'auth:refresh', {
+      token: await signToken({ userId: 'someone', organizationId: 'o1' }),
+    });
     expect(!other.ok && other.error.type).toBe('AUTHORIZATION_FAILED');
-    const otherOrg = await request(socket, 'auth:refresh', { token: await signToken({ userId: 'exp3', organizationId: 'o2' }) });
+    const otherOrg = await request(socket, 'auth:refresh', {
+      token: await signToken({ userId: 'exp3', organizationId: 'o2' }),
+    });
     expect(!otherOrg.ok && otherOrg.error.type).toBe('AUTHORIZATION_FAILED');
     expect(socket.connected).toBe(true);
     socket.close();

@@ -68,7 +68,10 @@ export class AuditService implements OnApplicationShutdown {
         try {
           await this.record(batch.slice(i, i + 500));
         } catch (err) {
-          this.logger.error({ errorName: (err as Error)?.name, lost: batch.length - i }, 'audit flush failed');
+          this.logger.error(
+            { errorName: (err as Error)?.name, lost: batch.length - i },
+            'audit flush failed',
+          );
         }
       }
     })();

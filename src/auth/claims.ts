@@ -19,7 +19,8 @@ export function mapClaims(payload: JWTPayload): AuthenticatedUser | undefined {
   const p = payload as Record<string, unknown>;
   const userId = pickId(p.sub, p.userId, p.id);
   const organizationId = pickId(p.organizationId, p.orgId, p.tenantId);
-  if (!userId || !organizationId || !ID_PATTERN.test(userId) || !ID_PATTERN.test(organizationId)) return undefined;
+  if (!userId || !organizationId || !ID_PATTERN.test(userId) || !ID_PATTERN.test(organizationId))
+    return undefined;
   let role: unknown = p.role;
   if (role === undefined && Array.isArray(p.roles)) role = p.roles[0];
   if (role === undefined || role === null) role = 'staff';

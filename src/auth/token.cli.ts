@@ -18,13 +18,19 @@ async function main(): Promise<void> {
   const opts: Record<string, string> = { role: 'staff', ttl: '1h' };
   for (let i = 0; i < args.length; i += 2) {
     const k = args[i];
-    if (!k.startsWith('--') || args[i + 1] === undefined) throw new Error(`Unexpected argument "${k}"`);
+    if (!k.startsWith('--') || args[i + 1] === undefined)
+      throw new Error(`Unexpected argument "${k}"`);
     opts[k.slice(2)] = args[i + 1];
   }
-  if (!opts.user || !opts.org) throw new Error('Usage: npm run token -- --user ID --org ID [--role ROLE] [--ttl 1h]');
-  if (!(ROLES as readonly string[]).includes(opts.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
+  if (!opts.user || !opts.org)
+    throw new Error('Usage: npm run token -- --user ID --org ID [--role ROLE] [--ttl 1h]');
+  if (!(ROLES as readonly string[]).includes(opts.role))
+    throw new Error(`--role must be one of ${ROLES.join(', ')}`);
   const config = loadConfig();
-  if (!config.jwt.secret) throw new Error('The token command signs with JWT_SECRET; this server verifies with a public key');
+  if (!config.jwt.secret)
+    throw new Error(
+      'The token command signs with JWT_SECRET; this server verifies with a public key',
+    );
   const now = Math.floor(Date.now() / 1000);
   let jwt = new SignJWT({ organizationId: opts.org, role: opts.role })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -37,6 +43,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -13,7 +13,8 @@ export interface ParsedChannel {
 
 /** Parses a channel name (§11 pattern) or throws VALIDATION_ERROR on `channel`. */
 export function parseChannel(channel: string, field = 'channel'): ParsedChannel {
-  if (!CHANNEL_PATTERN.test(channel)) throw AppError.validation([{ field, constraints: ['matches'] }]);
+  if (!CHANNEL_PATTERN.test(channel))
+    throw AppError.validation([{ field, constraints: ['matches'] }]);
   const [kind, id, topic] = channel.split(':');
   return { kind: kind as 'org' | 'user', id, ...(topic !== undefined ? { topic } : {}) };
 }
@@ -28,8 +29,10 @@ export class ChannelService {
     const { userId, organizationId } = socket.data.user;
     const parsed = parseChannel(channel);
     if (parsed.topic === 'role') throw AppError.forbidden('The role topic is reserved');
-    if (parsed.kind === 'org' && parsed.id !== organizationId) throw AppError.forbidden('Channel of another organization');
-    if (parsed.kind === 'user' && parsed.id !== userId) throw AppError.forbidden('Channel of another user');
+    if (parsed.kind === 'org' && parsed.id !== organizationId)
+      throw AppError.forbidden('Channel of another organization');
+    if (parsed.kind === 'user' && parsed.id !== userId)
+      throw AppError.forbidden('Channel of another user');
   }
 
   async subscribe(socket: AppSocket, channel: string): Promise<{ channel: string }> {

@@ -106,7 +106,8 @@ function int(env: Env, name: string, def: number, min = 0, max = Number.MAX_SAFE
   if (raw === undefined) return def;
   if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
   const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  if (n < min || n > max)
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
 }
 
@@ -132,10 +133,16 @@ export function parseRateLimits(raw: string | undefined): Record<RateLimitKey, B
   }
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (!(RATE_LIMIT_KEYS as readonly string[]).includes(key)) {
-      throw new ConfigError('RATE_LIMITS', `has unknown key "${key}" (allowed: ${RATE_LIMIT_KEYS.join(', ')})`);
+      throw new ConfigError(
+        'RATE_LIMITS',
+        `has unknown key "${key}" (allowed: ${RATE_LIMIT_KEYS.join(', ')})`,
+      );
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new ConfigError('RATE_LIMITS', `"${key}" must be an object {maxTokens, refillIntervalMs}`);
+      throw new ConfigError(
+        'RATE_LIMITS',
+        `"${key}" must be an object {maxTokens, refillIntervalMs}`,
+      );
     }
     const spec = { ...limits[key as RateLimitKey] };
     for (const [field, v] of Object.entries(value as Record<string, unknown>)) {
@@ -157,7 +164,8 @@ function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
   const host = str(env, 'REDIS_HOST');
   const keyPrefix = str(env, 'REDIS_KEY_PREFIX') ?? 'wcr:';
   if (url) {
-    if (!/^rediss?:\/\//.test(url)) throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+    if (!/^rediss?:\/\//.test(url))
+      throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
     const u = new URL(url);
     return {
       url,
@@ -207,22 +215,40 @@ function parseJwt(env: Env, production: boolean, dataDir: string): JwtConfig {
     } catch {
       throw new ConfigError('JWT_PUBLIC_KEY', 'is not a PEM public key');
     }
-    if (type !== 'rsa' && type !== 'ec') throw new ConfigError('JWT_PUBLIC_KEY', 'must be an RSA or EC (P-256) key');
-    return { ...base, algorithm: type === 'rsa' ? 'RS256' : 'ES256', publicKeyPem: pem, secretSource: 'none' };
+    if (type !== 'rsa' && type !== 'ec')
+      throw new ConfigError('JWT_PUBLIC_KEY', 'must be an RSA or EC (P-256) key');
+    return {
+      ...base,
+      algorithm: type === 'rsa' ? 'RS256' : 'ES256',
+      publicKeyPem: pem,
+      secretSource: 'none',
+    };
   }
   if (jwksUrl) {
-    if (!/^https?:\/\//.test(jwksUrl)) throw new ConfigError('JWT_JWKS_URL', 'must be an http(s) URL');
+    if (!/^https?:\/\//.test(jwksUrl))
+      throw new ConfigError('JWT_JWKS_URL', 'must be an http(s) URL');
     const alg = str(env, 'JWT_ALGORITHM') ?? 'RS256';
-    if (alg !== 'RS256' && alg !== 'ES256') throw new ConfigError('JWT_ALGORITHM', 'must be RS256 or ES256 with JWT_JWKS_URL');
+    if (alg !== 'RS256' && alg !== 'ES256')
+      throw new ConfigError('JWT_ALGORITHM', 'must be RS256 or ES256 with JWT_JWKS_URL');
     return { ...base, algorithm: alg, jwksUrl, secretSource: 'none' };
   }
   if (secretRaw !== undefined && secretRaw !== '') {
     const secret = new TextEncoder().encode(secretRaw);
-    if (production && secret.byteLength < 32) throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes in production');
+    if (production && secret.byteLength < 32)
+      throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes in production');
     return { ...base, algorithm: 'HS256', secret, secretSource: 'env' };
   }
-  if (production) throw new ConfigError('JWT_SECRET', 'is required in production (or JWT_PUBLIC_KEY / JWT_JWKS_URL)');
-  return { ...base, algorithm: 'HS256', secret: loadOrCreateSecret(dataDir), secretSource: 'generated' };
+  if (production)
+    throw new ConfigError(
+      'JWT_SECRET',
+      'is required in production (or JWT_PUBLIC_KEY / JWT_JWKS_URL)',
+    );
+  return {
+    ...base,
+    algorithm: 'HS256',
+    secret: loadOrCreateSecret(dataDir),
+    secretSource: 'generated',
+  };
 }
 
 function parseCors(env: Env, production: boolean): string[] {
@@ -235,9 +261,11 @@ function parseCors(env: Env, production: boolean): string[] {
     .split(',')
     .map((o) => o.trim().replace(/\/$/, ''))
     .filter(Boolean);
-  if (origins.includes('*')) throw new ConfigError('CORS_ORIGIN', 'must list origins; "*" is refused');
+  if (origins.includes('*'))
+    throw new ConfigError('CORS_ORIGIN', 'must list origins; "*" is refused');
   for (const o of origins) {
-    if (!/^https?:\/\/[^/\s]+$/.test(o)) throw new ConfigError('CORS_ORIGIN', `has a malformed origin "${o}"`);
+    if (!/^https?:\/\/[^/\s]+$/.test(o))
+      throw new ConfigError('CORS_ORIGIN', `has a malformed origin "${o}"`);
   }
   return origins;
 }
@@ -252,9 +280,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'must be a postgres:// connection string');
   }
-  if (isProduction && !databaseUrl) throw new ConfigError('DATABASE_URL', 'is required in production');
+  if (isProduction && !databaseUrl)
+    throw new ConfigError('DATABASE_URL', 'is required in production');
   const logLevel = str(env, 'LOG_LEVEL') ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   const corsOrigins = parseCors(env, isProduction);
   const redis = parseRedis(env, isProduction);
   const rateLimits = parseRateLimits(str(env, 'RATE_LIMITS'));

@@ -1,4 +1,11 @@
-import { MessageBody, ConnectedSocket, SubscribeMessage, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
+import {
+  MessageBody,
+  ConnectedSocket,
+  SubscribeMessage,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+} from '@nestjs/websockets';
 import { Inject } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, describeConfig, type AppConfig } from '../config/config.js';
@@ -24,7 +31,8 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
   afterInit(server: AppServer | AppNamespace): void {
     const nsp = 'of' in server ? server.of('/') : server;
     this.sessions.install(nsp);
-    if (this.namespace === '/') this.logger.info({ config: describeConfig(this.config) }, 'realtime gateway ready');
+    if (this.namespace === '/')
+      this.logger.info({ config: describeConfig(this.config) }, 'realtime gateway ready');
   }
 
   handleConnection(socket: AppSocket): Promise<void> {
@@ -36,7 +44,10 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
   }
 
   @SubscribeMessage('ping')
-  ping(@ConnectedSocket() socket: AppSocket, @AckPresent() hasAck: boolean): ClientAckData<'ping'> | undefined {
+  ping(
+    @ConnectedSocket() socket: AppSocket,
+    @AckPresent() hasAck: boolean,
+  ): ClientAckData<'ping'> | undefined {
     const serverTime = new Date().toISOString();
     if (!hasAck) {
       socket.emit('pong', { serverTime });
@@ -46,7 +57,10 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
   }
 
   @SubscribeMessage('auth:refresh')
-  refresh(@ConnectedSocket() socket: AppSocket, @MessageBody() body: AuthRefreshDto): Promise<ClientAckData<'auth:refresh'>> {
+  refresh(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: AuthRefreshDto,
+  ): Promise<ClientAckData<'auth:refresh'>> {
     return this.sessions.refresh(socket, body.token);
   }
 }
@@ -65,12 +79,18 @@ export class RootGateway extends CoreGatewayBase {
   }
 
   @SubscribeMessage('subscribe')
-  subscribe(@ConnectedSocket() socket: AppSocket, @MessageBody() body: ChannelDto): Promise<ClientAckData<'subscribe'>> {
+  subscribe(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ChannelDto,
+  ): Promise<ClientAckData<'subscribe'>> {
     return this.channels.subscribe(socket, body.channel);
   }
 
   @SubscribeMessage('unsubscribe')
-  unsubscribe(@ConnectedSocket() socket: AppSocket, @MessageBody() body: ChannelDto): Promise<ClientAckData<'unsubscribe'>> {
+  unsubscribe(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ChannelDto,
+  ): Promise<ClientAckData<'unsubscribe'>> {
     return this.channels.unsubscribe(socket, body.channel);
   }
 }

@@ -1,4 +1,9 @@
-import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import {
+  Injectable,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { map, type Observable } from 'rxjs';
 import { MetricsService } from '../observability/metrics.service.js';
@@ -31,7 +36,13 @@ export class EventInterceptor implements NestInterceptor {
         if (this.logger.logger.isLevelEnabled('debug')) {
           const user = ws.getClient<AppSocket>().data.user;
           this.logger.debug(
-            { event, userId: user.userId, organizationId: user.organizationId, ms: seconds * 1000, outcome: 'ok' },
+            {
+              event,
+              userId: user.userId,
+              organizationId: user.organizationId,
+              ms: seconds * 1000,
+              outcome: 'ok',
+            },
             'event handled',
           );
         }

@@ -18,7 +18,8 @@ export function assertSafePayload(payload: unknown, maxDepth = MAX_PAYLOAD_DEPTH
       continue;
     }
     for (const key of Object.keys(value)) {
-      if (FORBIDDEN.has(key)) throw AppError.validation([{ field: '$', constraints: ['forbiddenKey'] }]);
+      if (FORBIDDEN.has(key))
+        throw AppError.validation([{ field: '$', constraints: ['forbiddenKey'] }]);
       stack.push([(value as Record<string, unknown>)[key], depth + 1]);
     }
   }

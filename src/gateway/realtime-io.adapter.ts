@@ -35,7 +35,10 @@ export class RealtimeIoAdapter extends IoAdapter {
       serveClient: false,
       cors: { origin: corsOrigins, credentials: true },
       allowRequest: (req, callback) => {
-        callback(isOriginAllowed(req, corsOrigins) ? null : 'Origin not allowed', isOriginAllowed(req, corsOrigins));
+        callback(
+          isOriginAllowed(req, corsOrigins) ? null : 'Origin not allowed',
+          isOriginAllowed(req, corsOrigins),
+        );
       },
       // Never recover sessions without running the handshake middleware again (§3).
       connectionStateRecovery: undefined,
@@ -47,7 +50,9 @@ export class RealtimeIoAdapter extends IoAdapter {
     if (this.server) return this.server;
     const options = this.serverOptions();
     const server: AppServer =
-      this.httpServer && port === 0 ? new Server(this.httpServer, options) : new Server(port, options);
+      this.httpServer && port === 0
+        ? new Server(this.httpServer as import('node:http').Server, options)
+        : new Server(port, options);
     this.server = server;
     this.onServer(server);
     return server;

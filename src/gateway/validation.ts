@@ -30,7 +30,8 @@ function flatten(errors: ValidationError[], prefix = ''): ValidationDetail[] {
         const failed = eachNames.filter((n) => !(ELEMENT_CHECKS[n] ?? (() => false))(item));
         if (failed.length > 0) out.push({ field: `${field}.${i}`, constraints: failed });
       });
-      if (!out.some((d) => d.field.startsWith(`${field}.`))) out.push({ field, constraints: eachNames });
+      if (!out.some((d) => d.field.startsWith(`${field}.`)))
+        out.push({ field, constraints: eachNames });
     } else if (eachNames.length > 0) {
       out.push({ field, constraints: eachNames });
     }
@@ -43,7 +44,11 @@ function flatten(errors: ValidationError[], prefix = ''): ValidationDetail[] {
  * Validates a client payload against its DTO: safe shape first, then class-validator with
  * whitelisting (unknown properties refused). Details never contain the submitted value.
  */
-export function validatePayload<T extends object>(dto: Ctor<T>, payload: unknown, optional = false): T {
+export function validatePayload<T extends object>(
+  dto: Ctor<T>,
+  payload: unknown,
+  optional = false,
+): T {
   if (payload === undefined && optional) payload = {};
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw AppError.validation([{ field: '$', constraints: ['isObject'] }]);

@@ -23,7 +23,8 @@ export class WsExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const args = host.getArgs<unknown[]>();
     const socket = args[0] as AppSocket;
-    const ack = args.find((a, i) => i > 0 && typeof a === 'function') as ((r: unknown) => void) | undefined;
+    const ack = args.find((a, i) => i > 0 && typeof a === 'function') as
+      ((r: unknown) => void) | undefined;
     const event = host.switchToWs().getPattern();
     const started = (args as unknown as Record<symbol, number>)[EVENT_STARTED_AT];
     if (exception instanceof SilentDrop) {
@@ -33,15 +34,24 @@ export class WsExceptionsFilter implements ExceptionFilter {
     }
     const error = toErrorObject(exception, { event, production: this.config.isProduction });
     this.metrics.events.inc({ event, outcome: error.type });
-    if (typeof started === 'number') this.metrics.eventDuration.observe({ event }, (performance.now() - started) / 1000);
+    if (typeof started === 'number')
+      this.metrics.eventDuration.observe({ event }, (performance.now() - started) / 1000);
     const user = socket.data?.user;
-    const fields = { event, userId: user?.userId, organizationId: user?.organizationId, outcome: error.type };
+    const fields = {
+      event,
+      userId: user?.userId,
+      organizationId: user?.organizationId,
+      outcome: error.type,
+    };
     if (exception instanceof AppError) {
       this.logger.debug(fields, 'event refused');
     } else {
       // Log the error class and stack frames only: driver messages can quote values.
       const e = exception as Error | undefined;
-      this.logger.error({ ...fields, errorName: e?.name, stack: e?.stack?.split('\n').slice(1, 8).join('\n') }, 'event failed');
+      this.logger.error(
+        { ...fields, errorName: e?.name, stack: e?.stack?.split('\n').slice(1, 8).join('\n') },
+        'event failed',
+      );
     }
     if (ack) ack({ ok: false, error });
     else socket.emit('error', error);

@@ -8,16 +8,18 @@ import { AppError, toErrorObject } from '../protocol/errors.js';
  */
 export function installBodyParser(app: INestApplication, limit = '256kb'): void {
   app.use(express.json({ limit, strict: false }));
-  app.use((err: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {
-    if (!err) return next();
-    if (err.type === 'entity.too.large') {
-      res.status(413).json(toErrorObject(AppError.badRequest('Request body too large')));
-      return;
-    }
-    if (err.type === 'entity.parse.failed' || err.status === 400) {
-      res.status(400).json(toErrorObject(AppError.badRequest('Malformed JSON body')));
-      return;
-    }
-    next(err as Error);
-  });
+  app.use(
+    (err: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {
+      if (!err) return next();
+      if (err.type === 'entity.too.large') {
+        res.status(413).json(toErrorObject(AppError.badRequest('Request body too large')));
+        return;
+      }
+      if (err.type === 'entity.parse.failed' || err.status === 400) {
+        res.status(400).json(toErrorObject(AppError.badRequest('Malformed JSON body')));
+        return;
+      }
+      next(err as Error);
+    },
+  );
 }

@@ -1,4 +1,10 @@
-import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import {
+  Catch,
+  HttpException,
+  Inject,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -28,22 +34,34 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request & { id?: string }>();
-    const requestId = typeof req.id === 'string' || typeof req.id === 'number' ? String(req.id) : undefined;
+    const requestId =
+      typeof req.id === 'string' || typeof req.id === 'number' ? String(req.id) : undefined;
     let status: number;
-    let err: AppError | unknown = exception;
+    let err: unknown = exception;
     if (exception instanceof AppError) {
       status = HTTP_STATUS[exception.type];
     } else if (exception instanceof HttpException) {
       status = exception.getStatus();
       const type = STATUS_TYPES[status] ?? (status >= 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST');
-      const text = status === 404 ? 'Route not found' : status === 413 ? 'Request body too large' : exception.message;
+      const text =
+        status === 404
+          ? 'Route not found'
+          : status === 413
+            ? 'Request body too large'
+            : exception.message;
       err = new AppError(type, text);
     } else {
       status = 500;
       const e = exception as Error | undefined;
-      this.logger.error({ errorName: e?.name, stack: e?.stack?.split('\n').slice(1, 8).join('\n') }, 'request failed');
+      this.logger.error(
+        { errorName: e?.name, stack: e?.stack?.split('\n').slice(1, 8).join('\n') },
+        'request failed',
+      );
     }
-    const body = toErrorObject(err, { ...(requestId ? { requestId } : {}), production: this.config.isProduction });
+    const body = toErrorObject(err, {
+      ...(requestId ? { requestId } : {}),
+      production: this.config.isProduction,
+    });
     if (!res.headersSent) res.status(status).json(body);
   }
 }

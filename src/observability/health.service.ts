@@ -20,9 +20,15 @@ export class HealthService {
     this.redisCheck = check;
   }
 
-  async readiness(): Promise<{ status: 'ok' | 'unavailable'; checks: { database: CheckState; redis: CheckState } }> {
+  async readiness(): Promise<{
+    status: 'ok' | 'unavailable';
+    checks: { database: CheckState; redis: CheckState };
+  }> {
     const timeout = <T>(p: Promise<T>) =>
-      Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref())]);
+      Promise.race([
+        p,
+        new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref()),
+      ]);
     const database: CheckState = await timeout(this.database.ping()).then(
       () => 'up' as const,
       () => 'down' as const,

@@ -33,7 +33,10 @@ export function pinoParams(config: AppConfig, destination?: DestinationStream): 
         level: config.logLevel,
         base: { node: config.nodeId },
         redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-        autoLogging: { ignore: (req: { url?: string }) => req.url === '/health' || req.url === '/metrics' || req.url === '/ready' },
+        autoLogging: {
+          ignore: (req: { url?: string }) =>
+            req.url === '/health' || req.url === '/metrics' || req.url === '/ready',
+        },
         serializers: {
           req: (req: { id: unknown; method: string; url: string }) => ({
             id: req.id,
@@ -44,9 +47,9 @@ export function pinoParams(config: AppConfig, destination?: DestinationStream): 
         },
         customProps: () => ({ context: 'http' }),
       },
-      destination as DestinationStream,
+      destination,
     ].filter((x) => x !== undefined) as Params['pinoHttp'],
-  } as Params;
+  };
 }
 
 export const LOG_DESTINATION = Symbol('LOG_DESTINATION');

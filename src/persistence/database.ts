@@ -44,7 +44,9 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
     await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await migratePg(drizzlePg({ client: pool, schema }), { migrationsFolder: migrationsFolder() });
   } finally {
-    await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await lockClient
+      .query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
+      .catch(() => undefined);
     lockClient.release();
   }
   return {
@@ -61,7 +63,10 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
  * Embedded PostgreSQL (PGlite). `dataDir` on disk survives restarts; `template` (a dumped data
  * directory) gives tests a migrated in-memory database in about a second.
  */
-export async function openPglite(options: { dataDir?: string; template?: Blob }): Promise<DatabaseHandle> {
+export async function openPglite(options: {
+  dataDir?: string;
+  template?: Blob;
+}): Promise<DatabaseHandle> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const client = await PGlite.create({
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),

@@ -59,7 +59,10 @@ export const messages = pgTable(
     organizationId: text('organization_id').notNull(),
     type: text('type').notNull().default('text'),
     content: text('content').notNull(),
-    metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    metadata: jsonb('metadata')
+      .$type<Record<string, unknown>>()
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     createdAt: ts('created_at').notNull().defaultNow(),
     editedAt: ts('edited_at'),
     deletedAt: ts('deleted_at'),
@@ -96,7 +99,10 @@ export const notifications = pgTable(
     title: text('title').notNull(),
     body: text('body'),
     priority: text('priority').notNull().default('normal'),
-    data: jsonb('data').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    data: jsonb('data')
+      .$type<Record<string, unknown>>()
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     createdAt: ts('created_at').notNull().defaultNow(),
     readAt: ts('read_at'),
   },
@@ -137,7 +143,10 @@ export const alertRecipients = pgTable(
     lastSentAt: ts('last_sent_at'),
     deliveryCount: integer('delivery_count').notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.alertId, t.userId] }), index('alert_recipients_user_idx').on(t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.alertId, t.userId] }),
+    index('alert_recipients_user_idx').on(t.userId),
+  ],
 );
 
 /** Session revocations: tokens of the user with `iat` ≤ `revoked_at` (or no iat) are refused. */

@@ -7,11 +7,26 @@ import type { PresenceEntry, PresenceStatus } from '../protocol/models.js';
  */
 export interface PresenceStore {
   /** Adds a live session; `first` is true when the user had no live session on any node before. */
-  addSession(organizationId: string, userId: string, sessionId: string, at: Date): Promise<{ first: boolean }>;
+  addSession(
+    organizationId: string,
+    userId: string,
+    sessionId: string,
+    at: Date,
+  ): Promise<{ first: boolean }>;
   /** Removes a session; `last` is true when no live session of the user remains on any node. */
-  removeSession(organizationId: string, userId: string, sessionId: string, at: Date): Promise<{ last: boolean }>;
+  removeSession(
+    organizationId: string,
+    userId: string,
+    sessionId: string,
+    at: Date,
+  ): Promise<{ last: boolean }>;
   /** Stored status (`online`, `away`, or `offline` = appear offline) and last activity. */
-  setStatus(organizationId: string, userId: string, status: PresenceStatus, at: Date): Promise<void>;
+  setStatus(
+    organizationId: string,
+    userId: string,
+    status: PresenceStatus,
+    at: Date,
+  ): Promise<void>;
   /** Entries for these users; unknown users come back offline with lastSeenAt null. */
   get(organizationId: string, userIds: string[]): Promise<PresenceEntry[]>;
   /** Every user of the organization whose visible status is online or away. */

@@ -45,7 +45,10 @@ export interface ClientEventSpec {
     data: { message: Message };
   };
   'message:edit': { payload: { messageId: string; content: string }; data: { message: Message } };
-  'message:delete': { payload: { messageId: string }; data: { messageId: string; deletedAt: string } };
+  'message:delete': {
+    payload: { messageId: string };
+    data: { messageId: string; deletedAt: string };
+  };
   'message:delivered': {
     payload: { conversationId: string; messageId: string };
     data: { conversationId: string; messageId: string; deliveredAt: string };
@@ -54,14 +57,23 @@ export interface ClientEventSpec {
     payload: { conversationId: string; messageId: string };
     data: { conversationId: string; messageId: string; readAt: string };
   };
-  'message:typing': { payload: { conversationId: string; isTyping: boolean }; data: Record<string, never> };
+  'message:typing': {
+    payload: { conversationId: string; isTyping: boolean };
+    data: Record<string, never>;
+  };
   'presence:update': { payload: { status: PresenceStatus }; data: { status: PresenceStatus } };
-  'presence:query': { payload: { userIds?: string[] } | undefined; data: { users: PresenceEntry[] } };
+  'presence:query': {
+    payload: { userIds?: string[] } | undefined;
+    data: { users: PresenceEntry[] };
+  };
   'notification:read': {
     payload: { notificationId: string };
     data: { notificationId: string; readAt: string };
   };
-  'alert:acknowledge': { payload: { alertId: string }; data: { alertId: string; acknowledgedAt: string } };
+  'alert:acknowledge': {
+    payload: { alertId: string };
+    data: { alertId: string; acknowledgedAt: string };
+  };
   'auth:refresh': { payload: { token: string }; data: { expiresAt: string } };
 }
 
@@ -89,7 +101,12 @@ export interface ServerEventSpec {
   'message:new': { message: Message; replayed?: true };
   'message:edited': { message: Message };
   'message:deleted': { messageId: string; conversationId: string; deletedAt: string };
-  'message:delivered': { conversationId: string; messageId: string; userId: string; deliveredAt: string };
+  'message:delivered': {
+    conversationId: string;
+    messageId: string;
+    userId: string;
+    deliveredAt: string;
+  };
   'message:read': { conversationId: string; messageId: string; userId: string; readAt: string };
   'message:typing': { conversationId: string; userId: string; isTyping: boolean };
   'presence:changed': PresenceEntry;

@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, RATE_LIMIT_KEYS, type AppConfig, type BucketSpec, type RateLimitKey } from '../config/config.js';
+import {
+  APP_CONFIG,
+  RATE_LIMIT_KEYS,
+  type AppConfig,
+  type BucketSpec,
+  type RateLimitKey,
+} from '../config/config.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit.store.js';
 
@@ -27,14 +33,21 @@ export class RateLimitService {
   }
 
   async consumeEvent(userId: string, event: string, override?: BucketSpec): Promise<LimitDecision> {
-    const decision = await this.store.consume(`user:${userId}:${event}`, this.specFor(event, override));
+    const decision = await this.store.consume(
+      `user:${userId}:${event}`,
+      this.specFor(event, override),
+    );
     if (!decision.allowed) this.metrics.rateLimited.inc({ scope: 'event', event });
     return decision;
   }
 
   async consumeHandshake(ip: string): Promise<LimitDecision> {
-    const decision = await this.store.consume(`ip:${ip}:handshake`, this.config.rateLimits['handshake:ip']);
-    if (!decision.allowed) this.metrics.rateLimited.inc({ scope: 'handshake', event: 'handshake:ip' });
+    const decision = await this.store.consume(
+      `ip:${ip}:handshake`,
+      this.config.rateLimits['handshake:ip'],
+    );
+    if (!decision.allowed)
+      this.metrics.rateLimited.inc({ scope: 'handshake', event: 'handshake:ip' });
     return decision;
   }
 

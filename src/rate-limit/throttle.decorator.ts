@@ -16,4 +16,5 @@ export interface ThrottleOptions {
  * Rate-limit options of a handler. The bucket comes from RATE_LIMITS for the five events of §7,
  * from these numbers for other events that set them, else from RATE_LIMITS.default.
  */
-export const Throttle = (options: ThrottleOptions): MethodDecorator => SetMetadata(THROTTLE_METADATA, options);
+export const Throttle = (options: ThrottleOptions): MethodDecorator =>
+  SetMetadata(THROTTLE_METADATA, options);

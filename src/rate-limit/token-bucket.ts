@@ -20,7 +20,11 @@ export interface ConsumeResult {
  * Pure token-bucket step: refill since `updatedAt` at one token per `refillIntervalMs`, capped at
  * `maxTokens`, then take one token if there is one. A missing state is a full bucket.
  */
-export function consumeToken(state: BucketState | undefined, spec: BucketSpec, now: number): ConsumeResult {
+export function consumeToken(
+  state: BucketState | undefined,
+  spec: BucketSpec,
+  now: number,
+): ConsumeResult {
   let tokens = spec.maxTokens;
   if (state) {
     const elapsed = Math.max(0, now - state.updatedAt);
@@ -28,7 +32,12 @@ export function consumeToken(state: BucketState | undefined, spec: BucketSpec, n
   }
   if (tokens >= 1) {
     tokens -= 1;
-    return { allowed: true, remaining: Math.floor(tokens), retryAfterMs: 0, state: { tokens, updatedAt: now } };
+    return {
+      allowed: true,
+      remaining: Math.floor(tokens),
+      retryAfterMs: 0,
+      state: { tokens, updatedAt: now },
+    };
   }
   const retryAfterMs = Math.ceil((1 - tokens) * spec.refillIntervalMs);
   return { allowed: false, remaining: 0, retryAfterMs, state: { tokens, updatedAt: now } };
@@ -37,5 +46,8 @@ export function consumeToken(state: BucketState | undefined, spec: BucketSpec, n
 /** Tokens a bucket holds at `now` without taking one. */
 export function peekTokens(state: BucketState | undefined, spec: BucketSpec, now: number): number {
   if (!state) return spec.maxTokens;
-  return Math.min(spec.maxTokens, state.tokens + Math.max(0, now - state.updatedAt) / spec.refillIntervalMs);
+  return Math.min(
+    spec.maxTokens,
+    state.tokens + Math.max(0, now - state.updatedAt) / spec.refillIntervalMs,
+  );
 }

@@ -18,7 +18,9 @@ export class WsThrottleGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const options = this.reflector.get<ThrottleOptions | undefined>(THROTTLE_METADATA, context.getHandler()) ?? {};
+    const options =
+      this.reflector.get<ThrottleOptions | undefined>(THROTTLE_METADATA, context.getHandler()) ??
+      {};
     if (options.skip) return true;
     const ws = context.switchToWs();
     const socket = ws.getClient<AppSocket>();

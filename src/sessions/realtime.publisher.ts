@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { NamespaceName } from '../protocol/constants.js';
-import { isCommunicationEvent, type ServerEventName, type ServerEventSpec } from '../protocol/events.js';
+import {
+  isCommunicationEvent,
+  type ServerEventName,
+  type ServerEventSpec,
+} from '../protocol/events.js';
 import { rooms } from '../protocol/rooms.js';
 import type { AppServer } from '../gateway/socket.types.js';
 
@@ -49,11 +53,21 @@ export class RealtimePublisher {
     }
   }
 
-  toUsers<E extends ServerEventName>(userIds: Iterable<string>, event: E, payload: ServerEventSpec[E], options?: PublishOptions): void {
+  toUsers<E extends ServerEventName>(
+    userIds: Iterable<string>,
+    event: E,
+    payload: ServerEventSpec[E],
+    options?: PublishOptions,
+  ): void {
     this.toRooms([...new Set(userIds)].map(rooms.user), event, payload, options);
   }
 
-  toOrg<E extends ServerEventName>(organizationId: string, event: E, payload: ServerEventSpec[E], options?: PublishOptions): void {
+  toOrg<E extends ServerEventName>(
+    organizationId: string,
+    event: E,
+    payload: ServerEventSpec[E],
+    options?: PublishOptions,
+  ): void {
     this.toRooms([rooms.org(organizationId)], event, payload, options);
   }
 
@@ -65,11 +79,19 @@ export class RealtimePublisher {
     payload: ServerEventSpec[E],
     options?: PublishOptions,
   ): void {
-    this.toRooms([rooms.conversation(conversationId), ...[...new Set(participantIds)].map(rooms.user)], event, payload, options);
+    this.toRooms(
+      [rooms.conversation(conversationId), ...[...new Set(participantIds)].map(rooms.user)],
+      event,
+      payload,
+      options,
+    );
   }
 
   /** Sockets of a user in every namespace, across nodes: disconnects them and returns how many. */
-  async disconnectUser(userId: string, beforeDisconnect?: (ns: NamespaceName) => void): Promise<number> {
+  async disconnectUser(
+    userId: string,
+    beforeDisconnect?: (ns: NamespaceName) => void,
+  ): Promise<number> {
     let total = 0;
     for (const ns of ['/', '/communication'] as const) {
       const sockets = await this.io.of(ns).in(rooms.user(userId)).fetchSockets();

@@ -67,12 +67,16 @@ export class SessionService implements OnApplicationShutdown {
     if (this.namespaces.has(name)) return;
     this.namespaces.set(name, nsp);
     nsp.use((socket, next) => {
-      this.authenticate(socket as AppSocket, name).then(
+      this.authenticate(socket, name).then(
         () => next(),
         (err: unknown) => {
-          const appErr = err instanceof AppError ? err : AppError.unavailable('Handshake could not be completed');
+          const appErr =
+            err instanceof AppError
+              ? err
+              : AppError.unavailable('Handshake could not be completed');
           this.metrics.handshakeRefused.inc({ reason: appErr.type });
-          if (!(err instanceof AppError)) this.logger.error({ errorName: (err as Error)?.name }, 'handshake failed');
+          if (!(err instanceof AppError))
+            this.logger.error({ errorName: (err as Error)?.name }, 'handshake failed');
           next(refusal(appErr));
         },
       );
@@ -98,10 +102,17 @@ export class SessionService implements OnApplicationShutdown {
     if (!ipDecision.allowed) throw AppError.rateLimited(ipDecision.retryAfterMs);
     const user = await this.verifier.verify(this.extractToken(socket));
     for (const check of this.checks) await check.check(user, ns);
-    const acquired = await this.counter.tryAcquire(ns, user.userId, socket.id, this.config.ws.maxConnectionsPerUser);
+    const acquired = await this.counter.tryAcquire(
+      ns,
+      user.userId,
+      socket.id,
+      this.config.ws.maxConnectionsPerUser,
+    );
     if (!acquired) {
       this.metrics.rateLimited.inc({ scope: 'connections', event: 'handshake:user' });
-      throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many connections for this user', { retryAfterMs: 1000 });
+      throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many connections for this user', {
+        retryAfterMs: 1000,
+      });
     }
     socket.data.user = user;
     socket.data.ip = ip;
@@ -122,14 +133,20 @@ export class SessionService implements OnApplicationShutdown {
       socketId: socket.id,
       serverTime: new Date().toISOString(),
     });
-    this.logger.debug({ userId: user.userId, organizationId: user.organizationId, ns }, 'connected');
+    this.logger.debug(
+      { userId: user.userId, organizationId: user.organizationId, ns },
+      'connected',
+    );
     const ctx: SessionContext = { socket, user, namespace: ns };
     for (const hook of this.hooks) {
       if (!hook.onConnect || !hook.namespaces.includes(ns) || socket.disconnected) continue;
       try {
         await hook.onConnect(ctx);
       } catch (err) {
-        this.logger.error({ hook: hook.name, userId: user.userId, errorName: (err as Error)?.name }, 'connect hook failed');
+        this.logger.error(
+          { hook: hook.name, userId: user.userId, errorName: (err as Error)?.name },
+          'connect hook failed',
+        );
       }
     }
   }
@@ -147,7 +164,10 @@ export class SessionService implements OnApplicationShutdown {
       try {
         await hook.onDisconnect(ctx, reason);
       } catch (err) {
-        this.logger.error({ hook: hook.name, userId: user.userId, errorName: (err as Error)?.name }, 'disconnect hook failed');
+        this.logger.error(
+          { hook: hook.name, userId: user.userId, errorName: (err as Error)?.name },
+          'disconnect hook failed',
+        );
       }
     }
   }
@@ -158,7 +178,9 @@ export class SessionService implements OnApplicationShutdown {
     socket.onAny((event: unknown, ...args: unknown[]) => {
       if (typeof event === 'string' && served.has(event)) return;
       const name = typeof event === 'string' ? event.slice(0, 64) : 'unknown';
-      const error = toErrorObject(AppError.badRequest(`Unknown event for namespace ${ns}`), { event: name });
+      const error = toErrorObject(AppError.badRequest(`Unknown event for namespace ${ns}`), {
+        event: name,
+      });
       this.metrics.events.inc({ event: 'unknown', outcome: 'BAD_REQUEST' });
       const ack = args[args.length - 1];
       if (typeof ack === 'function') (ack as (r: unknown) => void)({ ok: false, error });
@@ -169,11 +191,15 @@ export class SessionService implements OnApplicationShutdown {
   private scheduleExpiry(socket: AppSocket): void {
     const old = this.timers.get(socket);
     if (old) clearTimeout(old);
-    const delay = expiryDeadlineMs(socket.data.user.exp, this.config.jwt.clockToleranceSec) - Date.now();
+    const delay =
+      expiryDeadlineMs(socket.data.user.exp, this.config.jwt.clockToleranceSec) - Date.now();
     const timer = setTimeout(
       () => {
         if (socket.disconnected) return;
-        if (expiryDeadlineMs(socket.data.user.exp, this.config.jwt.clockToleranceSec) > Date.now() + 5) {
+        if (
+          expiryDeadlineMs(socket.data.user.exp, this.config.jwt.clockToleranceSec) >
+          Date.now() + 5
+        ) {
           this.scheduleExpiry(socket);
           return;
         }
@@ -193,7 +219,11 @@ export class SessionService implements OnApplicationShutdown {
       throw AppError.forbidden('Token belongs to another user or organization');
     }
     for (const check of this.checks) await check.check(next, socket.nsp.name as NamespaceName);
-    socket.data.user = { ...current, exp: next.exp, ...(next.iat !== undefined ? { iat: next.iat } : {}) };
+    socket.data.user = {
+      ...current,
+      exp: next.exp,
+      ...(next.iat !== undefined ? { iat: next.iat } : {}),
+    };
     this.scheduleExpiry(socket);
     return { expiresAt: new Date(next.exp * 1000).toISOString() };
   }

@@ -32,7 +32,7 @@ export function client(url: string, token: string | undefined, o: ConnectOptions
     extraHeaders: o.extraHeaders,
     query: o.query,
     timeout: o.timeoutMs ?? 5000,
-  }) as TestSocket;
+  });
 }
 
 /**
@@ -43,25 +43,37 @@ export async function connect(
   url: string,
   token: string,
   o: ConnectOptions & { record?: ServerEventName[] } = {},
-): Promise<{ socket: TestSocket; confirmed: ServerEventSpec['connection:confirmed']; recorder: Recorder }> {
+): Promise<{
+  socket: TestSocket;
+  confirmed: ServerEventSpec['connection:confirmed'];
+  recorder: Recorder;
+}> {
   const socket = client(url, token, o);
   const recorder = new Recorder(socket, o.record ?? []);
-  const confirmed = await new Promise<ServerEventSpec['connection:confirmed']>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('connect timed out')), o.timeoutMs ?? 5000);
-    socket.once('connection:confirmed', (c) => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-    socket.once('connect_error', (err) => {
-      clearTimeout(timer);
-      reject(Object.assign(new Error(err.message), { data: (err as Error & { data?: unknown }).data }));
-    });
-  });
+  const confirmed = await new Promise<ServerEventSpec['connection:confirmed']>(
+    (resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('connect timed out')), o.timeoutMs ?? 5000);
+      socket.once('connection:confirmed', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+      socket.once('connect_error', (err) => {
+        clearTimeout(timer);
+        reject(
+          Object.assign(new Error(err.message), { data: (err as Error & { data?: unknown }).data }),
+        );
+      });
+    },
+  );
   return { socket, confirmed, recorder };
 }
 
 /** Resolves with the `connect_error` of a handshake that must be refused. */
-export function connectError(url: string, token: string | undefined, o: ConnectOptions = {}): Promise<{ message: string; data?: ErrorObject }> {
+export function connectError(
+  url: string,
+  token: string | undefined,
+  o: ConnectOptions = {},
+): Promise<{ message: string; data?: ErrorObject }> {
   const socket = client(url, token, o);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -98,7 +110,11 @@ export function request<E extends ClientEventName>(
 }
 
 /** Like `request` but untyped: for sending malformed payloads on purpose. */
-export function rawRequest(socket: TestSocket, event: string, ...payload: unknown[]): Promise<Ack<unknown>> {
+export function rawRequest(
+  socket: TestSocket,
+  event: string,
+  ...payload: unknown[]
+): Promise<Ack<unknown>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ack for ${event}`)), 5000);
     (socket.emit as (...a: unknown[]) => void)(event, ...payload, (res: Ack<unknown>) => {
@@ -115,7 +131,10 @@ export async function ok<E extends ClientEventName>(
   ...rest: ClientPayload<E> extends void ? [] : [payload: ClientPayload<E>]
 ): Promise<ClientAckData<E>> {
   const res = await request(socket, event, ...rest);
-  if (!res.ok) throw Object.assign(new Error(`${event} failed: ${res.error.type} ${res.error.message}`), { error: res.error });
+  if (!res.ok)
+    throw Object.assign(new Error(`${event} failed: ${res.error.type} ${res.error.message}`), {
+      error: res.error,
+    });
   return res.data;
 }
 
@@ -171,7 +190,11 @@ export class Recorder {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== check);
-        reject(new Error(`timed out waiting for ${what}; got ${this.events.map((e) => e.event).join(', ')}`));
+        reject(
+          new Error(
+            `timed out waiting for ${what}; got ${this.events.map((e) => e.event).join(', ')}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push(check);
     });

@@ -12,7 +12,10 @@ import { IN_CI, postgresAvailable, redisAvailable } from './services.js';
  */
 export default async function setup(): Promise<void> {
   const [pgUp, redisUp] = await Promise.all([postgresAvailable(), redisAvailable()]);
-  const missing = [!pgUp && 'PostgreSQL (127.0.0.1:5432)', !redisUp && 'Redis (127.0.0.1:6379)'].filter(Boolean);
+  const missing = [
+    !pgUp && 'PostgreSQL (127.0.0.1:5432)',
+    !redisUp && 'Redis (127.0.0.1:6379)',
+  ].filter(Boolean);
   if (missing.length > 0) {
     const line = `\n*** ${missing.join(' and ')} not answering: the suites that need ${missing.length > 1 ? 'them' : 'it'} are SKIPPED ***\n`;
     if (IN_CI) throw new Error(`CI=true but ${missing.join(' and ')} not available`);
@@ -25,7 +28,9 @@ export default async function setup(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'wcr-template-'));
   const handle = await openPglite({});
-  const client = (handle as unknown as { db: { $client: { dumpDataDir(c?: string): Promise<Blob> } } }).db.$client;
+  const client = (
+    handle as unknown as { db: { $client: { dumpDataDir(c?: string): Promise<Blob> } } }
+  ).db.$client;
   const blob = await client.dumpDataDir('none');
   const file = join(dir, 'pglite-template.tar');
   writeFileSync(file, Buffer.from(await blob.arrayBuffer()));

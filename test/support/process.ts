@@ -63,7 +63,10 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
 }
 
 /** Starts a server process on a free port and waits until /health answers. */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<ServerProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const sp = spawnServer({ ...env, PORT: String(port) });
   const deadline = Date.now() + timeoutMs;

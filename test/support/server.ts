@@ -64,7 +64,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     ...options.env,
   };
   const config = loadConfig(env);
-  const database = options.database ?? (options.databaseUrl ? await openPostgres(options.databaseUrl) : await freshPglite());
+  const database =
+    options.database ??
+    (options.databaseUrl ? await openPostgres(options.databaseUrl) : await freshPglite());
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -72,9 +74,13 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       cb();
     },
   });
-  const app = await createApp({ config, database: { ...database, close: async () => undefined }, logDestination: destination });
+  const app = await createApp({
+    config,
+    database: { ...database, close: async () => undefined },
+    logDestination: destination,
+  });
   await app.listen(0, '127.0.0.1');
-  const port = (app.getHttpServer().address() as AddressInfo).port;
+  const port = ((app.getHttpServer() as import('node:http').Server).address() as AddressInfo).port;
   let closed = false;
   return {
     app,

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
 
-export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PG_ADMIN_URL =
+  process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_TEST_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const IN_CI = process.env.CI === 'true';
 
@@ -48,8 +49,11 @@ export const hasPostgres = (): boolean => process.env.WCR_TEST_HAS_PG === '1';
 export const hasRedis = (): boolean => process.env.WCR_TEST_HAS_REDIS === '1';
 
 /** Creates a fresh database of its own for a suite; returns its URL and a drop function. */
-export async function createTestDatabase(label = 't'): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `wcr_${label}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`.toLowerCase();
+export async function createTestDatabase(
+  label = 't',
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name =
+    `wcr_${label}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`.toLowerCase();
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);

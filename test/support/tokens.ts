@@ -17,7 +17,11 @@ export interface TokenClaims {
 /** Signs a real HS256 JWT the way the identity provider would. */
 export function signToken(c: TokenClaims): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const payload: JWTPayload = { organizationId: c.organizationId, ...(c.role ? { role: c.role } : {}), ...c.extra };
+  const payload: JWTPayload = {
+    organizationId: c.organizationId,
+    ...(c.role ? { role: c.role } : {}),
+    ...c.extra,
+  };
   let jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(c.userId)
