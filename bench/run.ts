@@ -3,7 +3,8 @@
  * `npm run bench -- --smoke` (every scenario for a few seconds, so CI keeps the harness alive;
  * no timing assertions). Options: `--only=chat,paced` (scenario names), `--loaders=N` (chat
  * loader processes, default 2), `--profile` (our server runs with `node --cpu-prof`, profiles in
- * bench/results/profiles/). Servers and loaders are real processes on 127.0.0.1; every loop is
+ * bench/results/profiles/), `--connections=N`, `--alert-sockets=N`, `--alert-users=N` (scale of
+ * scenarios 3 and 4), `--bare-only` (the baseline alone, to check the harness). Servers and loaders are real processes on 127.0.0.1; every loop is
  * bounded in count and time.
  *
  * Exit code 1 when a run found a correctness failure (a lost, duplicated or reordered message,
@@ -90,6 +91,12 @@ async function main(): Promise<void> {
     hasRedis,
     cpuProfDir,
     chatLoaders: Number(arg('loaders') ?? 2),
+    overrides: {
+      connections: arg('connections') ? Number(arg('connections')) : undefined,
+      alertSockets: arg('alert-sockets') ? Number(arg('alert-sockets')) : undefined,
+      alertUsers: arg('alert-users') ? Number(arg('alert-users')) : undefined,
+      bareOnly: arg('bare-only') === 'true',
+    },
     log: (line) => process.stderr.write(`${line}\n`),
   };
   const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));

@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
+/** Where our server's build lives: this checkout, or another built checkout to compare against. */
+export const SERVER_ROOT = process.env.BENCH_SERVER_ROOT ?? ROOT;
 export const PG_ADMIN_URL =
   process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -175,7 +177,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const script = opts.kind === 'ours' ? 'dist/src/main.js' : 'dist/bench/baseline-server.js';
   const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
   const proc: ChildProcess = spawn(process.execPath, [...nodeArgs, script], {
-    cwd: ROOT,
+    cwd: opts.kind === 'ours' ? SERVER_ROOT : ROOT,
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

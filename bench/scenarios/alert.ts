@@ -10,7 +10,7 @@ import { all, closeLoaders, startLoaders } from '../lib/loaders.js';
 import { CpuMeter } from '../lib/proc.js';
 import { machine, ratio, type Row, type ScenarioResult, type TargetCheck } from '../lib/report.js';
 import { sleep, type BenchContext, type Scenario } from './context.js';
-import { oursPreferPostgres, withServer, type Deployment } from './targets.js';
+import { pair, withServer, type Deployment } from './targets.js';
 
 const PER_LOADER = 2500;
 const wallNow = (): number => performance.timeOrigin + performance.now();
@@ -161,18 +161,15 @@ export const alertScenario: Scenario = {
   title: 'Scenario 4 — emergency alert fan-out to one organization',
   async run(ctx: BenchContext): Promise<ScenarioResult> {
     const startedAt = new Date().toISOString();
-    const n = ctx.smoke ? 300 : 10_000;
-    const users = ctx.smoke ? 30 : 100;
+    const n = ctx.overrides.alertSockets ?? (ctx.smoke ? 300 : 10_000);
+    const users = ctx.overrides.alertUsers ?? (ctx.smoke ? 30 : 100);
     const reps = ctx.smoke ? 1 : 3;
     const env = { WS_MAX_CONNECTIONS_PER_USER: String(Math.ceil(n / users) + 10) };
     const rows: Row[] = [];
     const failures: string[] = [];
     const notes: string[] = [];
     const got = new Map<string, AlertMeasurement>();
-    const deps: Deployment[] = [
-      { label: 'bare', kind: 'bare', db: 'none' },
-      oursPreferPostgres(ctx),
-    ];
+    const deps: Deployment[] = pair(ctx);
     for (const d of deps) {
       try {
         const m = await withServer(ctx, d, env, (s) =>
@@ -199,7 +196,7 @@ export const alertScenario: Scenario = {
       }
     }
     const bare = got.get('bare');
-    const ours = got.get(deps[1].label);
+    const ours = deps[1] ? got.get(deps[1].label) : undefined;
     const oursLast = ours ? median(ours.lastMs) : NaN;
     const r = ratio(oursLast, bare ? median(bare.lastMs) : null);
     const targets: TargetCheck[] = [

@@ -7,7 +7,7 @@ import { all, closeLoaders, startLoaders } from '../lib/loaders.js';
 import { CpuMeter, RssSampler } from '../lib/proc.js';
 import { machine, ratio, type Row, type ScenarioResult, type TargetCheck } from '../lib/report.js';
 import { sleep, type BenchContext, type Scenario } from './context.js';
-import { oursPreferPostgres, withServer, type Deployment } from './targets.js';
+import { pair, withServer, type Deployment } from './targets.js';
 
 const PER_LOADER = 2800;
 const ORG_SIZE = 100;
@@ -163,7 +163,7 @@ export const connectionsScenario: Scenario = {
   title: 'Scenario 3 — connection scale (authenticated idle websocket connections on one node)',
   async run(ctx: BenchContext): Promise<ScenarioResult> {
     const startedAt = new Date().toISOString();
-    const n = ctx.smoke ? 300 : 19_000;
+    const n = ctx.overrides.connections ?? (ctx.smoke ? 300 : 19_000);
     const pingMs = ctx.smoke ? 1000 : 5000;
     const holdMs = ctx.smoke ? 2500 : 3 * pingMs + 1000;
     const env = {
@@ -175,10 +175,7 @@ export const connectionsScenario: Scenario = {
     const failures: string[] = [];
     const notes: string[] = [];
     const got = new Map<string, ScaleMeasurement>();
-    const deps: Deployment[] = [
-      { label: 'bare', kind: 'bare', db: 'none' },
-      oursPreferPostgres(ctx),
-    ];
+    const deps: Deployment[] = pair(ctx);
     for (const d of deps) {
       try {
         const m = await withServer(ctx, d, env, (s) =>
@@ -208,7 +205,7 @@ export const connectionsScenario: Scenario = {
       }
     }
     const bare = got.get('bare');
-    const ours = got.get(deps[1].label);
+    const ours = deps[1] ? got.get(deps[1].label) : undefined;
     const r = ratio(ours?.rssPerConnKiB, bare?.rssPerConnKiB);
     const targets: TargetCheck[] = [
       {

@@ -12,6 +12,13 @@ export interface BenchContext {
   cpuProfDir?: string;
   /** Loader processes for the chat scenarios. */
   chatLoaders: number;
+  /** Overrides from the command line (--connections=N, --alert-sockets=N, --alert-users=N). */
+  overrides: {
+    connections?: number;
+    alertSockets?: number;
+    alertUsers?: number;
+    bareOnly?: boolean;
+  };
   log(line: string): void;
 }
 

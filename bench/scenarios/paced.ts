@@ -2,7 +2,7 @@
 import { machine, ratio, type Row, type ScenarioResult, type TargetCheck } from '../lib/report.js';
 import { runChat, type ChatMeasurement } from './chat-runner.js';
 import type { BenchContext, Scenario } from './context.js';
-import { oursPreferPostgres, withServer, type Deployment } from './targets.js';
+import { pair, withServer, type Deployment } from './targets.js';
 
 export const pacedScenario: Scenario = {
   name: 'paced',
@@ -16,10 +16,7 @@ export const pacedScenario: Scenario = {
     const failures: string[] = [];
     const notes: string[] = [];
     const results = new Map<string, ChatMeasurement>();
-    const deps: Deployment[] = [
-      { label: 'bare', kind: 'bare', db: 'none' },
-      oursPreferPostgres(ctx),
-    ];
+    const deps: Deployment[] = pair(ctx);
     for (const d of deps) {
       try {
         await withServer(ctx, d, {}, async (s) => {
@@ -58,7 +55,7 @@ export const pacedScenario: Scenario = {
         notes.push(`${d.label} not measured: ${(err as Error).message}`);
       }
     }
-    const ours = deps[1].label;
+    const ours = deps[1]?.label ?? 'ours';
     const at1k = results.get(`${ours} @1000/s`);
     const bare1k = results.get('bare @1000/s');
     const r = ratio(at1k?.ack.p99Ms, bare1k?.ack.p99Ms);

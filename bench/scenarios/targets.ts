@@ -13,6 +13,7 @@ export function deployments(
   opts: { embedded?: boolean; postgres?: boolean },
 ): Deployment[] {
   const out: Deployment[] = [{ label: 'bare', kind: 'bare', db: 'none' }];
+  if (ctx.overrides.bareOnly) return out;
   if (opts.embedded) out.push({ label: 'ours (embedded)', kind: 'ours', db: 'embedded' });
   if (opts.postgres && ctx.hasPostgres)
     out.push({ label: 'ours (PostgreSQL)', kind: 'ours', db: 'postgres' });
@@ -47,4 +48,10 @@ export async function withServer<T>(
     await server.stop();
     ctx.progress.done();
   }
+}
+
+/** The baseline and our server (PostgreSQL when it is there), or the baseline alone with --bare-only. */
+export function pair(ctx: BenchContext): Deployment[] {
+  const bare: Deployment = { label: 'bare', kind: 'bare', db: 'none' };
+  return ctx.overrides.bareOnly ? [bare] : [bare, oursPreferPostgres(ctx)];
 }
