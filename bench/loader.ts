@@ -411,8 +411,9 @@ class Idle {
       () => send({ progress: true, count: connected, pid: process.pid }),
       500,
     );
+    const stopAt = Date.now() + args.deadlineMs;
     const worker = async (): Promise<void> => {
-      while (next < args.users.length) {
+      while (next < args.users.length && Date.now() < stopAt) {
         const i = next++;
         const s: IdleSocket = { socket: open(args.target, tokens[i]), pings: 0, alertAt: 0 };
         const socket = s.socket;
@@ -448,7 +449,13 @@ class Idle {
     await Promise.all(Array.from({ length: Math.max(1, args.concurrency) }, () => worker()));
     clearInterval(progress);
     send({ progress: true, count: connected, pid: process.pid });
-    return { connected, failed, durationMs: performance.now() - t0, errors };
+    return {
+      connected,
+      failed,
+      skipped: args.users.length - Math.min(next, args.users.length),
+      durationMs: performance.now() - t0,
+      errors,
+    };
   }
 
   mark(): Record<string, never> {

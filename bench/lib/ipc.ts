@@ -53,11 +53,15 @@ export interface IdleConnect {
   concurrency: number;
   /** Listen for `alert:emergency` and time its arrival. */
   listenAlerts: boolean;
+  /** Start no new handshake after this many ms (the ramp is bounded in time). */
+  deadlineMs: number;
 }
 
 export interface IdleConnectResult {
   connected: number;
   failed: number;
+  /** Not attempted because the deadline passed. */
+  skipped: number;
   durationMs: number;
   errors: string[];
 }

@@ -61,6 +61,7 @@ async function measure(
           })),
           concurrency: 20,
           listenAlerts: true,
+          deadlineMs: ctx.smoke ? 60_000 : 300_000,
         }),
       ),
     );

@@ -26,6 +26,7 @@ interface ScaleMeasurement {
   socketsWithoutPing: number;
   minPings: number;
   failures: string[];
+  notes: string[];
 }
 
 async function measure(
@@ -34,6 +35,7 @@ async function measure(
   pid: number,
   n: number,
   holdMs: number,
+  rampLimitMs: number,
   label: string,
 ): Promise<ScaleMeasurement> {
   const failures: string[] = [];
@@ -53,6 +55,7 @@ async function measure(
       })),
       concurrency: 20,
       listenAlerts: false,
+      deadlineMs: 60_000,
     });
   } finally {
     await closeLoaders(warm);
@@ -79,6 +82,7 @@ async function measure(
           }),
           concurrency: 20,
           listenAlerts: false,
+          deadlineMs: rampLimitMs,
         }),
       ),
     );
@@ -97,6 +101,7 @@ async function measure(
     const rampCpu = cpu.end();
     const connected = results.reduce((s, r) => s + r.connected, 0);
     const failed = results.reduce((s, r) => s + r.failed, 0);
+    const skipped = results.reduce((s, r) => s + r.skipped, 0);
     if (failed > 0)
       failures.push(
         `${label}: ${failed} of ${n} connections refused or timed out: ${results
@@ -106,6 +111,12 @@ async function measure(
       );
     await sleep(1000);
     await all(loaders, 'idle:mark');
+    const notes =
+      skipped > 0
+        ? [
+            `${label}: the ramp stopped at its ${rampLimitMs / 1000} s limit with ${connected} of ${n} connected`,
+          ]
+        : [];
     cpu.begin();
     rss.begin(500);
     const h0 = Date.now();
@@ -152,6 +163,7 @@ async function measure(
       socketsWithoutPing: without,
       minPings,
       failures,
+      notes,
     };
   } finally {
     await closeLoaders(loaders);
@@ -166,6 +178,7 @@ export const connectionsScenario: Scenario = {
     const n = ctx.overrides.connections ?? (ctx.smoke ? 300 : 19_000);
     const pingMs = ctx.smoke ? 1000 : 5000;
     const holdMs = ctx.smoke ? 2500 : 3 * pingMs + 1000;
+    const rampLimitMs = ctx.smoke ? 60_000 : 420_000;
     const env = {
       WS_PING_INTERVAL_MS: String(pingMs),
       WS_PING_TIMEOUT_MS: String(2 * pingMs),
@@ -179,10 +192,11 @@ export const connectionsScenario: Scenario = {
     for (const d of deps) {
       try {
         const m = await withServer(ctx, d, env, (s) =>
-          measure(ctx, s.url, s.pid, n, holdMs, d.label),
+          measure(ctx, s.url, s.pid, n, holdMs, rampLimitMs, d.label),
         );
         got.set(d.label, m);
         failures.push(...m.failures);
+        notes.push(...m.notes);
         const bare = got.get('bare');
         rows.push({
           target: d.label,
