@@ -12,7 +12,7 @@
  * Missed performance targets are reported, not failed.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Progress, save, table, type ScenarioResult } from './lib/report.js';
 import { postgresAvailable, redisAvailable, ROOT } from './lib/servers.js';
@@ -55,8 +55,24 @@ function markdown(results: ScenarioResult[]): string {
   return out.join('\n');
 }
 
-/** A full run writes its tables into docs/performance.md between the markers. */
+/** The newest full-length (not smoke) result of each scenario in bench/results. */
+function latestResults(): ScenarioResult[] {
+  const dir = join(ROOT, 'bench', 'results');
+  const out: ScenarioResult[] = [];
+  for (const s of SCENARIOS) {
+    const files = readdirSync(dir).filter((f) =>
+      new RegExp(`^${s.name}-\\d{4}-\\d{2}-\\d{2}\\.json$`).test(f),
+    );
+    const runs = files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as ScenarioResult);
+    runs.sort((x, y) => y.startedAt.localeCompare(x.startedAt));
+    if (runs[0]) out.push(runs[0]);
+  }
+  return out;
+}
+
+/** A full-length run rewrites the latest tables (newest result of every scenario) in docs/performance.md. */
 function updateDoc(results: ScenarioResult[]): void {
+  writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), markdown(results));
   if (!existsSync(DOC)) return;
   const doc = readFileSync(DOC, 'utf8');
   const a = doc.indexOf(START);
@@ -114,6 +130,9 @@ async function main(): Promise<void> {
     }
     ctx.log(`\n== ${s.title}`);
     const r = await s.run(ctx);
+    r.custom =
+      Object.values(ctx.overrides).some((v) => v !== undefined && v !== false) ||
+      ctx.chatLoaders !== 2;
     results.push(r);
     const files = save(r);
     process.stdout.write(`\n${r.title}${smoke ? ' [smoke]' : ''}\n${table(r)}\n`);
@@ -121,8 +140,7 @@ async function main(): Promise<void> {
     const unmeasured = r.notes.filter((n) => n.includes('not measured'));
     if (r.failures.length > 0 || unmeasured.length > 0) failed = true;
   }
-  if (!smoke && !only) updateDoc(results);
-  if (!smoke) writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), markdown(results));
+  if (!smoke && results.some((r) => !r.custom)) updateDoc(latestResults());
   process.stdout.write(
     `\nbench ${failed ? 'FAILED (see FAIL / not measured lines above)' : 'finished: correctness checks passed'}\n`,
   );

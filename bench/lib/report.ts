@@ -26,6 +26,8 @@ export interface ScenarioResult {
   title: string;
   startedAt: string;
   smoke: boolean;
+  /** Set when command-line overrides changed the scenario's scale: kept out of the docs. */
+  custom?: boolean;
   machine: { cpus: number; model: string; memoryGiB: number; node: string };
   /** Metric name → unit, in column order. */
   columns: Array<{ key: string; label: string; unit?: string }>;
@@ -164,7 +166,7 @@ export function save(r: ScenarioResult): { json: string; svg: string } {
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const date = r.startedAt.slice(0, 10);
-  const base = `${r.scenario}${r.smoke ? '-smoke' : ''}-${date}`;
+  const base = `${r.scenario}${r.smoke ? '-smoke' : ''}${r.custom ? '-custom' : ''}-${date}`;
   const jsonPath = join(dir, `${base}.json`);
   const svgPath = join(dir, `${base}.svg`);
   writeFileSync(jsonPath, JSON.stringify(r, null, 2) + '\n');
