@@ -107,8 +107,10 @@ interface ChatClient {
   socket: ClientSocket;
   userId: string;
   conv: ConvState;
-  /** Highest seq this member received; must grow by exactly 1 each time. */
+  /** Highest seq up to which this member received every message; must grow by exactly 1 each time. */
   lastSeq: number;
+  /** Seqs received ahead of a gap (only ever non-empty when reordering is tolerated). */
+  ahead: Set<number>;
   inflight: number;
 }
 
@@ -140,6 +142,8 @@ class Chat {
   private nacks = 0;
   private ackTimeouts = 0;
   private orderViolations = 0;
+  private reordered = 0;
+  private strictOrder = true;
   private errors: string[] = [];
   private windowStart = 0;
   private windowEnd = 0;
@@ -154,6 +158,7 @@ class Chat {
 
   async setup(args: ChatSetup): Promise<{ clients: number }> {
     this.content = 'bench '.padEnd(args.contentChars, 'lorem ipsum dolor sit amet ');
+    this.strictOrder = args.strictOrder;
     let i = 0;
     const ready: Array<Promise<void>> = [];
     for (const spec of args.conversations) {
@@ -171,7 +176,14 @@ class Chat {
         const ok = confirmed(socket, 20_000);
         ok.catch(() => undefined); // observed by Promise.all below; no unhandled rejection meanwhile
         ready.push(ok);
-        const client: ChatClient = { socket, userId, conv, lastSeq: 0, inflight: 0 };
+        const client: ChatClient = {
+          socket,
+          userId,
+          conv,
+          lastSeq: 0,
+          ahead: new Set(),
+          inflight: 0,
+        };
         socket.on('message:new', (p) => this.onMessage(client, p.message, p.replayed === true));
         socket.on('disconnect', (reason) => {
           if (this.sending) this.error(`client ${userId} disconnected during the run: ${reason}`);
@@ -215,11 +227,23 @@ class Chat {
       return;
     }
     if (replayed) return;
-    if (message.seq !== client.lastSeq + 1) {
+    const seq = message.seq;
+    if (seq <= client.lastSeq || client.ahead.has(seq)) {
       this.orderViolations++;
-      this.error(`${client.userId} in ${conv.id}: seq ${message.seq} after ${client.lastSeq}`);
+      this.error(`${client.userId} in ${conv.id}: seq ${seq} received twice`);
+    } else if (seq === client.lastSeq + 1) {
+      client.lastSeq = seq;
+      while (client.ahead.delete(client.lastSeq + 1)) client.lastSeq++;
+    } else {
+      // Arrived before an earlier seq: a reorder. Held aside until the gap closes; a gap that
+      // never closes is a lost message (counted when the run stops).
+      this.reordered++;
+      client.ahead.add(seq);
+      if (this.strictOrder) {
+        this.orderViolations++;
+        this.error(`${client.userId} in ${conv.id}: seq ${seq} after ${client.lastSeq}`);
+      }
     }
-    if (message.seq > client.lastSeq) client.lastSeq = message.seq;
     const known = conv.seqToId.get(message.seq);
     if (known === undefined) conv.seqToId.set(message.seq, message.id);
     else if (known !== message.id) {
@@ -365,6 +389,7 @@ class Chat {
       ackTimeouts: this.ackTimeouts,
       lostDeliveries: lost,
       orderViolations: this.orderViolations,
+      reordered: this.reordered,
       errors: this.errors,
       scheduleLagMs: Math.round(this.scheduleLagMs),
     };

@@ -18,6 +18,8 @@ export interface ChatSetup {
   conversations: ChatConversationSpec[];
   /** Size of message content in characters. */
   contentChars: number;
+  /** A message arriving before an earlier seq fails the run (one node); else it is counted. */
+  strictOrder: boolean;
 }
 
 export type SendMode = { mode: 'closed' } | { mode: 'paced'; ratePerSec: number };
@@ -35,6 +37,8 @@ export interface ChatResult {
   ackTimeouts: number;
   lostDeliveries: number;
   orderViolations: number;
+  /** Arrivals ahead of an earlier seq (all of them order violations when strictOrder). */
+  reordered: number;
   errors: string[];
   /** Paced mode: how far the sender fell behind its schedule at the end (ms). */
   scheduleLagMs: number;

@@ -19,6 +19,8 @@ export interface ChatOptions {
   contentChars: number;
   /** Include redis-server's CPU (multi-node). */
   countRedis?: boolean;
+  /** Multi-node: count arrivals out of seq order instead of failing on them (loss still fails). */
+  tolerateReorder?: boolean;
   label: string;
 }
 
@@ -38,6 +40,8 @@ export interface ChatMeasurement {
   serverCores: number;
   rssMiB: number;
   scheduleLagMs: number;
+  /** Deliveries that arrived ahead of an earlier seq. */
+  reordered: number;
   failures: string[];
 }
 
@@ -80,6 +84,7 @@ export async function runChat(
           organizationId: org,
           conversations: specs.filter((_, c) => c % nLoaders === i),
           contentChars: opts.contentChars,
+          strictOrder: !opts.tolerateReorder,
         }),
       ),
     );
@@ -151,6 +156,7 @@ export async function runChat(
       serverCores: Math.round((sCpu / (windowMs / 1000)) * 100) / 100,
       rssMiB: Math.round(mem.median / 2 ** 20),
       scheduleLagMs: Math.max(...results.map((r) => r.scheduleLagMs)),
+      reordered: results.reduce((n, r) => n + r.reordered, 0),
       failures,
     };
   } finally {
