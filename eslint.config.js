@@ -33,7 +33,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js', 'web/**/*.js'],
+    files: ['**/*.js', '**/*.mjs', 'web/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
 );

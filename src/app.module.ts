@@ -8,13 +8,14 @@ import { WsValidationPipe } from './gateway/ws-validation.pipe.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { InfrastructureModule, type AppOptions } from './infrastructure.module.js';
 import { HealthController } from './observability/health.controller.js';
+import { MessagingModule } from './messaging/messaging.module.js';
 
 @Module({})
 export class AppModule {
   static forRoot(options: AppOptions): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(options)],
+      imports: [InfrastructureModule.forRoot(options), MessagingModule],
       controllers: [HealthController],
       providers: [
         { provide: APP_FILTER, useClass: HttpExceptionFilter },

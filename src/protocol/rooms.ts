@@ -7,6 +7,13 @@ export const rooms = {
   orgRole: (orgId: string, role: Role) => `org:${orgId}:role:${role}`,
   orgTopic: (orgId: string, topic: string) => `org:${orgId}:${topic}`,
   conversation: (conversationId: string) => `conversation:${conversationId}`,
+  /**
+   * A user's sessions within one organization. `user:<id>` is the contract's room, but the same
+   * user id may exist in two organizations; deliveries of organization data use this one so a
+   * socket of another organization can never receive them (invariant 1). Not subscribable: the
+   * channel pattern allows no second `:` after the topic.
+   */
+  member: (orgId: string, userId: string) => `org:${orgId}:user:${userId}`,
 };
 
 /** The rooms a socket joins on connect and may never leave. */
@@ -19,5 +26,6 @@ export function automaticRooms(user: {
     rooms.user(user.userId),
     rooms.org(user.organizationId),
     rooms.orgRole(user.organizationId, user.role),
+    rooms.member(user.organizationId, user.userId),
   ];
 }

@@ -13,6 +13,11 @@ export interface PublishOptions {
   except?: string[];
   /** Fire-and-forget: dropped for sockets that are not ready (typing). */
   volatile?: boolean;
+  /**
+   * Address users through their organization-scoped rooms (`org:<org>:user:<id>`), so a socket
+   * of another organization that happens to carry the same user id never receives it.
+   */
+  organizationId?: string;
 }
 
 /**
@@ -59,7 +64,7 @@ export class RealtimePublisher {
     payload: ServerEventSpec[E],
     options?: PublishOptions,
   ): void {
-    this.toRooms([...new Set(userIds)].map(rooms.user), event, payload, options);
+    this.toRooms(this.userRooms(userIds, options?.organizationId), event, payload, options);
   }
 
   toOrg<E extends ServerEventName>(
@@ -80,11 +85,19 @@ export class RealtimePublisher {
     options?: PublishOptions,
   ): void {
     this.toRooms(
-      [rooms.conversation(conversationId), ...[...new Set(participantIds)].map(rooms.user)],
+      [
+        rooms.conversation(conversationId),
+        ...this.userRooms(participantIds, options?.organizationId),
+      ],
       event,
       payload,
       options,
     );
+  }
+
+  private userRooms(userIds: Iterable<string>, organizationId?: string): string[] {
+    const ids = [...new Set(userIds)];
+    return organizationId ? ids.map((id) => rooms.member(organizationId, id)) : ids.map(rooms.user);
   }
 
   /** Sockets of a user in every namespace, across nodes: disconnects them and returns how many. */

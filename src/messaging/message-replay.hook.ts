@@ -1,0 +1,50 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { SessionContext } from '../sessions/session-hooks.js';
+import { SessionService } from '../sessions/session.service.js';
+import { MessagingService } from './messaging.service.js';
+
+/**
+ * §4 step 4 on both namespaces (order 20, after presence): the new socket gets every message of
+ * its user's conversations above the delivered cursor as `message:new` with `replayed: true`, or
+ * `conversation:sync-required` for a conversation more than 100 behind. The socket is already in
+ * its user room, so anything sent meanwhile arrives live: nothing falls between the two.
+ */
+@Injectable()
+export class MessageReplayHook implements OnModuleInit {
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly messaging: MessagingService,
+    @InjectPinoLogger('replay') private readonly logger: PinoLogger,
+  ) {}
+
+  onModuleInit(): void {
+    this.sessions.registerHook({
+      name: 'message-replay',
+      order: 20,
+      namespaces: ['/', '/communication'],
+      onConnect: (ctx) => this.replay(ctx),
+    });
+  }
+
+  async replay({ socket, user }: SessionContext): Promise<void> {
+    const items = await this.messaging.replayFor(user);
+    if (socket.disconnected || items.length === 0) return;
+    let messages = 0;
+    let syncs = 0;
+    for (const item of items) {
+      if (item.kind === 'message') {
+        messages++;
+        socket.emit('message:new', { message: item.message, replayed: true });
+      } else {
+        syncs++;
+        socket.emit('conversation:sync-required', {
+          conversationId: item.conversationId,
+          deliveredSeq: item.deliveredSeq,
+          lastSeq: item.lastSeq,
+        });
+      }
+    }
+    this.logger.debug({ userId: user.userId, messages, syncRequired: syncs }, 'replayed');
+  }
+}

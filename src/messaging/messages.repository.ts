@@ -1,0 +1,181 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { sql, type SQL } from 'drizzle-orm';
+import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
+import type { Message } from '../protocol/models.js';
+import { epochMs, isoFromMs, jsonObject, queryRows, type Executor } from './db-rows.js';
+
+/** A message to store; its seq is allocated by the insert. */
+export interface NewMessage {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  organizationId: string;
+  content: string;
+  metadata: Record<string, unknown>;
+}
+
+interface MessageRow {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  sender_id: string;
+  organization_id: string;
+  type: string;
+  content: string;
+  metadata: unknown;
+  created_ms: number;
+  edited_ms: number | null;
+  deleted_ms: number | null;
+}
+
+/** The message columns in wire order; `alias` is the table or CTE name. */
+const columns = (alias: string): SQL => {
+  const a = sql.raw(alias);
+  return sql`${a}.id, ${a}.conversation_id, ${a}.seq, ${a}.sender_id, ${a}.organization_id, ${a}.type, ${a}.content, ${a}.metadata,
+    ${epochMs(sql`${a}.created_at`)} AS created_ms, ${epochMs(sql`${a}.edited_at`)} AS edited_ms, ${epochMs(sql`${a}.deleted_at`)} AS deleted_ms`;
+};
+
+/** Row → wire shape. A deleted message is served with empty content and metadata everywhere. */
+export function toMessage(r: MessageRow): Message {
+  const deletedAt = isoFromMs(r.deleted_ms);
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    seq: Number(r.seq),
+    senderId: r.sender_id,
+    organizationId: r.organization_id,
+    type: 'text',
+    content: deletedAt ? '' : r.content,
+    metadata: deletedAt ? {} : jsonObject(r.metadata),
+    createdAt: isoFromMs(r.created_ms)!,
+    editedAt: isoFromMs(r.edited_ms),
+    deletedAt,
+  };
+}
+
+/** A page of messages, oldest first, and whether more exist beyond it. */
+export interface MessagePage {
+  messages: Message[];
+  hasMore: boolean;
+}
+
+/** The `messages` table. */
+@Injectable()
+export class MessagesRepository {
+  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
+
+  /**
+   * Stores several messages in ONE statement (one implicit transaction): per conversation,
+   * `last_seq` goes up by the number of its messages and they take the seqs below it in order;
+   * each sender's delivered and read cursors move to their newest message. Row locks on the
+   * conversation serialize concurrent writers on any number of nodes, so seqs stay gapless and
+   * unique. A repeated id fails the whole statement with a unique violation (nothing written).
+   */
+  async insertBatch(batch: NewMessage[], ex: Executor = this.database.db): Promise<Message[]> {
+    if (batch.length === 0) return [];
+    const values = sql.join(
+      batch.map(
+        (m, i) =>
+          sql`(${i}::int, ${m.id}::text, ${m.conversationId}::text, ${m.senderId}::text, ${m.organizationId}::text, ${m.content}::text, ${JSON.stringify(m.metadata)}::jsonb)`,
+      ),
+      sql`, `,
+    );
+    const rows = await queryRows<MessageRow>(
+      ex,
+      sql`WITH v(ord, id, conversation_id, sender_id, organization_id, content, metadata) AS (VALUES ${values}),
+        k AS (SELECT conversation_id, count(*)::int AS n FROM v GROUP BY conversation_id),
+        s AS (UPDATE conversations c SET last_seq = c.last_seq + k.n FROM k WHERE c.id = k.conversation_id RETURNING c.id, c.last_seq, k.n),
+        m AS (INSERT INTO messages (id, conversation_id, seq, sender_id, organization_id, type, content, metadata)
+              SELECT v.id, v.conversation_id, (s.last_seq - s.n + row_number() OVER (PARTITION BY v.conversation_id ORDER BY v.ord))::int,
+                     v.sender_id, v.organization_id, 'text', v.content, v.metadata
+              FROM v JOIN s ON s.id = v.conversation_id
+              RETURNING *),
+        x AS (SELECT conversation_id, sender_id, max(seq) AS seq FROM m GROUP BY conversation_id, sender_id),
+        p AS (UPDATE conversation_participants cp
+              SET delivered_seq = GREATEST(cp.delivered_seq, x.seq), read_seq = GREATEST(cp.read_seq, x.seq)
+              FROM x WHERE cp.conversation_id = x.conversation_id AND cp.user_id = x.sender_id)
+      SELECT ${columns('m')} FROM m`,
+    );
+    const byId = new Map(rows.map((r) => [r.id, toMessage(r)]));
+    return batch.map((m) => byId.get(m.id)).filter((m): m is Message => m !== undefined);
+  }
+
+  async findById(id: string): Promise<Message | undefined> {
+    const rows = await queryRows<MessageRow>(
+      this.database.db,
+      sql`SELECT ${columns('messages')} FROM messages WHERE id = ${id}`,
+    );
+    return rows[0] ? toMessage(rows[0]) : undefined;
+  }
+
+  /** Messages with `seq > afterSeq`, oldest first; `hasMore` when newer ones exist beyond the page. */
+  async after(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
+    const rows = await queryRows<MessageRow>(
+      this.database.db,
+      sql`SELECT ${columns('messages')} FROM messages WHERE conversation_id = ${conversationId} AND seq > ${afterSeq}
+          ORDER BY seq ASC LIMIT ${limit + 1}`,
+    );
+    return { messages: rows.slice(0, limit).map(toMessage), hasMore: rows.length > limit };
+  }
+
+  /** The newest `limit` messages below `beforeSeq` (all when undefined), oldest first; `hasMore` when older ones exist. */
+  async before(
+    conversationId: string,
+    beforeSeq: number | undefined,
+    limit: number,
+  ): Promise<MessagePage> {
+    const bound = beforeSeq === undefined ? sql`` : sql` AND seq < ${beforeSeq}`;
+    const rows = await queryRows<MessageRow>(
+      this.database.db,
+      sql`SELECT ${columns('messages')} FROM messages WHERE conversation_id = ${conversationId}${bound}
+          ORDER BY seq DESC LIMIT ${limit + 1}`,
+    );
+    return {
+      messages: rows.slice(0, limit).reverse().map(toMessage),
+      hasMore: rows.length > limit,
+    };
+  }
+
+  /** New content for a message that is not deleted; undefined when it is (or vanished). */
+  async editContent(
+    id: string,
+    content: string,
+    ex: Executor = this.database.db,
+  ): Promise<Message | undefined> {
+    const rows = await queryRows<MessageRow>(
+      ex,
+      sql`UPDATE messages SET content = ${content}, edited_at = now() WHERE id = ${id} AND deleted_at IS NULL
+          RETURNING ${columns('messages')}`,
+    );
+    return rows[0] ? toMessage(rows[0]) : undefined;
+  }
+
+  /** Soft delete: the content and metadata are erased in storage; undefined when already deleted. */
+  async softDelete(id: string, ex: Executor = this.database.db): Promise<Message | undefined> {
+    const rows = await queryRows<MessageRow>(
+      ex,
+      sql`UPDATE messages SET content = '', metadata = '{}'::jsonb, deleted_at = now() WHERE id = ${id} AND deleted_at IS NULL
+          RETURNING ${columns('messages')}`,
+    );
+    return rows[0] ? toMessage(rows[0]) : undefined;
+  }
+
+  /**
+   * Replay in one query: for each (conversation, delivered cursor) the messages above the cursor,
+   * ordered by conversation and seq.
+   */
+  async above(windows: Array<{ conversationId: string; afterSeq: number }>): Promise<Message[]> {
+    if (windows.length === 0) return [];
+    const values = sql.join(
+      windows.map((w) => sql`(${w.conversationId}::text, ${w.afterSeq}::int)`),
+      sql`, `,
+    );
+    const rows = await queryRows<MessageRow>(
+      this.database.db,
+      sql`SELECT ${columns('m')} FROM messages m JOIN (VALUES ${values}) AS w(conversation_id, after_seq)
+            ON m.conversation_id = w.conversation_id AND m.seq > w.after_seq
+          ORDER BY m.conversation_id, m.seq`,
+    );
+    return rows.map(toMessage);
+  }
+}

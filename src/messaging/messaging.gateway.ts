@@ -1,0 +1,126 @@
+import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import type { AppSocket } from '../gateway/socket.types.js';
+import { RealtimeGateway } from '../gateway/realtime-gateway.decorator.js';
+import {
+  ConversationCreateDto,
+  ConversationHistoryDto,
+  ConversationJoinDto,
+  ConversationRefDto,
+  MessageEditDto,
+  MessageReceiptDto,
+  MessageRefDto,
+  MessageSendDto,
+  MessageTypingDto,
+} from '../protocol/dto/client.dto.js';
+import type { ClientAckData } from '../protocol/events.js';
+import { rooms } from '../protocol/rooms.js';
+import { Throttle } from '../rate-limit/throttle.decorator.js';
+import { MessagingService } from './messaging.service.js';
+
+/**
+ * `conversation:*` and `message:*` (§5): validate (DTO pipe), call the service, return the ack
+ * data. The same handlers serve `/` and `/communication`.
+ */
+abstract class MessagingGatewayBase {
+  constructor(protected readonly messaging: MessagingService) {}
+
+  @SubscribeMessage('conversation:create')
+  create(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ConversationCreateDto,
+  ): Promise<ClientAckData<'conversation:create'>> {
+    return this.messaging.create(socket.data.user, body);
+  }
+
+  @SubscribeMessage('conversation:join')
+  async join(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ConversationJoinDto,
+  ): Promise<ClientAckData<'conversation:join'>> {
+    await this.messaging.checkAccess(socket.data.user, body.conversationId);
+    // Join first, read after: a message stored in between is both in the page and live, never in neither.
+    await socket.join(rooms.conversation(body.conversationId));
+    return this.messaging.join(socket.data.user, body);
+  }
+
+  @SubscribeMessage('conversation:history')
+  history(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ConversationHistoryDto,
+  ): Promise<ClientAckData<'conversation:history'>> {
+    return this.messaging.history(socket.data.user, body);
+  }
+
+  @SubscribeMessage('conversation:leave')
+  async leave(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ConversationRefDto,
+  ): Promise<ClientAckData<'conversation:leave'>> {
+    await this.messaging.checkAccess(socket.data.user, body.conversationId);
+    await socket.leave(rooms.conversation(body.conversationId));
+    return { conversationId: body.conversationId };
+  }
+
+  @SubscribeMessage('message:send')
+  send(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageSendDto,
+  ): Promise<ClientAckData<'message:send'>> {
+    return this.messaging.send(socket.data.user, body);
+  }
+
+  @SubscribeMessage('message:edit')
+  edit(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageEditDto,
+  ): Promise<ClientAckData<'message:edit'>> {
+    return this.messaging.edit(socket.data.user, body);
+  }
+
+  @SubscribeMessage('message:delete')
+  remove(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageRefDto,
+  ): Promise<ClientAckData<'message:delete'>> {
+    return this.messaging.delete(socket.data.user, body);
+  }
+
+  @SubscribeMessage('message:delivered')
+  delivered(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageReceiptDto,
+  ): Promise<ClientAckData<'message:delivered'>> {
+    return this.messaging.delivered(socket.data.user, body);
+  }
+
+  @SubscribeMessage('message:read')
+  read(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageReceiptDto,
+  ): Promise<ClientAckData<'message:read'>> {
+    return this.messaging.read(socket.data.user, body);
+  }
+
+  @Throttle({ silent: true })
+  @SubscribeMessage('message:typing')
+  typing(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: MessageTypingDto,
+  ): Promise<ClientAckData<'message:typing'>> {
+    return this.messaging.typing(socket.data.user, body, socket.id);
+  }
+}
+
+@RealtimeGateway('/')
+export class RootMessagingGateway extends MessagingGatewayBase {
+  constructor(messaging: MessagingService) {
+    super(messaging);
+  }
+}
+
+@RealtimeGateway('/communication')
+export class CommunicationMessagingGateway extends MessagingGatewayBase {
+  constructor(messaging: MessagingService) {
+    super(messaging);
+  }
+}

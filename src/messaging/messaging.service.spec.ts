@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import type { PinoLogger } from 'nestjs-pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshPglite } from '../../test/support/server.js';
+import { AuditService } from '../audit/audit.service.js';
+import { MetricsService } from '../observability/metrics.service.js';
+import type { DatabaseHandle } from '../persistence/database.js';
+import { AppError } from '../protocol/errors.js';
+import type { RealtimePublisher } from '../sessions/realtime.publisher.js';
+import { ConversationsRepository } from './conversations.repository.js';
+import { MessageWriter } from './message-writer.js';
+import { MessagesRepository } from './messages.repository.js';
+import { MessagingService } from './messaging.service.js';
+import { ParticipantsRepository } from './participants.repository.js';
+
+/** Records what the service asked to deliver, instead of emitting. */
+class FakePublisher {
+  calls: Array<{ method: string; args: unknown[] }> = [];
+  toConversation(...args: unknown[]): void {
+    this.calls.push({ method: 'toConversation', args });
+  }
+  toRooms(...args: unknown[]): void {
+    this.calls.push({ method: 'toRooms', args });
+  }
+  events(): string[] {
+    return this.calls.map((c) => String(c.method === 'toConversation' ? c.args[2] : c.args[1]));
+  }
+}
+
+const silent = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+} as unknown as PinoLogger;
+
+function build(handle: DatabaseHandle, publisher: FakePublisher): MessagingService {
+  const messages = new MessagesRepository(handle);
+  return new MessagingService(
+    handle,
+    new ConversationsRepository(handle),
+    new ParticipantsRepository(handle),
+    messages,
+    new MessageWriter(handle, messages),
+    publisher as unknown as RealtimePublisher,
+    new AuditService(handle, silent),
+    new MetricsService(),
+    silent,
+  );
+}
+
+describe('MessagingService (fake publisher, real PGlite)', () => {
+  let handle: DatabaseHandle;
+  let publisher: FakePublisher;
+  let sut: MessagingService;
+  const alice = { userId: 'alice', organizationId: 'o1', role: 'staff' as const };
+  const bob = { userId: 'bob', organizationId: 'o1', role: 'staff' as const };
+  beforeAll(async () => {
+    handle = await freshPglite();
+    publisher = new FakePublisher();
+    sut = build(handle, publisher);
+  });
+  afterAll(() => handle.close());
+
+  it('send delivers message:new once to the participants, scoped to the organization; a repeat delivers nothing', async () => {
+    const { conversation } = await sut.create(alice, { participantIds: ['bob'] });
+    expect(publisher.calls.at(-1)?.args.slice(0, 3)).toEqual([
+      conversation.id,
+      ['alice', 'bob'],
+      'conversation:new',
+    ]);
+    publisher.calls = [];
+    const messageId = randomUUID();
+    const { message } = await sut.send(alice, {
+      messageId,
+      conversationId: conversation.id,
+      content: 'x',
+    });
+    expect(publisher.calls).toEqual([
+      {
+        method: 'toConversation',
+        args: [
+          conversation.id,
+          ['alice', 'bob'],
+          'message:new',
+          { message },
+          { organizationId: 'o1' },
+        ],
+      },
+    ]);
+    await sut.send(alice, { messageId, conversationId: conversation.id, content: 'x' });
+    expect(publisher.calls).toHaveLength(1);
+  });
+
+  it('receipts only when a cursor moves; delivered goes to the room and the sender’s member room', async () => {
+    const { conversation } = await sut.create(alice, { participantIds: ['bob'] });
+    const { message } = await sut.send(alice, {
+      messageId: randomUUID(),
+      conversationId: conversation.id,
+      content: 'x',
+    });
+    publisher.calls = [];
+    await sut.delivered(bob, { conversationId: conversation.id, messageId: message.id });
+    expect(publisher.calls[0].args.slice(0, 2)).toEqual([
+      [`conversation:${conversation.id}`, 'org:o1:user:alice'],
+      'message:delivered',
+    ]);
+    await sut.delivered(bob, { conversationId: conversation.id, messageId: message.id });
+    await sut.read(alice, { conversationId: conversation.id, messageId: message.id }); // sender's own cursor already there
+    expect(publisher.events()).toEqual(['message:delivered']);
+    await sut.read(bob, { conversationId: conversation.id, messageId: message.id });
+    expect(publisher.events()).toEqual(['message:delivered', 'message:read']);
+  });
+
+  it('typing goes to the room except the typing socket, volatile', async () => {
+    const { conversation } = await sut.create(alice, { participantIds: ['bob'] });
+    publisher.calls = [];
+    await sut.typing(bob, { conversationId: conversation.id, isTyping: true }, 'sock-1');
+    expect(publisher.calls).toEqual([
+      {
+        method: 'toRooms',
+        args: [
+          [`conversation:${conversation.id}`],
+          'message:typing',
+          { conversationId: conversation.id, userId: 'bob', isTyping: true },
+          { except: ['sock-1'], volatile: true },
+        ],
+      },
+    ]);
+  });
+
+  it('replay: messages oldest first per conversation; more than 100 missing → sync-required only', async () => {
+    const carol = { userId: 'carol', organizationId: 'o1', role: 'nurse' as const };
+    const small = (await sut.create(alice, { participantIds: ['carol'] })).conversation;
+    const big = (await sut.create(alice, { participantIds: ['carol'] })).conversation;
+    for (let i = 0; i < 3; i++)
+      await sut.send(alice, {
+        messageId: randomUUID(),
+        conversationId: small.id,
+        content: `s${i}`,
+      });
+    await Promise.all(
+      Array.from({ length: 101 }, () =>
+        sut.send(alice, { messageId: randomUUID(), conversationId: big.id, content: 'b' }),
+      ),
+    );
+    const items = await sut.replayFor(carol);
+    expect(items[0]).toEqual({
+      kind: 'sync-required',
+      conversationId: big.id,
+      deliveredSeq: 0,
+      lastSeq: 101,
+    });
+    expect(
+      items
+        .slice(1)
+        .map((i) => (i.kind === 'message' ? [i.message.conversationId, i.message.seq] : i)),
+    ).toEqual([
+      [small.id, 1],
+      [small.id, 2],
+      [small.id, 3],
+    ]);
+    expect(await sut.replayFor(alice)).toEqual([]);
+  });
+
+  it('a storage failure answers SERVICE_UNAVAILABLE and delivers nothing', async () => {
+    const own = await freshPglite();
+    const pub = new FakePublisher();
+    const svc = build(own, pub);
+    const { conversation } = await svc.create(alice, { participantIds: ['bob'] });
+    pub.calls = [];
+    await own.close();
+    const err = await svc
+      .send(alice, { messageId: randomUUID(), conversationId: conversation.id, content: 'lost?' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).type).toBe('SERVICE_UNAVAILABLE');
+    expect(pub.calls).toEqual([]);
+  });
+});
