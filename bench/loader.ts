@@ -36,6 +36,7 @@ type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 const ACK_TIMEOUT_MS = 15_000;
 const MAX_ERRORS = 20;
+const MAX_PACED_INFLIGHT = 1000;
 const wallNow = (): number => performance.timeOrigin + performance.now();
 
 function send(msg: LoaderMessage): void {
@@ -143,6 +144,7 @@ class Chat {
   private ackTimeouts = 0;
   private orderViolations = 0;
   private reordered = 0;
+  private skipped = 0;
   private strictOrder = true;
   private errors: string[] = [];
   private windowStart = 0;
@@ -332,7 +334,13 @@ class Chat {
         if (due - sent > 1)
           this.scheduleLagMs = Math.max(this.scheduleLagMs, ((due - sent) * 1000) / rate);
         while (sent < due && this.sending) {
-          this.sendOne(this.clients[rr++ % this.clients.length]);
+          // An overloaded server must not make the loader pile up unbounded sends: past the cap
+          // a scheduled send is skipped (and counted), so the achieved rate shows the overload.
+          if (this.inflightTotal >= MAX_PACED_INFLIGHT) {
+            if (this.measuring) this.skipped++;
+          } else {
+            this.sendOne(this.clients[rr++ % this.clients.length]);
+          }
           sent++;
         }
       }, 1);
@@ -345,6 +353,7 @@ class Chat {
     this.deliveryHist.reset();
     this.ackedInWindow = 0;
     this.scheduleLagMs = 0;
+    this.skipped = 0;
     this.measuring = true;
     this.windowStart = performance.now();
     return {};
@@ -390,6 +399,7 @@ class Chat {
       lostDeliveries: lost,
       orderViolations: this.orderViolations,
       reordered: this.reordered,
+      skipped: this.skipped,
       errors: this.errors,
       scheduleLagMs: Math.round(this.scheduleLagMs),
     };

@@ -39,6 +39,8 @@ export interface ChatResult {
   orderViolations: number;
   /** Arrivals ahead of an earlier seq (all of them order violations when strictOrder). */
   reordered: number;
+  /** Paced: scheduled sends skipped because 1,000 were already waiting for their ack. */
+  skipped: number;
   errors: string[];
   /** Paced mode: how far the sender fell behind its schedule at the end (ms). */
   scheduleLagMs: number;

@@ -42,6 +42,8 @@ export interface ChatMeasurement {
   scheduleLagMs: number;
   /** Deliveries that arrived ahead of an earlier seq. */
   reordered: number;
+  /** Paced sends skipped by the loaders because the server was 1,000 acks behind. */
+  skipped: number;
   failures: string[];
 }
 
@@ -157,6 +159,7 @@ export async function runChat(
       rssMiB: Math.round(mem.median / 2 ** 20),
       scheduleLagMs: Math.max(...results.map((r) => r.scheduleLagMs)),
       reordered: results.reduce((n, r) => n + r.reordered, 0),
+      skipped: results.reduce((n, r) => n + r.skipped, 0),
       failures,
     };
   } finally {

@@ -47,6 +47,7 @@ export const pacedScenario: Scenario = {
                 cpuPerMsgUs: m.cpuPerMsgUs,
                 serverCores: m.serverCores,
                 loaderLagMs: m.scheduleLagMs,
+                skipped: m.skipped,
               },
             });
           }
@@ -98,6 +99,7 @@ export const pacedScenario: Scenario = {
         { key: 'cpuPerMsgUs', label: 'CPU/msg', unit: 'µs' },
         { key: 'serverCores', label: 'server cores' },
         { key: 'loaderLagMs', label: 'loader lag', unit: 'ms' },
+        { key: 'skipped', label: 'skipped (overload)' },
       ],
       rows,
       ratios: { p99AckAt1000: r },
