@@ -2,7 +2,7 @@
  * Where the time goes in a V8 CPU profile (`npm run bench -- --profile` writes them to
  * bench/results/profiles/): self time by package / our module, then the hottest functions by
  * self and by inclusive time.
- *   node dist/bench/profile-summary.js <file.cpuprofile> [--skip=<seconds from start>] [--top=N]
+ *   node dist/bench/profile-summary.js <file.cpuprofile> [--skip=<seconds from start>] [--top=N] [--filter=dist/src]
  * `--skip` leaves out start-up (PGlite's initdb, Nest's bootstrap) so the load dominates.
  */
 import { readFileSync } from 'node:fs';
@@ -110,6 +110,11 @@ function main(): void {
   print('self time by package / module', cats, top);
   print('hottest functions (self)', selfFn, top);
   print('hottest functions (inclusive)', inclFn, top);
+  const filter = arg('filter');
+  if (filter) {
+    const only = new Map([...inclFn].filter(([k]) => k.includes(filter)));
+    print(`inclusive time of functions matching "${filter}"`, only, top);
+  }
 }
 
 main();

@@ -132,7 +132,8 @@ async function main(): Promise<void> {
     const r = await s.run(ctx);
     r.custom =
       Object.values(ctx.overrides).some((v) => v !== undefined && v !== false) ||
-      ctx.chatLoaders !== 2;
+      ctx.chatLoaders !== 2 ||
+      profile;
     results.push(r);
     const files = save(r);
     process.stdout.write(`\n${r.title}${smoke ? ' [smoke]' : ''}\n${table(r)}\n`);
