@@ -8,14 +8,27 @@ import { WsValidationPipe } from './gateway/ws-validation.pipe.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { InfrastructureModule, type AppOptions } from './infrastructure.module.js';
 import { HealthController } from './observability/health.controller.js';
+import { AlertsModule } from './alerts/alerts.module.js';
+import { ChannelsModule } from './channels/channels.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
+import { NotificationsModule } from './notifications/notifications.module.js';
+import { PresenceModule } from './presence/presence.module.js';
+import { RevocationModule } from './revocation/revocation.module.js';
 
 @Module({})
 export class AppModule {
   static forRoot(options: AppOptions): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(options), MessagingModule],
+      imports: [
+        InfrastructureModule.forRoot(options),
+        MessagingModule,
+        PresenceModule,
+        RevocationModule,
+        NotificationsModule,
+        AlertsModule,
+        ChannelsModule,
+      ],
       controllers: [HealthController],
       providers: [
         { provide: APP_FILTER, useClass: HttpExceptionFilter },

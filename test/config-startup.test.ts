@@ -82,5 +82,6 @@ describe('development defaults', () => {
     } finally {
       await sp.stop('SIGKILL');
     }
-  });
+    // Two real processes, the first running PGlite's initdb: slow on a loaded 2-core machine.
+  }, 120_000);
 });

@@ -6,14 +6,21 @@ import type { PresenceEntry, PresenceStatus } from '../protocol/models.js';
  * sockets only (§11).
  */
 export interface PresenceStore {
-  /** Adds a live session; `first` is true when the user had no live session on any node before. */
+  /**
+   * Adds a live session; `first` is true when the user had no live session on any node before.
+   * A first session resets the stored status to `online` (§11); every call sets lastSeenAt = at.
+   * Adding a session id that is already present changes nothing and returns first: false.
+   */
   addSession(
     organizationId: string,
     userId: string,
     sessionId: string,
     at: Date,
   ): Promise<{ first: boolean }>;
-  /** Removes a session; `last` is true when no live session of the user remains on any node. */
+  /**
+   * Removes a session; `last` is true when no live session of the user remains on any node (then
+   * lastSeenAt = at). Removing an unknown session changes nothing and returns last: false.
+   */
   removeSession(
     organizationId: string,
     userId: string,

@@ -11,6 +11,9 @@ import type {
 } from '../../src/protocol/events.js';
 import type { ErrorObject } from '../../src/protocol/errors.js';
 
+/** Acks arrive in milliseconds; the margin is for a loaded 2-core CI machine. */
+export const ACK_TIMEOUT_MS = 10_000;
+
 export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export interface ConnectOptions {
@@ -31,7 +34,7 @@ export function client(url: string, token: string | undefined, o: ConnectOptions
     auth: o.auth ?? (token !== undefined ? { token } : {}),
     extraHeaders: o.extraHeaders,
     query: o.query,
-    timeout: o.timeoutMs ?? 5000,
+    timeout: o.timeoutMs ?? ACK_TIMEOUT_MS,
   });
 }
 
@@ -52,7 +55,7 @@ export async function connect(
   const recorder = new Recorder(socket, o.record ?? []);
   const confirmed = await new Promise<ServerEventSpec['connection:confirmed']>(
     (resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('connect timed out')), o.timeoutMs ?? 5000);
+      const timer = setTimeout(() => reject(new Error('connect timed out')), o.timeoutMs ?? ACK_TIMEOUT_MS);
       socket.once('connection:confirmed', (c) => {
         clearTimeout(timer);
         resolve(c);
@@ -79,7 +82,7 @@ export function connectError(
     const timer = setTimeout(() => {
       socket.close();
       reject(new Error('expected connect_error, got nothing'));
-    }, o.timeoutMs ?? 5000);
+    }, o.timeoutMs ?? ACK_TIMEOUT_MS);
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.close();
@@ -100,7 +103,7 @@ export function request<E extends ClientEventName>(
   ...rest: ClientPayload<E> extends void ? [] : [payload: ClientPayload<E>]
 ): Promise<Ack<ClientAckData<E>>> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ack for ${event}`)), 5000);
+    const timer = setTimeout(() => reject(new Error(`no ack for ${event}`)), ACK_TIMEOUT_MS);
     const ack = (res: Ack<ClientAckData<E>>) => {
       clearTimeout(timer);
       resolve(res);
@@ -116,7 +119,7 @@ export function rawRequest(
   ...payload: unknown[]
 ): Promise<Ack<unknown>> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ack for ${event}`)), 5000);
+    const timer = setTimeout(() => reject(new Error(`no ack for ${event}`)), ACK_TIMEOUT_MS);
     (socket.emit as (...a: unknown[]) => void)(event, ...payload, (res: Ack<unknown>) => {
       clearTimeout(timer);
       resolve(res);
@@ -143,7 +146,7 @@ export function waitFor<E extends ServerEventName>(
   socket: TestSocket,
   event: E,
   match: (p: ServerEventSpec[E]) => boolean = () => true,
-  timeoutMs = 5000,
+  timeoutMs = ACK_TIMEOUT_MS,
 ): Promise<ServerEventSpec[E]> {
   return new Promise((resolve, reject) => {
     const handler = (p: ServerEventSpec[E]) => {
@@ -179,7 +182,7 @@ export class Recorder {
   }
 
   /** Waits until `predicate` holds over the recorded events. */
-  until(predicate: (r: Recorder) => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  until(predicate: (r: Recorder) => boolean, timeoutMs = ACK_TIMEOUT_MS, what = 'condition'): Promise<void> {
     if (predicate(this)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const check = () => {

@@ -1,0 +1,183 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { and, count, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
+import { alertRecipients, alerts } from '../persistence/schema.js';
+import { isActive } from './alerts.repository.js';
+
+export interface Sent {
+  alertId: string;
+  userId: string;
+  deliveryCount: number;
+}
+
+/**
+ * The `alert_recipients` table: per recipient, when the alert was first delivered, last sent and
+ * acknowledged. Every time is the database clock, so several nodes agree on "due".
+ */
+@Injectable()
+export class AlertRecipientsRepository {
+  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
+
+  /** Recipients known at creation (`targeted` = 1). */
+  async insertTargets(alertId: string, userIds: string[], tx: Tx): Promise<void> {
+    for (let i = 0; i < userIds.length; i += 500) {
+      const rows = userIds.slice(i, i + 500).map((userId) => ({ alertId, userId, targeted: 1 }));
+      await tx.insert(alertRecipients).values(rows).onConflictDoNothing();
+    }
+  }
+
+  /**
+   * Records a send to these (alert, user) pairs: first delivery time, last send time and count.
+   * A user who was not a recipient yet (connected later, or connected in a target room without
+   * being a known member) becomes one.
+   */
+  async markSent(pairs: Array<{ alertId: string; userId: string }>): Promise<Sent[]> {
+    const out: Sent[] = [];
+    for (let i = 0; i < pairs.length; i += 500) {
+      const rows = pairs.slice(i, i + 500).map((p) => ({
+        alertId: p.alertId,
+        userId: p.userId,
+        targeted: 0,
+        deliveredAt: sql`now()`,
+        lastSentAt: sql`now()`,
+        deliveryCount: 1,
+      }));
+      const sent = await this.database.db
+        .insert(alertRecipients)
+        .values(rows)
+        .onConflictDoUpdate({
+          target: [alertRecipients.alertId, alertRecipients.userId],
+          set: {
+            deliveredAt: sql`coalesce(${alertRecipients.deliveredAt}, now())`,
+            lastSentAt: sql`now()`,
+            deliveryCount: sql`${alertRecipients.deliveryCount} + 1`,
+          },
+        })
+        .returning({
+          alertId: alertRecipients.alertId,
+          userId: alertRecipients.userId,
+          deliveryCount: alertRecipients.deliveryCount,
+        });
+      out.push(...sent);
+    }
+    return out;
+  }
+
+  /**
+   * Claims the re-sends that are due for these users of the organization, atomically: active emergency alerts they
+   * have not acknowledged, last sent at least `intervalMs` ago. The UPDATE moves last_sent_at,
+   * so when several nodes claim at once each recipient is re-sent once per interval, not once per
+   * node.
+   */
+  async claimDue(organizationId: string, userIds: string[], intervalMs: number): Promise<Sent[]> {
+    if (userIds.length === 0) return [];
+    const out: Sent[] = [];
+    for (let i = 0; i < userIds.length; i += 1000) {
+      const chunk = userIds.slice(i, i + 1000);
+      const claimed = await this.database.db
+        .update(alertRecipients)
+        .set({
+          lastSentAt: sql`now()`,
+          deliveredAt: sql`coalesce(${alertRecipients.deliveredAt}, now())`,
+          deliveryCount: sql`${alertRecipients.deliveryCount} + 1`,
+        })
+        .from(alerts)
+        .where(
+          and(
+            eq(alerts.id, alertRecipients.alertId),
+            eq(alerts.organizationId, organizationId),
+            eq(alerts.kind, 'emergency'),
+            isActive,
+            isNull(alertRecipients.acknowledgedAt),
+            inArray(alertRecipients.userId, chunk),
+            or(
+              isNull(alertRecipients.lastSentAt),
+              lte(
+                alertRecipients.lastSentAt,
+                sql`now() - (${intervalMs}::int * interval '1 millisecond')`,
+              ),
+            ),
+          ),
+        )
+        .returning({
+          alertId: alertRecipients.alertId,
+          userId: alertRecipients.userId,
+          deliveryCount: alertRecipients.deliveryCount,
+        });
+      out.push(...claimed);
+    }
+    return out;
+  }
+
+  /**
+   * Records the acknowledgement once. `first` is false when it was acknowledged before (the first
+   * time is returned); undefined when the user is not a recipient.
+   */
+  async acknowledge(
+    alertId: string,
+    userId: string,
+  ): Promise<{ acknowledgedAt: Date; first: boolean } | undefined> {
+    const mine = and(eq(alertRecipients.alertId, alertId), eq(alertRecipients.userId, userId));
+    const [updated] = await this.database.db
+      .update(alertRecipients)
+      .set({
+        acknowledgedAt: sql`now()`,
+        deliveredAt: sql`coalesce(${alertRecipients.deliveredAt}, now())`,
+      })
+      .where(and(mine, isNull(alertRecipients.acknowledgedAt)))
+      .returning({ acknowledgedAt: alertRecipients.acknowledgedAt });
+    if (updated?.acknowledgedAt)
+      return { acknowledgedAt: new Date(updated.acknowledgedAt), first: true };
+    const [row] = await this.database.db
+      .select({ acknowledgedAt: alertRecipients.acknowledgedAt })
+      .from(alertRecipients)
+      .where(mine)
+      .limit(1);
+    return row?.acknowledgedAt
+      ? { acknowledgedAt: new Date(row.acknowledgedAt), first: false }
+      : undefined;
+  }
+
+  /** An organization member acknowledging an active emergency alert before it reached them. */
+  async insertAcknowledged(alertId: string, userId: string): Promise<void> {
+    await this.database.db
+      .insert(alertRecipients)
+      .values({
+        alertId,
+        userId,
+        targeted: 0,
+        deliveredAt: sql`now()`,
+        acknowledgedAt: sql`now()`,
+        lastSentAt: sql`now()`,
+        deliveryCount: 0,
+      })
+      .onConflictDoNothing();
+  }
+
+  async userIds(alertId: string): Promise<string[]> {
+    const rows = await this.database.db
+      .select({ userId: alertRecipients.userId })
+      .from(alertRecipients)
+      .where(eq(alertRecipients.alertId, alertId));
+    return rows.map((r) => r.userId);
+  }
+
+  /** Integer counts: every recipient, those delivered, those acknowledged. */
+  async counts(
+    alertId: string,
+  ): Promise<{ targeted: number; delivered: number; acknowledged: number }> {
+    const [row] = await this.database.db
+      .select({
+        targeted: count(),
+        delivered: count(alertRecipients.deliveredAt),
+        acknowledged: count(alertRecipients.acknowledgedAt),
+      })
+      .from(alertRecipients)
+      .where(eq(alertRecipients.alertId, alertId));
+    return {
+      targeted: Number(row?.targeted ?? 0),
+      delivered: Number(row?.delivered ?? 0),
+      acknowledged: Number(row?.acknowledged ?? 0),
+    };
+  }
+}

@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { RevocationModule } from '../revocation/revocation.module.js';
+import { AlertRecipientsRepository } from './alert-recipients.repository.js';
+import { AlertRedeliveryService } from './alert-redelivery.service.js';
+import { AlertsController } from './alerts.controller.js';
+import { AlertsGateway } from './alerts.gateway.js';
+import { AlertsRepository } from './alerts.repository.js';
+import { AlertsService } from './alerts.service.js';
+
+@Module({
+  imports: [RevocationModule],
+  controllers: [AlertsController],
+  providers: [
+    AlertsRepository,
+    AlertRecipientsRepository,
+    AlertsService,
+    AlertRedeliveryService,
+    AlertsGateway,
+  ],
+})
+export class AlertsModule {}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { AuditService, type AuditRecord } from '../audit/audit.service.js';
+import { assertOrganizationAccess, type ApiPrincipal } from '../http/api-auth.guard.js';
+import { MembersService } from '../members/members.service.js';
+import { NOTIFICATION_SYNC_LIMIT } from '../protocol/constants.js';
+import { AppError } from '../protocol/errors.js';
+import type { Notification, Priority } from '../protocol/models.js';
+import { RealtimePublisher } from '../sessions/realtime.publisher.js';
+import type { SessionContext } from '../sessions/session-hooks.js';
+import { SessionService } from '../sessions/session.service.js';
+import type { NotificationCreateDto } from './notification.dto.js';
+import {
+  NotificationsRepository,
+  type NewNotificationRow,
+  type NotificationRow,
+} from './notifications.repository.js';
+
+export function toNotification(row: NotificationRow | NewNotificationRow): Notification {
+  return {
+    id: row.id,
+    type: row.type,
+    title: row.title,
+    body: row.body ?? null,
+    priority: (row.priority ?? 'normal') as Priority,
+    data: row.data ?? {},
+    createdAt: new Date(row.createdAt!).toISOString(),
+    readAt: row.readAt ? new Date(row.readAt).toISOString() : null,
+  };
+}
+
+/**
+ * Notifications (§5, §6, §9): one row per recipient (explicit userIds ∪ members with the given
+ * roles), stored before the 202, then `notification:new` to every session of each recipient;
+ * `notification:read` for one's own; `notification:sync` on connect (hook 30, `/` only).
+ */
+@Injectable()
+export class NotificationsService implements OnModuleInit {
+  constructor(
+    private readonly repository: NotificationsRepository,
+    private readonly members: MembersService,
+    private readonly publisher: RealtimePublisher,
+    private readonly sessions: SessionService,
+    private readonly audit: AuditService,
+    @InjectPinoLogger('notifications') private readonly logger: PinoLogger,
+  ) {}
+
+  onModuleInit(): void {
+    this.sessions.registerHook({
+      name: 'notification-sync',
+      order: 30,
+      namespaces: ['/'],
+      onConnect: (ctx) => this.sync(ctx),
+    });
+  }
+
+  async send(
+    principal: ApiPrincipal,
+    dto: NotificationCreateDto,
+    requestId?: string,
+  ): Promise<{ ids: string[]; recipients: number }> {
+    assertOrganizationAccess(principal, dto.organizationId);
+    if ((dto.userIds?.length ?? 0) === 0 && (dto.roles?.length ?? 0) === 0) {
+      throw AppError.validation(
+        [{ field: 'userIds', constraints: ['userIdsOrRoles'] }],
+        'userIds or roles must name a recipient',
+      );
+    }
+    const recipients = await this.members.resolveRecipients(
+      dto.organizationId,
+      dto.userIds,
+      dto.roles,
+    );
+    const createdAt = new Date();
+    const rows: NewNotificationRow[] = recipients.map((userId) => ({
+      id: randomUUID(),
+      organizationId: dto.organizationId,
+      userId,
+      type: dto.type,
+      title: dto.title,
+      body: dto.body ?? null,
+      priority: dto.priority ?? 'normal',
+      data: dto.data ?? {},
+      createdAt,
+      readAt: null,
+    }));
+    const audits: AuditRecord[] = rows.map((r) => ({
+      actorId: principal.userId,
+      organizationId: dto.organizationId,
+      action: 'notification.sent',
+      resourceType: 'notification',
+      resourceId: r.id,
+      outcome: 'success',
+      ...(requestId ? { requestId } : {}),
+      details: {
+        recipientId: r.userId,
+        priority: r.priority ?? 'normal',
+        actorRole: principal.role,
+      },
+    }));
+    if (rows.length > 0) {
+      await this.repository.transaction(async (tx) => {
+        await this.repository.insertMany(rows, tx);
+        for (let i = 0; i < audits.length; i += 500)
+          await this.audit.record(audits.slice(i, i + 500), tx);
+      });
+    }
+    for (const row of rows)
+      this.publisher.toUsers(
+        [row.userId],
+        'notification:new',
+        { notification: toNotification(row) },
+        { organizationId: dto.organizationId },
+      );
+    this.logger.info(
+      { organizationId: dto.organizationId, recipients: rows.length, actorRole: principal.role },
+      'notifications sent',
+    );
+    return { ids: rows.map((r) => r.id), recipients: rows.length };
+  }
+
+  /** Own notifications only (else RESOURCE_NOT_FOUND); reading twice returns the first readAt. */
+  async read(
+    organizationId: string,
+    userId: string,
+    notificationId: string,
+  ): Promise<{ notificationId: string; readAt: string }> {
+    const result = await this.repository.markRead(notificationId, organizationId, userId);
+    if (!result) throw AppError.notFound('Notification');
+    const readAt = result.readAt.toISOString();
+    if (result.changed)
+      this.publisher.toUsers(
+        [userId],
+        'notification:read',
+        { notificationId, readAt },
+        { organizationId },
+      );
+    return { notificationId, readAt };
+  }
+
+  private async sync({ socket, user }: SessionContext): Promise<void> {
+    const { rows, total: unreadCount } = await this.repository.unread(
+      user.organizationId,
+      user.userId,
+      NOTIFICATION_SYNC_LIMIT,
+    );
+    if (socket.disconnected) return;
+    socket.emit('notification:sync', { unread: rows.map(toNotification), unreadCount });
+  }
+}

@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { ApiAuthGuard } from '../http/api-auth.guard.js';
+import { HttpValidationPipe } from '../http/http-validation.pipe.js';
+import { MembersModule } from '../members/members.module.js';
+import { RevocationService } from './revocation.service.js';
+import { RevocationsRepository } from './revocations.repository.js';
+import { SessionsController } from './sessions.controller.js';
+
+/**
+ * Session revocation and the HTTP API's guard (which checks revocations too): every HTTP
+ * module imports this one for `ApiAuthGuard`.
+ */
+@Module({
+  imports: [MembersModule],
+  controllers: [SessionsController],
+  providers: [RevocationsRepository, RevocationService, ApiAuthGuard, HttpValidationPipe],
+  exports: [RevocationService, ApiAuthGuard, HttpValidationPipe, MembersModule],
+})
+export class RevocationModule {}

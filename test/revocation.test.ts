@@ -1,0 +1,202 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  closeAll,
+  connect,
+  connectError,
+  ok,
+  request,
+  settle,
+  type TestSocket,
+} from './support/client.js';
+import { http } from './support/http.js';
+import { auditText, connectReady } from './support/realtime.js';
+import { startServer, type TestServer } from './support/server.js';
+import { createTestDatabase, hasPostgres } from './support/services.js';
+import { signToken } from './support/tokens.js';
+import { revocations } from '../src/persistence/schema.js';
+
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+function disconnected(socket: TestSocket): Promise<string> {
+  return new Promise((resolve) => {
+    if (socket.disconnected) resolve('already');
+    socket.once('disconnect', (reason) => resolve(reason));
+  });
+}
+
+describe('session revocation', () => {
+  let srv: TestServer;
+  const open: TestSocket[] = [];
+  beforeAll(async () => {
+    srv = await startServer();
+  });
+  afterAll(async () => {
+    closeAll(...open);
+    await srv.close();
+  });
+
+  it('drops every session of the user in both namespaces and refuses the old token afterwards', async () => {
+    const admin = await signToken({ userId: 'v-admin', organizationId: 'vA', role: 'admin' });
+    const victim = await connectReady(
+      srv.url,
+      { userId: 'v-user', organizationId: 'vA', role: 'nurse' },
+      ['auth:expired'],
+    );
+    const victim2 = await connectReady(
+      srv.url,
+      { userId: 'v-user', organizationId: 'vA', role: 'nurse' },
+      ['auth:expired'],
+    );
+    const comm = await connect(srv.url, victim.token, {
+      namespace: '/communication',
+      record: ['auth:expired'],
+    });
+    const bystander = await connectReady(srv.url, { userId: 'v-other', organizationId: 'vA' }, [
+      'auth:expired',
+    ]);
+    open.push(victim.socket, victim2.socket, comm.socket, bystander.socket);
+    const closed = [victim, victim2, comm].map((c) => disconnected(c.socket));
+
+    const res = await http<{ disconnected: number }>(srv.url, 'POST', '/api/v1/sessions/revoke', {
+      token: admin,
+      body: { userId: 'v-user' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ disconnected: 3 });
+    expect(await Promise.all(closed)).toEqual([
+      'io server disconnect',
+      'io server disconnect',
+      'io server disconnect',
+    ]);
+    for (const c of [victim, victim2, comm]) {
+      const [expired] = c.recorder.of('auth:expired');
+      expect(expired.type).toBe('AUTHENTICATION_FAILED');
+      expect(expired.message.toLowerCase()).toContain('revoked');
+    }
+    await settle(bystander.socket);
+    expect(bystander.socket.connected).toBe(true);
+    expect(bystander.recorder.of('auth:expired')).toEqual([]);
+
+    // the old token, a token without iat, and one issued in the revocation second are refused
+    for (const ns of ['/', '/communication'] as const) {
+      const err = await connectError(srv.url, victim.token, { namespace: ns });
+      expect(err.message).toBe('AUTHENTICATION_FAILED');
+      expect(err.data?.type).toBe('AUTHENTICATION_FAILED');
+    }
+    expect(
+      (
+        await connectError(
+          srv.url,
+          await signToken({ userId: 'v-user', organizationId: 'vA', iat: null }),
+        )
+      ).message,
+    ).toBe('AUTHENTICATION_FAILED');
+
+    // the boundary: iat equal to the revocation second is refused, the next second is accepted
+    const [row] = await srv.database.db
+      .select()
+      .from(revocations)
+      .where(eq(revocations.userId, 'v-user'));
+    const revokedSec = Math.floor(new Date(row.revokedAt).getTime() / 1000);
+    const atSecond = await signToken({ userId: 'v-user', organizationId: 'vA', iat: revokedSec });
+    expect((await connectError(srv.url, atSecond)).message).toBe('AUTHENTICATION_FAILED');
+    const nextSecond = await signToken({
+      userId: 'v-user',
+      organizationId: 'vA',
+      iat: revokedSec + 1,
+    });
+    const okNext = await connect(srv.url, nextSecond);
+    okNext.socket.close();
+
+    // a token issued after the revocation second works; refreshing it with the old one does not
+    const fresh = await signToken({
+      userId: 'v-user',
+      organizationId: 'vA',
+      role: 'nurse',
+      iat: nowSec() + 1,
+    });
+    const back = await connect(srv.url, fresh);
+    open.push(back.socket);
+    const refresh = await request(back.socket, 'auth:refresh', { token: victim.token });
+    expect(refresh.ok ? null : refresh.error.type).toBe('AUTHENTICATION_FAILED');
+    expect((await ok(back.socket, 'ping')).pong).toBe(true);
+
+    expect(await auditText(srv.database.db as never)).toContain('session.revoked');
+  });
+
+  it('a revoked admin or service token is refused by the HTTP API too; admins revoke own members only', async () => {
+    const service = await signToken({ userId: 'v-svc', organizationId: 'vZ', role: 'service' });
+    const admin2 = await signToken({ userId: 'v-admin2', organizationId: 'vA', role: 'admin' });
+    const ok1 = await http(srv.url, 'POST', '/api/v1/sessions/revoke', {
+      token: admin2,
+      body: { userId: 'v-other' },
+    });
+    expect(ok1.status).toBe(200);
+    const r = await http(srv.url, 'POST', '/api/v1/sessions/revoke', {
+      token: service,
+      body: { userId: 'v-admin2' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ disconnected: 0 });
+    const refused = await http(srv.url, 'POST', '/api/v1/sessions/revoke', {
+      token: admin2,
+      body: { userId: 'v-other' },
+    });
+    expect(refused.status).toBe(401);
+    const foreignAdmin = await signToken({
+      userId: 'v-badmin',
+      organizationId: 'vB',
+      role: 'admin',
+    });
+    const cross = await http(srv.url, 'POST', '/api/v1/sessions/revoke', {
+      token: foreignAdmin,
+      body: { userId: 'v-user' },
+    });
+    expect(cross.status).toBe(403);
+  });
+});
+
+describe.skipIf(!hasPostgres())('session revocation across two nodes on one PostgreSQL', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const db = await createTestDatabase('revoke');
+    drop = db.drop;
+    a = await startServer({ databaseUrl: db.url });
+    b = await startServer({ databaseUrl: db.url });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await drop?.();
+  });
+
+  it('a revocation on one node is enforced by the other node within its cache window', async () => {
+    const token = await signToken({ userId: 'x-user', organizationId: 'xA' });
+    const first = await connect(b.url, token); // node B has now read the revocations table
+    first.socket.close();
+    const service = await signToken({ userId: 'x-svc', organizationId: 'xA', role: 'service' });
+    const res = await http(a.url, 'POST', '/api/v1/sessions/revoke', {
+      token: service,
+      body: { userId: 'x-user' },
+    });
+    expect(res.status).toBe(200);
+    const started = Date.now();
+    // Node B re-reads at most once a second: retry until it refuses, and it must within ~1 s.
+    let refused = false;
+    while (!refused && Date.now() - started < 3000) {
+      try {
+        const c = await connect(b.url, token);
+        c.socket.close();
+        await new Promise((resolve) => setImmediate(resolve));
+      } catch (err) {
+        expect((err as Error).message).toBe('AUTHENTICATION_FAILED');
+        refused = true;
+      }
+    }
+    expect(refused).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
