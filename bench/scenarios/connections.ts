@@ -178,7 +178,7 @@ export const connectionsScenario: Scenario = {
     const n = ctx.overrides.connections ?? (ctx.smoke ? 300 : 19_000);
     const pingMs = ctx.smoke ? 1000 : 5000;
     const holdMs = ctx.smoke ? 2500 : 3 * pingMs + 1000;
-    const rampLimitMs = ctx.smoke ? 60_000 : 420_000;
+    const rampLimitMs = ctx.smoke ? 60_000 : 540_000;
     const env = {
       WS_PING_INTERVAL_MS: String(pingMs),
       WS_PING_TIMEOUT_MS: String(2 * pingMs),
