@@ -25,8 +25,30 @@ interface ScaleMeasurement {
   disconnected: number;
   socketsWithoutPing: number;
   minPings: number;
+  /** From our server's /metrics (prom-client default metrics); the baseline has none. */
+  heapUsedMiB: number | null;
+  heapTotalMiB: number | null;
   failures: string[];
   notes: string[];
+}
+
+/** V8 heap used/total at the top, when the server exposes prom-client's default metrics. */
+async function heapStats(url: string): Promise<{ used: number | null; total: number | null }> {
+  try {
+    const res = await fetch(`${url}/metrics`);
+    if (!res.ok) return { used: null, total: null };
+    const text = await res.text();
+    const pick = (name: string): number | null => {
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text);
+      return m ? Math.round(Number(m[1]) / 2 ** 20) : null;
+    };
+    return {
+      used: pick('nodejs_heap_size_used_bytes'),
+      total: pick('nodejs_heap_size_total_bytes'),
+    };
+  } catch {
+    return { used: null, total: null };
+  }
 }
 
 async function measure(
@@ -129,6 +151,7 @@ async function measure(
     }
     const holdCpu = cpu.end();
     const mem = rss.end();
+    const heap = await heapStats(url);
     const st = await all(loaders, 'idle:status');
     ctx.progress.done();
     const open = st.reduce((s, x) => s + x.open, 0);
@@ -162,6 +185,8 @@ async function measure(
       disconnected,
       socketsWithoutPing: without,
       minPings,
+      heapUsedMiB: heap.used,
+      heapTotalMiB: heap.total,
       failures,
       notes,
     };
@@ -212,6 +237,8 @@ export const connectionsScenario: Scenario = {
             open: m.open,
             disconnected: m.disconnected,
             minPings: m.minPings,
+            heapUsedMiB: m.heapUsedMiB,
+            heapTotalMiB: m.heapTotalMiB,
           },
         });
       } catch (err) {
@@ -260,6 +287,8 @@ export const connectionsScenario: Scenario = {
         { key: 'open', label: 'open at end' },
         { key: 'disconnected', label: 'dropped' },
         { key: 'minPings', label: 'min pings' },
+        { key: 'heapUsedMiB', label: 'V8 heap used', unit: 'MiB' },
+        { key: 'heapTotalMiB', label: 'V8 heap total', unit: 'MiB' },
       ],
       rows,
       ratios: { rssPerConnection: r },
