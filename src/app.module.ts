@@ -6,6 +6,7 @@ import { EventInterceptor } from './gateway/event.interceptor.js';
 import { WsExceptionsFilter } from './gateway/ws-exceptions.filter.js';
 import { WsValidationPipe } from './gateway/ws-validation.pipe.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
+import { DemoModule } from './demo/demo.module.js';
 import { InfrastructureModule, type AppOptions } from './infrastructure.module.js';
 import { HealthController } from './observability/health.controller.js';
 import { AlertsModule } from './alerts/alerts.module.js';
@@ -14,6 +15,7 @@ import { MessagingModule } from './messaging/messaging.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 import { PresenceModule } from './presence/presence.module.js';
 import { RevocationModule } from './revocation/revocation.module.js';
+import { RateLimitsModule } from './rate-limit/rate-limits.module.js';
 
 @Module({})
 export class AppModule {
@@ -28,6 +30,9 @@ export class AppModule {
         NotificationsModule,
         AlertsModule,
         ChannelsModule,
+        RateLimitsModule,
+        // Development only: the demo token endpoint does not exist in production.
+        ...(options.config.demoEnabled && !options.config.isProduction ? [DemoModule] : []),
       ],
       controllers: [HealthController],
       providers: [

@@ -17,6 +17,10 @@ import { HealthService } from './observability/health.service.js';
 import { pinoParams } from './observability/logger.js';
 import { DATABASE, openPglite, openPostgres, type DatabaseHandle } from './persistence/database.js';
 import { MemoryRateLimitStore } from './rate-limit/memory-rate-limit.store.js';
+import { RedisRateLimitStore } from './rate-limit/redis-rate-limit.store.js';
+import { RedisService } from './redis/redis.service.js';
+import { InFlightTracker } from './gateway/in-flight.js';
+import { RedisConnectionCounter } from './sessions/redis-connection-counter.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit/rate-limit.store.js';
 import { RateLimitService } from './rate-limit/rate-limit.service.js';
 import { WsThrottleGuard } from './rate-limit/ws-throttle.guard.js';
@@ -42,17 +46,26 @@ export async function openDatabase(config: AppConfig): Promise<DatabaseHandle> {
     : openPglite({ dataDir: join(config.dataDir, 'pglite') });
 }
 
+/**
+ * On a graceful stop the node's heartbeat is left to expire after this long instead of being
+ * removed: users who reconnect to another node meanwhile never look offline (no presence flap);
+ * the others are announced offline by a surviving node when it reaps this one.
+ */
+export const REDIS_SHUTDOWN_GRACE_MS = 3000;
+
 @Injectable()
 class InfrastructureLifecycle implements OnApplicationShutdown {
   constructor(
     @Inject(DATABASE) private readonly database: DatabaseHandle,
     @Inject(RATE_LIMIT_STORE) private readonly rateLimitStore: RateLimitStore,
     @Inject(CONNECTION_COUNTER) private readonly counter: ConnectionCounter,
+    private readonly redis: RedisService,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.rateLimitStore.close();
     await this.counter.close();
+    await this.redis.close(REDIS_SHUTDOWN_GRACE_MS);
     await this.database.close();
   }
 }
@@ -72,10 +85,31 @@ export class InfrastructureModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: DATABASE, useFactory: () => options.database ?? openDatabase(config) },
-        { provide: RATE_LIMIT_STORE, useFactory: (): RateLimitStore => new MemoryRateLimitStore() },
+        RedisService,
+        InFlightTracker,
+        {
+          provide: RATE_LIMIT_STORE,
+          inject: [RedisService],
+          useFactory: (redis: RedisService): RateLimitStore =>
+            redis.connections
+              ? new RedisRateLimitStore(redis.connections.command, {
+                  prefix: redis.key('rl:'),
+                  onFallback: (err) => redis.failure('rate-limit', err),
+                })
+              : new MemoryRateLimitStore(),
+        },
         {
           provide: CONNECTION_COUNTER,
-          useFactory: (): ConnectionCounter => new MemoryConnectionCounter(),
+          inject: [RedisService],
+          useFactory: (redis: RedisService): ConnectionCounter =>
+            redis.connections && redis.registry
+              ? new RedisConnectionCounter(redis.connections.command, {
+                  prefix: redis.key(''),
+                  nodeId: redis.registry.nodeId,
+                  nodesKey: redis.registry.key,
+                  onError: (err) => redis.failure('connection-counter', err),
+                })
+              : new MemoryConnectionCounter(),
         },
         MetricsService,
         HealthService,
@@ -92,6 +126,8 @@ export class InfrastructureModule {
         DATABASE,
         RATE_LIMIT_STORE,
         CONNECTION_COUNTER,
+        RedisService,
+        InFlightTracker,
         MetricsService,
         HealthService,
         AuditService,

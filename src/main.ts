@@ -38,12 +38,25 @@ async function main(): Promise<void> {
     stopping = true;
     const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5000);
     force.unref();
-    stopApp(app).then(
+    stopApp(app, Math.max(1000, Math.floor(config.shutdownGraceMs / 2))).then(
       () => process.exit(0),
       () => process.exit(1),
     );
     void signal;
   };
+  // Last line of defence: a library promise rejected with nobody listening (e.g. a Redis command
+  // during an outage) is logged by name and the node keeps serving; it must never end the process.
+  process.on('unhandledRejection', (reason: unknown) => {
+    const e = reason as Error | undefined;
+    process.stdout.write(
+      JSON.stringify({
+        level: 50,
+        time: Date.now(),
+        msg: 'unhandled rejection',
+        errorName: e?.name ?? typeof reason,
+      }) + '\n',
+    );
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

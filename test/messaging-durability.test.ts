@@ -90,7 +90,7 @@ describe('acknowledged messages survive restarts (invariant 2)', () => {
       await srv2.close();
       await db2.close();
     }
-  }, 60_000);
+  }, 150_000);
 
   it.skipIf(!hasPostgres())(
     'PostgreSQL: a new server on the same database',
@@ -116,7 +116,7 @@ describe('acknowledged messages survive restarts (invariant 2)', () => {
         await db.drop();
       }
     },
-    60_000,
+    120_000,
   );
 
   const killCases = [
@@ -136,14 +136,14 @@ describe('acknowledged messages survive restarts (invariant 2)', () => {
         ...(db ? { DATABASE_URL: db.url } : {}),
       };
       try {
-        const p1 = await startServerProcess(env, 60_000);
+        const p1 = await startServerProcess(env, 120_000);
         let sent: Awaited<ReturnType<typeof sendAcked>>;
         try {
           sent = await sendAcked(p1.url, 40);
         } finally {
           await p1.stop('SIGKILL');
         }
-        const p2 = await startServerProcess(env, 60_000);
+        const p2 = await startServerProcess(env, 120_000);
         try {
           await expectAllThere(p2.url, sent);
         } finally {
@@ -152,6 +152,6 @@ describe('acknowledged messages survive restarts (invariant 2)', () => {
       } finally {
         await db?.drop();
       }
-    }, 120_000);
+    }, 240_000);
   }
 });

@@ -63,6 +63,10 @@ export interface RedisConfig {
   password?: string;
   /** Prefix for every key and channel this service uses (lets tests and tenants share a server). */
   keyPrefix: string;
+  /** Socket.IO cluster adapter: Redis pub/sub (`pubsub`, default) or Redis streams (`streams`). */
+  adapter: 'pubsub' | 'streams';
+  /** A node whose heartbeat is older than this is dead: its sockets and presence sessions stop counting. */
+  nodeTtlMs: number;
 }
 
 export interface AppConfig {
@@ -163,6 +167,11 @@ function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
   const url = str(env, 'REDIS_URL');
   const host = str(env, 'REDIS_HOST');
   const keyPrefix = str(env, 'REDIS_KEY_PREFIX') ?? 'wcr:';
+  const adapter = str(env, 'REDIS_ADAPTER') ?? 'pubsub';
+  if (adapter !== 'pubsub' && adapter !== 'streams')
+    throw new ConfigError('REDIS_ADAPTER', 'must be pubsub or streams');
+  const nodeTtlMs = int(env, 'REDIS_NODE_TTL_MS', 15000, 1000, 600000);
+  const common = { keyPrefix, adapter, nodeTtlMs } as const;
   if (url) {
     if (!/^rediss?:\/\//.test(url))
       throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
@@ -173,7 +182,7 @@ function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
       port: u.port ? Number(u.port) : 6379,
       username: u.username ? decodeURIComponent(u.username) : undefined,
       password: u.password ? decodeURIComponent(u.password) : undefined,
-      keyPrefix,
+      ...common,
     };
   }
   if (host) {
@@ -182,7 +191,7 @@ function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
       port: int(env, 'REDIS_PORT', 6379, 1, 65535),
       username: str(env, 'REDIS_USERNAME'),
       password: str(env, 'REDIS_PASSWORD'),
-      keyPrefix,
+      ...common,
     };
   }
   if (production) throw new ConfigError('REDIS_URL', 'is required in production');

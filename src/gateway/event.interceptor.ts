@@ -5,8 +5,9 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { map, type Observable } from 'rxjs';
+import { finalize, map, type Observable } from 'rxjs';
 import { MetricsService } from '../observability/metrics.service.js';
+import { InFlightTracker } from './in-flight.js';
 import type { AppSocket } from './socket.types.js';
 
 export const EVENT_STARTED_AT = Symbol('eventStartedAt');
@@ -20,6 +21,7 @@ export class EventInterceptor implements NestInterceptor {
   constructor(
     private readonly metrics: MetricsService,
     @InjectPinoLogger('ws') private readonly logger: PinoLogger,
+    private readonly inFlight: InFlightTracker,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -28,7 +30,9 @@ export class EventInterceptor implements NestInterceptor {
     (args as unknown as Record<symbol, number>)[EVENT_STARTED_AT] = started;
     const ws = context.switchToWs();
     const event = ws.getPattern();
+    this.inFlight.begin();
     return next.handle().pipe(
+      finalize(() => this.inFlight.end()),
       map((data: unknown) => {
         const seconds = (performance.now() - started) / 1000;
         this.metrics.events.inc({ event, outcome: 'ok' });

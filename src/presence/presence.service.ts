@@ -28,6 +28,8 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       onConnect: (ctx) => this.connected(ctx),
       onDisconnect: (ctx) => this.disconnected(ctx),
     });
+    // A dead node's users, reaped by this node (Redis store only).
+    this.store.onExpired?.((organizationId, entry) => this.changed(organizationId, entry));
   }
 
   private async connected({ socket, user }: SessionContext): Promise<void> {

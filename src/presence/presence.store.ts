@@ -38,6 +38,16 @@ export interface PresenceStore {
   get(organizationId: string, userIds: string[]): Promise<PresenceEntry[]>;
   /** Every user of the organization whose visible status is online or away. */
   listActive(organizationId: string): Promise<PresenceEntry[]>;
+  /**
+   * Across nodes only: users that went offline because the node holding their sessions died
+   * (no disconnect ever ran for them). The presence service announces them.
+   */
+  onExpired?(listener: (organizationId: string, entry: PresenceEntry) => void): void;
+  /**
+   * Graceful stop: this node's sessions are left to expire with its heartbeat instead of being
+   * removed one by one, so users who reconnect to another node do not flap offline.
+   */
+  handOff?(): void;
   close(): Promise<void>;
 }
 

@@ -13,11 +13,15 @@ export interface PublishOptions {
   except?: string[];
   /** Fire-and-forget: dropped for sockets that are not ready (typing). */
   volatile?: boolean;
-  /**
-   * Address users through their organization-scoped rooms (`org:<org>:user:<id>`), so a socket
-   * of another organization that happens to carry the same user id never receives it.
-   */
-  organizationId?: string;
+}
+
+/**
+ * Deliveries addressed to users name their organization: users are reached through
+ * `org:<org>:user:<id>`, never the bare `user:<id>` that equal ids of two organizations share
+ * (invariant 1).
+ */
+export interface UserPublishOptions extends PublishOptions {
+  organizationId: string;
 }
 
 /**
@@ -62,9 +66,9 @@ export class RealtimePublisher {
     userIds: Iterable<string>,
     event: E,
     payload: ServerEventSpec[E],
-    options?: PublishOptions,
+    options: UserPublishOptions,
   ): void {
-    this.toRooms(this.userRooms(userIds, options?.organizationId), event, payload, options);
+    this.toRooms(this.userRooms(userIds, options.organizationId), event, payload, options);
   }
 
   toOrg<E extends ServerEventName>(
@@ -82,12 +86,12 @@ export class RealtimePublisher {
     participantIds: Iterable<string>,
     event: E,
     payload: ServerEventSpec[E],
-    options?: PublishOptions,
+    options: UserPublishOptions,
   ): void {
     this.toRooms(
       [
         rooms.conversation(conversationId),
-        ...this.userRooms(participantIds, options?.organizationId),
+        ...this.userRooms(participantIds, options.organizationId),
       ],
       event,
       payload,
@@ -95,23 +99,8 @@ export class RealtimePublisher {
     );
   }
 
-  private userRooms(userIds: Iterable<string>, organizationId?: string): string[] {
+  private userRooms(userIds: Iterable<string>, organizationId: string): string[] {
     const ids = [...new Set(userIds)];
-    return organizationId ? ids.map((id) => rooms.member(organizationId, id)) : ids.map(rooms.user);
-  }
-
-  /** Sockets of a user in every namespace, across nodes: disconnects them and returns how many. */
-  async disconnectUser(
-    userId: string,
-    beforeDisconnect?: (ns: NamespaceName) => void,
-  ): Promise<number> {
-    let total = 0;
-    for (const ns of ['/', '/communication'] as const) {
-      const sockets = await this.io.of(ns).in(rooms.user(userId)).fetchSockets();
-      total += sockets.length;
-      beforeDisconnect?.(ns);
-      this.io.of(ns).in(rooms.user(userId)).disconnectSockets(true);
-    }
-    return total;
+    return ids.map((id) => rooms.member(organizationId, id));
   }
 }

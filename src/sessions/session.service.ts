@@ -42,6 +42,7 @@ export class SessionService implements OnApplicationShutdown {
   );
   private sweeper?: NodeJS.Timeout;
   private draining = false;
+  private readonly pendingDisconnects = new Set<Promise<void>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -151,7 +152,14 @@ export class SessionService implements OnApplicationShutdown {
     }
   }
 
-  async onDisconnect(socket: AppSocket, ns: NamespaceName, reason: string): Promise<void> {
+  onDisconnect(socket: AppSocket, ns: NamespaceName, reason: string): Promise<void> {
+    const p = this.runDisconnect(socket, ns, reason);
+    this.pendingDisconnects.add(p);
+    void p.finally(() => this.pendingDisconnects.delete(p));
+    return p;
+  }
+
+  private async runDisconnect(socket: AppSocket, ns: NamespaceName, reason: string): Promise<void> {
     const user = socket.data.user;
     if (!user) return;
     this.metrics.connections.dec({ namespace: ns });
@@ -252,6 +260,36 @@ export class SessionService implements OnApplicationShutdown {
   /** Graceful shutdown: refuse new handshakes. */
   startDraining(): void {
     this.draining = true;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * Graceful shutdown: closes every local connection at the transport level (the client sees
+   * "transport close" and reconnects, to another node behind the load balancer; a server-side
+   * disconnect packet would tell it not to), then waits for the disconnect hooks to finish.
+   */
+  async disconnectAll(timeoutMs: number): Promise<void> {
+    const engines = new Set<{ close(): void }>();
+    for (const nsp of this.namespaces.values()) {
+      engines.add(nsp.server.engine);
+    }
+    for (const engine of engines) {
+      // engine.close() closes every client connection; the HTTP listener is closed by Nest.
+      engine.close();
+    }
+    const deadline = Date.now() + timeoutMs;
+    // Disconnect handlers start on the next ticks; wait for them, bounded.
+    await new Promise((r) => setImmediate(r));
+    while (this.pendingDisconnects.size > 0 && Date.now() < deadline) {
+      await Promise.race([
+        Promise.allSettled([...this.pendingDisconnects]),
+        new Promise((r) => setTimeout(r, deadline - Date.now())),
+      ]);
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   get servedEventNames(): ReadonlyMap<string, ReadonlySet<string>> {

@@ -55,7 +55,10 @@ export async function connect(
   const recorder = new Recorder(socket, o.record ?? []);
   const confirmed = await new Promise<ServerEventSpec['connection:confirmed']>(
     (resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('connect timed out')), o.timeoutMs ?? ACK_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error('connect timed out')),
+        o.timeoutMs ?? ACK_TIMEOUT_MS,
+      );
       socket.once('connection:confirmed', (c) => {
         clearTimeout(timer);
         resolve(c);
@@ -182,7 +185,11 @@ export class Recorder {
   }
 
   /** Waits until `predicate` holds over the recorded events. */
-  until(predicate: (r: Recorder) => boolean, timeoutMs = ACK_TIMEOUT_MS, what = 'condition'): Promise<void> {
+  until(
+    predicate: (r: Recorder) => boolean,
+    timeoutMs = ACK_TIMEOUT_MS,
+    what = 'condition',
+  ): Promise<void> {
     if (predicate(this)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const check = () => {

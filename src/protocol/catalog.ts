@@ -1,0 +1,442 @@
+/**
+ * The event catalog as data: what each event is for, who receives it, what its ack carries. The
+ * documentation (docs/events.md, docs/asyncapi.yaml) is generated from this file, the DTO classes
+ * (client payloads) and NAMESPACE_EVENTS / DEFAULT_RATE_LIMITS, and a test fails when they drift.
+ * `satisfies Record<…EventName, …>` makes a missing or extra entry a compile error.
+ */
+import { ERROR_TYPES } from './errors.js';
+import { ROLES } from './constants.js';
+import type { ClientEventName, ServerEventName } from './events.js';
+import {
+  AlertAcknowledgeDto,
+  AuthRefreshDto,
+  ChannelDto,
+  ConversationCreateDto,
+  ConversationHistoryDto,
+  ConversationJoinDto,
+  ConversationRefDto,
+  MessageEditDto,
+  MessageReceiptDto,
+  MessageRefDto,
+  MessageSendDto,
+  MessageTypingDto,
+  NotificationReadDto,
+  PresenceQueryDto,
+  PresenceUpdateDto,
+} from './dto/client.dto.js';
+
+/** The subset of JSON Schema (draft 07, as AsyncAPI 3 uses it) the catalog needs. */
+export interface Schema {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  additionalProperties?: boolean | Schema;
+  items?: Schema;
+  enum?: readonly unknown[];
+  const?: unknown;
+  format?: string;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  oneOf?: Schema[];
+  $ref?: string;
+  description?: string;
+}
+
+const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
+const time: Schema = { type: 'string', format: 'date-time' };
+const nullableTime: Schema = { type: ['string', 'null'], format: 'date-time' };
+const int = (minimum?: number): Schema => ({
+  type: 'integer',
+  ...(minimum !== undefined ? { minimum } : {}),
+});
+const bool: Schema = { type: 'boolean' };
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const arr = (items: Schema): Schema => ({ type: 'array', items });
+const freeObject: Schema = { type: 'object', additionalProperties: true };
+export function obj(properties: Record<string, Schema>, optional: string[] = []): Schema {
+  const required = Object.keys(properties).filter((k) => !optional.includes(k));
+  return {
+    type: 'object',
+    properties,
+    ...(required.length ? { required } : {}),
+    additionalProperties: false,
+  };
+}
+
+/** Shapes of §6 (src/protocol/models.ts) and the §8 error object. */
+export const MODEL_SCHEMAS: Record<string, Schema> = {
+  Message: obj({
+    id: str({ format: 'uuid' }),
+    conversationId: str(),
+    seq: int(1),
+    senderId: str(),
+    organizationId: str(),
+    type: { type: 'string', const: 'text' },
+    content: str({ description: 'empty once deleted' }),
+    metadata: freeObject,
+    createdAt: time,
+    editedAt: nullableTime,
+    deletedAt: nullableTime,
+  }),
+  Conversation: obj({
+    id: str(),
+    organizationId: str(),
+    title: { type: ['string', 'null'] },
+    participantIds: arr(str()),
+    createdBy: str(),
+    createdAt: time,
+    lastSeq: int(0),
+  }),
+  Notification: obj({
+    id: str(),
+    type: str(),
+    title: str(),
+    body: { type: ['string', 'null'] },
+    priority: { type: 'string', enum: ['low', 'normal', 'high', 'critical'] },
+    data: freeObject,
+    createdAt: time,
+    readAt: nullableTime,
+  }),
+  Alert: obj(
+    {
+      id: str(),
+      kind: { type: 'string', enum: ['emergency', 'medication-reminder', 'health'] },
+      organizationId: str(),
+      severity: { type: 'string', enum: ['info', 'warning', 'critical'] },
+      title: str(),
+      message: str(),
+      studentId: str(),
+      location: str(),
+      dueAt: time,
+      createdAt: time,
+      expiresAt: time,
+      resolvedAt: time,
+    },
+    ['studentId', 'location', 'dueAt', 'expiresAt', 'resolvedAt'],
+  ),
+  PresenceEntry: obj({
+    userId: str(),
+    status: { type: 'string', enum: ['online', 'away', 'offline'] },
+    lastSeenAt: nullableTime,
+  }),
+  ErrorObject: obj(
+    {
+      type: { type: 'string', enum: ERROR_TYPES },
+      message: str(),
+      timestamp: time,
+      requestId: str(),
+      event: str(),
+      details: {
+        description:
+          'VALIDATION_ERROR: [{field, constraints}]; RATE_LIMIT_EXCEEDED: {retryAfterMs}',
+      },
+    },
+    ['requestId', 'event', 'details'],
+  ),
+};
+
+export interface ClientEventDoc {
+  /** The DTO class that validates the payload (null: the event takes no payload). */
+  dto: (new () => object) | null;
+  /** The payload may be omitted. */
+  optionalPayload?: boolean;
+  summary: string;
+  /** Success ack `data`. */
+  ack: Schema;
+  /** Who hears about it when it succeeds. */
+  effects: string;
+  /** Rate-limit behaviour beyond the bucket (e.g. typing is dropped silently). */
+  rateLimitNote?: string;
+}
+
+export const CLIENT_EVENTS = {
+  ping: {
+    dto: null,
+    summary: 'Round trip / clock check. Without an ack callback the server emits `pong` instead.',
+    ack: obj({ pong: { type: 'boolean', const: true }, serverTime: time }),
+    effects: 'none (or `pong` to the sender without an ack)',
+  },
+  subscribe: {
+    dto: ChannelDto,
+    summary:
+      'Join a channel: `org:<own org>`, `org:<own org>:<topic>` (topic `^[a-z0-9-]{1,32}$`, not `role`) or `user:<own id>`. Another org or user → AUTHORIZATION_FAILED; malformed → VALIDATION_ERROR.',
+    ack: obj({ channel: str() }),
+    effects: 'the socket receives `channel:message` for that channel',
+  },
+  unsubscribe: {
+    dto: ChannelDto,
+    summary:
+      'Leave a channel. The automatic `user:`, `org:` and role rooms cannot be left (BAD_REQUEST).',
+    ack: obj({ channel: str() }),
+    effects: 'none',
+  },
+  'conversation:create': {
+    dto: ConversationCreateDto,
+    summary:
+      'Create a conversation in the caller’s organization (creator added). The same `conversationId` from the same creator returns the same conversation; from another creator → CONFLICT.',
+    ack: obj({ conversation: ref('Conversation') }),
+    effects: '`conversation:new` to every session of every participant (once, not on repeats)',
+  },
+  'conversation:join': {
+    dto: ConversationJoinDto,
+    summary:
+      'Participants only. Joins the room `conversation:<id>` and returns messages with `seq > afterSeq` (oldest first, at most `limit`), or the newest `limit` without `afterSeq`. The catch-up call after a reconnect.',
+    ack: obj({
+      conversation: ref('Conversation'),
+      messages: arr(ref('Message')),
+      hasMore: bool,
+      lastSeq: int(0),
+    }),
+    effects: 'the socket receives typing and receipts of the room',
+  },
+  'conversation:history': {
+    dto: ConversationHistoryDto,
+    summary:
+      'Older pages (participants only): messages with `seq < beforeSeq` (default `lastSeq + 1`), oldest first.',
+    ack: obj({ messages: arr(ref('Message')), hasMore: bool }),
+    effects: 'none',
+  },
+  'conversation:leave': {
+    dto: ConversationRefDto,
+    summary:
+      'Leaves the room, not the membership (`message:new` still reaches every session of a participant).',
+    ack: obj({ conversationId: str() }),
+    effects: 'none',
+  },
+  'message:send': {
+    dto: MessageSendDto,
+    summary:
+      'Participants only. `messageId` (uuid v4, chosen by the client) is the idempotency key: the same id from the same sender returns the stored message and broadcasts nothing new; used by another sender or in another conversation → CONFLICT. The ack comes after the message is durably stored.',
+    ack: obj({ message: ref('Message') }),
+    effects: '`message:new` to every session of every participant (sender included) and the room',
+  },
+  'message:edit': {
+    dto: MessageEditDto,
+    summary: 'The sender only; content limits as for send; a deleted message → RESOURCE_NOT_FOUND.',
+    ack: obj({ message: ref('Message') }),
+    effects: '`message:edited`, audience as `message:new`',
+  },
+  'message:delete': {
+    dto: MessageRefDto,
+    summary:
+      'The sender or an `admin` of the organization. Soft delete: content becomes "" and metadata {}.',
+    ack: obj({ messageId: str(), deletedAt: time }),
+    effects: '`message:deleted`, audience as `message:new`',
+  },
+  'message:delivered': {
+    dto: MessageReceiptDto,
+    summary: 'Moves the caller’s delivered cursor up to that message’s `seq` (never back).',
+    ack: obj({ conversationId: str(), messageId: str(), deliveredAt: time }),
+    effects:
+      '`message:delivered` to the room and the message sender’s sessions, only when the cursor moved',
+  },
+  'message:read': {
+    dto: MessageReceiptDto,
+    summary: 'Moves the read cursor (and the delivered cursor) up to that message’s `seq`.',
+    ack: obj({ conversationId: str(), messageId: str(), readAt: time }),
+    effects:
+      '`message:read` (only) to the room and every participant’s sessions, only when the cursor moved',
+  },
+  'message:typing': {
+    dto: MessageTypingDto,
+    summary: 'Typing indicator; a non-participant → AUTHORIZATION_FAILED.',
+    ack: obj({}),
+    effects: '`message:typing` to the conversation room except the typing socket',
+    rateLimitNote: 'over the limit the ack is still `{ok: true, data: {}}` and nothing is emitted',
+  },
+  'presence:update': {
+    dto: PresenceUpdateDto,
+    summary: 'Set own status; `offline` means appear offline. Holds while the user has sessions.',
+    ack: obj({ status: { type: 'string', enum: ['online', 'away', 'offline'] } }),
+    effects: '`presence:changed` to the organization when the aggregate status changes',
+  },
+  'presence:query': {
+    dto: PresenceQueryDto,
+    optionalPayload: true,
+    summary:
+      'Own organization only. Without `userIds`: everyone `online` or `away`. Unknown or other-organization ids come back `offline` with `lastSeenAt: null`.',
+    ack: obj({ users: arr(ref('PresenceEntry')) }),
+    effects: 'none',
+  },
+  'notification:read': {
+    dto: NotificationReadDto,
+    summary:
+      'Own notifications only (another user’s → RESOURCE_NOT_FOUND); reading twice returns the first `readAt`.',
+    ack: obj({ notificationId: str(), readAt: time }),
+    effects: '`notification:read` to every session of the reader',
+  },
+  'alert:acknowledge': {
+    dto: AlertAcknowledgeDto,
+    summary:
+      'Recipients only (a member who is not a recipient → AUTHORIZATION_FAILED; another organization’s alert → RESOURCE_NOT_FOUND). Stops re-delivery of an emergency alert to that user; recorded in the audit trail.',
+    ack: obj({ alertId: str(), acknowledgedAt: time }),
+    effects: 'none',
+  },
+  'auth:refresh': {
+    dto: AuthRefreshDto,
+    summary:
+      'Replace the session token before it expires: same user and organization only (else AUTHORIZATION_FAILED); invalid or expired → AUTHENTICATION_FAILED; a failed refresh leaves the session as it was. `expiresAt` is the new token’s `exp`.',
+    ack: obj({ expiresAt: time }),
+    effects: 'the socket’s expiry timer moves to the new `exp` (+ clock tolerance)',
+  },
+} satisfies Record<ClientEventName, ClientEventDoc>;
+
+export interface ServerEventDoc {
+  summary: string;
+  payload: Schema;
+  audience: string;
+  namespaces: ReadonlyArray<'/' | '/communication'>;
+}
+
+const BOTH = ['/', '/communication'] as const;
+const ROOT = ['/'] as const;
+const replayed: Schema = { type: 'boolean', const: true };
+
+export const SERVER_EVENTS = {
+  'connection:confirmed': {
+    summary: 'First event of every session, before anything else (§4).',
+    payload: obj({
+      userId: str(),
+      organizationId: str(),
+      role: { type: 'string', enum: ROLES },
+      socketId: str(),
+      serverTime: time,
+    }),
+    audience: 'the new socket',
+    namespaces: BOTH,
+  },
+  'conversation:new': {
+    summary: 'A conversation the user takes part in was created.',
+    payload: obj({ conversation: ref('Conversation') }),
+    audience: 'every session of every participant',
+    namespaces: BOTH,
+  },
+  'conversation:sync-required': {
+    summary:
+      'Sent on connect instead of replaying more than 100 undelivered messages of one conversation: page with `conversation:join` `afterSeq`.',
+    payload: obj({ conversationId: str(), deliveredSeq: int(0), lastSeq: int(0) }),
+    audience: 'the new socket',
+    namespaces: BOTH,
+  },
+  'message:new': {
+    summary:
+      'A new message; `replayed: true` when replayed on connect (seq above the delivered cursor, oldest first).',
+    payload: obj({ message: ref('Message'), replayed }, ['replayed']),
+    audience:
+      'every session of every participant (joined or not, sender included) and the conversation room',
+    namespaces: BOTH,
+  },
+  'message:edited': {
+    summary: 'A message was edited.',
+    payload: obj({ message: ref('Message') }),
+    audience: 'as `message:new`',
+    namespaces: BOTH,
+  },
+  'message:deleted': {
+    summary: 'A message was soft-deleted.',
+    payload: obj({ messageId: str(), conversationId: str(), deletedAt: time }),
+    audience: 'as `message:new`',
+    namespaces: BOTH,
+  },
+  'message:delivered': {
+    summary: 'A participant’s delivered cursor moved up to this message.',
+    payload: obj({ conversationId: str(), messageId: str(), userId: str(), deliveredAt: time }),
+    audience: 'the conversation room and the message sender’s sessions',
+    namespaces: BOTH,
+  },
+  'message:read': {
+    summary: 'A participant’s read cursor moved up to this message.',
+    payload: obj({ conversationId: str(), messageId: str(), userId: str(), readAt: time }),
+    audience: 'the conversation room and the sessions of every participant',
+    namespaces: BOTH,
+  },
+  'message:typing': {
+    summary: 'Someone is (not) typing.',
+    payload: obj({ conversationId: str(), userId: str(), isTyping: bool }),
+    audience: 'the conversation room except the typing socket',
+    namespaces: BOTH,
+  },
+  'presence:changed': {
+    summary:
+      'A user’s aggregate status changed (first session online, last session gone, or `presence:update`).',
+    payload: ref('PresenceEntry'),
+    audience: '`org:<organizationId>`',
+    namespaces: ROOT,
+  },
+  'notification:new': {
+    summary: 'A notification created through `POST /api/v1/notifications`.',
+    payload: obj({ notification: ref('Notification') }),
+    audience: 'every session of the recipient',
+    namespaces: ROOT,
+  },
+  'notification:read': {
+    summary: 'The user read a notification (any of their sessions).',
+    payload: obj({ notificationId: str(), readAt: time }),
+    audience: 'every session of the reader',
+    namespaces: ROOT,
+  },
+  'notification:sync': {
+    summary: 'On connect: the newest 100 unread notifications and the total unread count.',
+    payload: obj({ unread: arr(ref('Notification')), unreadCount: int(0) }),
+    audience: 'the new socket',
+    namespaces: ROOT,
+  },
+  'alert:emergency': {
+    summary:
+      'An emergency alert. `replayed: true` on connect while it is active and unacknowledged; `redelivered: true` on the periodic re-send (every ALERT_RESEND_INTERVAL_MS) until acknowledged, resolved or expired.',
+    payload: obj({ alert: ref('Alert'), replayed, redelivered: replayed }, [
+      'replayed',
+      'redelivered',
+    ]),
+    audience: 'the whole organization, and new sockets while active',
+    namespaces: ROOT,
+  },
+  'alert:resolved': {
+    summary: 'An alert was resolved (`POST /api/v1/alerts/:id/resolve`).',
+    payload: obj({ alertId: str(), resolvedAt: time }),
+    audience: 'as the alert',
+    namespaces: ROOT,
+  },
+  'alert:medication-reminder': {
+    summary: 'A medication reminder for a student (severity defaults to `info`).',
+    payload: obj({ alert: ref('Alert') }),
+    audience: 'the target users/roles (default role `nurse`)',
+    namespaces: ROOT,
+  },
+  'alert:health': {
+    summary: 'A student health alert.',
+    payload: obj({ alert: ref('Alert') }),
+    audience: 'the target users/roles (default roles `nurse`, `admin`)',
+    namespaces: ROOT,
+  },
+  'channel:message': {
+    summary: 'Published through `POST /api/v1/channels/publish`.',
+    payload: obj({ channel: str(), event: str(), data: {}, publishedAt: time }),
+    audience: 'subscribers of the channel',
+    namespaces: ROOT,
+  },
+  'auth:expired': {
+    summary:
+      'The token expired (or the session was revoked: the message says so). The server disconnects the socket right after (`io server disconnect`): reconnect only with a fresh token.',
+    payload: ref('ErrorObject'),
+    audience: 'the socket, just before it is dropped',
+    namespaces: BOTH,
+  },
+  error: {
+    summary: 'A client event failed and had no ack callback.',
+    payload: ref('ErrorObject'),
+    audience: 'the socket whose event failed',
+    namespaces: BOTH,
+  },
+  pong: {
+    summary: 'Answer to `ping` sent without an ack callback.',
+    payload: obj({ serverTime: time }),
+    audience: 'the socket that pinged',
+    namespaces: BOTH,
+  },
+} satisfies Record<ServerEventName, ServerEventDoc>;

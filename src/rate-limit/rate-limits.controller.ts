@@ -1,0 +1,103 @@
+import { Controller, Get, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
+import { APP_CONFIG, type AppConfig, type BucketSpec } from '../config/config.js';
+import { ApiAuthGuard, Principal, type ApiPrincipal } from '../http/api-auth.guard.js';
+import { RequestId } from '../http/request-id.js';
+import { MembersService } from '../members/members.service.js';
+import { MetricsService } from '../observability/metrics.service.js';
+import { ID_PATTERN } from '../protocol/constants.js';
+import { AppError } from '../protocol/errors.js';
+import { NAMESPACE_EVENTS } from '../protocol/events.js';
+import { RateLimitService } from './rate-limit.service.js';
+
+export interface BucketView extends BucketSpec {
+  event: string;
+  tokensLeft: number;
+}
+
+/** Every client event: each has a bucket of its own (§7 row or `default`). */
+const EVENTS = [
+  ...new Set([...NAMESPACE_EVENTS['/'], ...NAMESPACE_EVENTS['/communication']]),
+].sort();
+
+/**
+ * Operators' view of §7 (docs/scaling.md): the configured limits with rejection counts, a user's
+ * tokens per event, and a reset that refills every bucket of a user on every node.
+ * `service` tokens: any user; `admin`: members of its own organization only.
+ */
+@Controller('api/v1/rate-limits')
+@UseGuards(ApiAuthGuard)
+export class RateLimitsController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly limits: RateLimitService,
+    private readonly members: MembersService,
+    private readonly metrics: MetricsService,
+    private readonly audit: AuditService,
+  ) {}
+
+  @Get()
+  async overview(): Promise<{
+    limits: AppConfig['rateLimits'];
+    rejected: Array<{ scope: string; event: string; count: number }>;
+  }> {
+    const metric = await this.metrics.rateLimited.get();
+    return {
+      limits: this.config.rateLimits,
+      rejected: metric.values.map((v) => ({
+        scope: String(v.labels.scope),
+        event: String(v.labels.event),
+        count: v.value,
+      })),
+    };
+  }
+
+  @Get(':userId')
+  async user(
+    @Principal() principal: ApiPrincipal,
+    @Param('userId') userId: string,
+  ): Promise<{ userId: string; buckets: BucketView[] }> {
+    await this.authorize(principal, userId);
+    const buckets = await Promise.all(
+      EVENTS.map(async (event) => ({
+        event,
+        ...this.limits.specFor(event),
+        tokensLeft: await this.limits.tokensLeft(userId, event),
+      })),
+    );
+    return { userId, buckets };
+  }
+
+  @Post(':userId/reset')
+  @HttpCode(200)
+  async reset(
+    @Principal() principal: ApiPrincipal,
+    @Param('userId') userId: string,
+    @RequestId() requestId: string | undefined,
+  ): Promise<{ userId: string; bucketsReset: number }> {
+    await this.authorize(principal, userId);
+    const bucketsReset = await this.limits.resetUser(userId);
+    await this.audit.record({
+      actorId: principal.userId,
+      organizationId: principal.organizationId,
+      action: 'rate-limit.reset',
+      resourceType: 'user',
+      resourceId: userId,
+      outcome: 'success',
+      requestId,
+      details: { bucketsReset },
+    });
+    return { userId, bucketsReset };
+  }
+
+  private async authorize(principal: ApiPrincipal, userId: string): Promise<void> {
+    if (!ID_PATTERN.test(userId))
+      throw AppError.validation([{ field: 'userId', constraints: ['matches'] }]);
+    if (
+      principal.role === 'admin' &&
+      !(await this.members.isMember(principal.organizationId, userId))
+    ) {
+      throw AppError.forbidden('Admins may see and reset members of their own organization only');
+    }
+  }
+}

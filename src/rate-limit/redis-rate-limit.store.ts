@@ -1,0 +1,142 @@
+import type { Redis } from 'ioredis';
+import type { BucketSpec } from '../config/config.js';
+import { BUCKET_IDLE_MS, type RateLimitStore } from './rate-limit.store.js';
+import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
+import type { ConsumeResult } from './token-bucket.js';
+
+/**
+ * The bucket step of token-bucket.ts as ONE Lua script, so check-and-take is atomic across
+ * sockets and nodes. The clock is Redis' own (TIME), so nodes with skewed clocks agree. The key
+ * expires after the idle period (30 min, §7): an idle bucket is simply gone, i.e. full.
+ *
+ * KEYS[1] bucket hash {tokens, ts}; ARGV maxTokens, refillIntervalMs, idleMs, mode ("take"|"peek").
+ * Returns {allowed 0|1, whole tokens left, retryAfterMs, tokens as a string}.
+ */
+const BUCKET_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local maxTokens = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local idle = tonumber(ARGV[3])
+local tokens = maxTokens
+local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+if h[1] and h[2] then
+  local elapsed = now - tonumber(h[2])
+  if elapsed < 0 then elapsed = 0 end
+  tokens = math.min(maxTokens, tonumber(h[1]) + elapsed / interval)
+end
+if ARGV[4] == 'peek' then
+  return {0, math.floor(tokens), 0, tostring(tokens)}
+end
+local allowed = 0
+local retry = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  retry = math.ceil((1 - tokens) * interval)
+end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', now)
+redis.call('PEXPIRE', KEYS[1], idle)
+return {allowed, math.floor(tokens), retry, tostring(tokens)}
+`;
+
+type ScriptReply = [number, number, number, string];
+
+interface BucketCommands {
+  wcrBucket(
+    key: string,
+    maxTokens: number,
+    interval: number,
+    idleMs: number,
+    mode: 'take' | 'peek',
+  ): Promise<ScriptReply>;
+}
+
+export interface RedisRateLimitStoreOptions {
+  /** Prefix of every bucket key (config.redis.keyPrefix + "rl:"). */
+  prefix: string;
+  idleMs?: number;
+  /** Called when Redis fails and the node falls back to its own buckets (fail open per node). */
+  onFallback?: (err: Error) => void;
+}
+
+/**
+ * Buckets in Redis shared by every node. While Redis is unreachable the node does not refuse
+ * everything (and never throws into the gateway): it limits with node-local buckets until Redis
+ * answers again, which keeps the limit per node instead of per cluster for that time.
+ */
+export class RedisRateLimitStore implements RateLimitStore {
+  private readonly fallback = new MemoryRateLimitStore();
+  private readonly prefix: string;
+  private readonly idleMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisRateLimitStoreOptions,
+  ) {
+    this.prefix = options.prefix;
+    this.idleMs = options.idleMs ?? BUCKET_IDLE_MS;
+    if (!(redis as unknown as Partial<BucketCommands>).wcrBucket) {
+      redis.defineCommand('wcrBucket', { numberOfKeys: 1, lua: BUCKET_SCRIPT });
+    }
+  }
+
+  private get cmd(): BucketCommands {
+    return this.redis as unknown as BucketCommands;
+  }
+
+  async consume(key: string, spec: BucketSpec): Promise<Omit<ConsumeResult, 'state'>> {
+    try {
+      const [allowed, remaining, retryAfterMs] = await this.cmd.wcrBucket(
+        this.prefix + key,
+        spec.maxTokens,
+        spec.refillIntervalMs,
+        this.idleMs,
+        'take',
+      );
+      return { allowed: allowed === 1, remaining, retryAfterMs };
+    } catch (err) {
+      this.options.onFallback?.(err as Error);
+      return this.fallback.consume(key, spec);
+    }
+  }
+
+  async peek(key: string, spec: BucketSpec): Promise<number> {
+    const [, whole] = await this.cmd.wcrBucket(
+      this.prefix + key,
+      spec.maxTokens,
+      spec.refillIntervalMs,
+      this.idleMs,
+      'peek',
+    );
+    return whole;
+  }
+
+  /** Deletes every bucket whose key starts with `keyPrefix` (SCAN + UNLINK; ids never contain glob characters, escaped anyway). */
+  async reset(keyPrefix: string): Promise<number> {
+    const pattern = escapeGlob(this.prefix + keyPrefix) + '*';
+    let cursor = '0';
+    let n = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) n += await this.redis.unlink(...keys);
+    } while (cursor !== '0');
+    await this.fallback.reset(keyPrefix);
+    return n;
+  }
+
+  /** Milliseconds until the bucket key expires (for tests and operators); -2 when absent. */
+  ttl(key: string): Promise<number> {
+    return this.redis.pttl(this.prefix + key);
+  }
+
+  async close(): Promise<void> {
+    await this.fallback.close();
+  }
+}
+
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}

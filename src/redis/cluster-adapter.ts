@@ -1,0 +1,73 @@
+import { createAdapter as createPubSubAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
+import type { Redis } from 'ioredis';
+import type { RedisConfig } from '../config/config.js';
+import type { AppServer } from '../gateway/socket.types.js';
+import type { RedisConnections } from './redis.connections.js';
+
+/**
+ * The adapters call `publish` without handling its promise: a publish that fails while Redis is
+ * down would be an unhandled rejection, which ends a Node process. Wrap the publishing methods so
+ * a failure is counted and dropped (the database replay covers what was missed, §10.2).
+ */
+export function swallowPublishFailures(client: Redis, onFailure: (err: Error) => void): Redis {
+  for (const method of ['publish', 'spublish', 'xadd'] as const) {
+    const original = (client[method] as (...a: unknown[]) => Promise<unknown>).bind(client);
+    (client as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      const p = original(...args);
+      p.catch((err: Error) => onFailure(err));
+      return p;
+    };
+  }
+  return client;
+}
+
+export interface ClusterAdapterHandle {
+  kind: RedisConfig['adapter'];
+  install(server: AppServer): void;
+}
+
+/**
+ * Builds the Socket.IO cluster adapter on its own Redis clients. Publishing clients keep an
+ * offline queue (a blip of < ~1 s loses nothing) with a bounded number of retries; after that,
+ * broadcasts are dropped and counted, never thrown.
+ */
+export function clusterAdapter(
+  connections: RedisConnections,
+  onPublishFailure: (err: Error) => void,
+): ClusterAdapterHandle {
+  const cfg = connections.config;
+  const key = `${cfg.keyPrefix}socket.io`;
+  return {
+    kind: cfg.adapter,
+    install(server: AppServer) {
+      if (cfg.adapter === 'streams') {
+        // The streams adapter duplicates this client for its reader and subscriber; `attach` puts
+        // listeners on the duplicates too (it adds its own no-op error listener as well).
+        const client = swallowPublishFailures(
+          connections.create('adapter', { maxRetriesPerRequest: 3 }),
+          onPublishFailure,
+        );
+        const duplicate = client.duplicate.bind(client);
+        client.duplicate = (...args: Parameters<Redis['duplicate']>) =>
+          connections.attach(duplicate(...args), 'adapter-reader');
+        server.adapter(
+          createStreamsAdapter(client, { streamName: key, channelPrefix: key, maxLen: 10_000 }),
+        );
+        return;
+      }
+      const pub = swallowPublishFailures(
+        connections.create('adapter-pub', { maxRetriesPerRequest: 3 }),
+        onPublishFailure,
+      );
+      const sub = connections.create('adapter-sub', { maxRetriesPerRequest: null });
+      server.adapter(
+        createPubSubAdapter(pub, sub, {
+          key,
+          requestsTimeout: 3000,
+          publishOnSpecificResponseChannel: true,
+        }),
+      );
+    },
+  };
+}

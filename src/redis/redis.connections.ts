@@ -1,0 +1,159 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisConfig } from '../config/config.js';
+
+/** Reconnect delays: 100 ms, 200 ms, 400 ms … capped at 2 s, with ±20 % jitter so nodes spread out. */
+export function reconnectDelayMs(attempt: number, capMs = 2000): number {
+  const base = Math.min(capMs, 100 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+export interface RedisLogSink {
+  warn(obj: Record<string, unknown>, msg: string): void;
+  info(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface ClientOptions {
+  /**
+   * Queue commands while disconnected (true) or fail them at once (false). Stores fail fast and
+   * fall back; the adapter's clients queue so a short blip loses nothing.
+   */
+  offlineQueue?: boolean;
+  /** Reject a queued command after this many reconnect attempts (ioredis maxRetriesPerRequest). */
+  maxRetriesPerRequest?: number | null;
+}
+
+/** ioredis options from config: capped exponential backoff, no reconnect storm, bounded waits. */
+export function redisOptions(cfg: RedisConfig, name: string, o: ClientOptions = {}): RedisOptions {
+  return {
+    host: cfg.host,
+    port: cfg.port,
+    username: cfg.username,
+    password: cfg.password,
+    ...(cfg.url?.startsWith('rediss://') ? { tls: {} } : {}),
+    connectionName: name,
+    connectTimeout: 3000,
+    retryStrategy: (attempt: number) => reconnectDelayMs(attempt),
+    enableOfflineQueue: o.offlineQueue ?? true,
+    maxRetriesPerRequest: o.maxRetriesPerRequest === undefined ? 3 : o.maxRetriesPerRequest,
+    // A failover replica answering READONLY: reconnect instead of failing every write.
+    reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
+    lazyConnect: false,
+  };
+}
+
+/**
+ * Owns every Redis client of the node. Every client gets an `error` listener (an unhandled one
+ * crashes the process) and connection-state tracking for `/ready` and `realtime_redis_up`.
+ * Keys and channels are prefixed explicitly with `config.redis.keyPrefix` via `key()`, not with
+ * ioredis' `keyPrefix` (which does not apply to SCAN patterns or pub/sub channels).
+ */
+export class RedisConnections {
+  private readonly clients = new Map<Redis, string>();
+  private readonly downSince = new Map<string, number>();
+  /** The client for commands (stores): fails fast while disconnected. */
+  readonly command: Redis;
+  private closed = false;
+
+  constructor(
+    readonly config: RedisConfig,
+    private readonly log: RedisLogSink,
+    private readonly onStateChange: (up: boolean) => void = () => undefined,
+  ) {
+    this.command = this.create('command', { offlineQueue: false });
+  }
+
+  get prefix(): string {
+    return this.config.keyPrefix;
+  }
+
+  key(...parts: string[]): string {
+    return this.prefix + parts.join(':');
+  }
+
+  /** A new client with listeners attached. */
+  create(name: string, o: ClientOptions = {}): Redis {
+    const client = new Redis(redisOptions(this.config, `${this.prefix}${name}`, o));
+    this.attach(client, name);
+    return client;
+  }
+
+  /** Attaches error/state listeners to a client made elsewhere (e.g. an adapter's duplicate). */
+  attach(client: Redis, name: string): Redis {
+    this.clients.set(client, name);
+    let lastError = '';
+    client.on('error', (err: Error & { code?: string }) => {
+      // Logged once per distinct error while it lasts; never the command arguments.
+      const kind = err.code ?? err.name;
+      if (kind === lastError) return;
+      lastError = kind;
+      this.log.warn({ client: name, errorCode: kind }, 'redis client error');
+    });
+    client.on('ready', () => {
+      lastError = '';
+      if (this.downSince.has(name)) {
+        this.log.info(
+          { client: name, downMs: Date.now() - this.downSince.get(name)! },
+          'redis client reconnected',
+        );
+        this.downSince.delete(name);
+      }
+      this.onStateChange(this.isUp());
+    });
+    client.on('close', () => {
+      if (this.closed) return;
+      if (!this.downSince.has(name)) this.downSince.set(name, Date.now());
+      this.onStateChange(false);
+    });
+    client.on('end', () => this.clients.delete(client));
+    return client;
+  }
+
+  isUp(): boolean {
+    return this.command.status === 'ready';
+  }
+
+  /** Readiness check: PING on the command client. */
+  async ping(): Promise<boolean> {
+    if (this.command.status !== 'ready') return false;
+    try {
+      return (await this.command.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  /** Waits (bounded) for the command client to be ready; false if it was not. */
+  async waitReady(timeoutMs = 3000): Promise<boolean> {
+    if (this.command.status === 'ready') return true;
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        this.command.off('ready', onReady);
+        resolve(v);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.command.on('ready', onReady);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      [...this.clients.keys()].map(async (c) => {
+        // QUIT waits behind a blocking command (the streams adapter's XREAD BLOCK): bound it.
+        try {
+          if (c.status === 'ready') {
+            await Promise.race([c.quit(), new Promise((r) => setTimeout(r, 300).unref())]);
+          }
+        } catch {
+          // closing anyway
+        }
+        c.disconnect();
+      }),
+    );
+    this.clients.clear();
+  }
+}
+
+export const REDIS_CONNECTIONS = Symbol('REDIS_CONNECTIONS');

@@ -1,0 +1,95 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { HealthService } from '../observability/health.service.js';
+import { MetricsService } from '../observability/metrics.service.js';
+import { NodeRegistry } from './node-registry.js';
+import { RedisConnections } from './redis.connections.js';
+
+/**
+ * Redis for this node when `config.redis` is set (else everything is `null` and the app runs on
+ * one node in memory): the connections, the node registry (heartbeats, dead-node reaping), the
+ * readiness check and `realtime_redis_up`. Closed last by InfrastructureLifecycle.
+ */
+@Injectable()
+export class RedisService implements OnModuleInit {
+  readonly connections: RedisConnections | null = null;
+  readonly registry: NodeRegistry | null = null;
+  private lastFailureLog = 0;
+  private readonly reconnectListeners: Array<() => void> = [];
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+    private readonly health: HealthService,
+    @InjectPinoLogger('redis') private readonly logger: PinoLogger,
+  ) {
+    const cfg = config.redis;
+    if (!cfg) return;
+    this.connections = new RedisConnections(
+      cfg,
+      { warn: (o, m) => this.logger.warn(o, m), info: (o, m) => this.logger.info(o, m) },
+      (up) => this.metrics.redisUp.set(up ? 1 : 0),
+    );
+    this.registry = new NodeRegistry(this.connections.command, {
+      prefix: cfg.keyPrefix,
+      nodeId: config.nodeId,
+      ttlMs: cfg.nodeTtlMs,
+      heartbeatMs: Math.max(200, Math.floor(cfg.nodeTtlMs / 3)),
+      onError: (err) => this.failure('heartbeat', err),
+    });
+    // After a Redis restart (empty data) re-register at once, before any slot is counted; then
+    // let stores write back what they hold locally.
+    let wasReady = false;
+    this.connections.command.on('ready', () => {
+      const again = wasReady;
+      wasReady = true;
+      void this.registry
+        ?.beat()
+        .catch(() => undefined)
+        .then(() => {
+          if (again) for (const l of this.reconnectListeners) l();
+        });
+    });
+    this.health.registerRedisCheck(() => this.connections!.ping());
+  }
+
+  /** Called each time the command client is ready again after having been disconnected. */
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
+  }
+
+  get enabled(): boolean {
+    return this.connections !== null;
+  }
+
+  key(...parts: string[]): string {
+    return (this.config.redis?.keyPrefix ?? '') + parts.join(':');
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (!this.connections || !this.registry) return;
+    const ready = await this.connections.waitReady(this.config.isProduction ? 10_000 : 3000);
+    this.metrics.redisUp.set(ready ? 1 : 0);
+    if (!ready)
+      this.logger.warn(
+        { host: this.config.redis!.host, port: this.config.redis!.port },
+        'redis not reachable at start; retrying in the background',
+      );
+    await this.registry.start();
+  }
+
+  /** Logs a Redis operation failure at most once a second (an outage must not flood the log). */
+  failure(operation: string, err: Error): void {
+    const now = Date.now();
+    if (now - this.lastFailureLog < 1000) return;
+    this.lastFailureLog = now;
+    this.logger.warn({ operation, errorName: err.name }, 'redis operation failed');
+  }
+
+  async close(graceMs = 0): Promise<void> {
+    if (!this.connections) return;
+    await this.registry?.stop(graceMs);
+    await this.connections.close();
+  }
+}

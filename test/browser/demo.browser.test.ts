@@ -1,0 +1,237 @@
+/**
+ * The demo page in a real browser: Debian's Chromium driven by playwright-core. Two browser
+ * contexts are two nurses of the demo school; they chat (typing indicator, read ticks) and both
+ * get an emergency alert raised through the HTTP API with a service token, which each must
+ * acknowledge. On failure both pages are saved as screenshots under test-results/.
+ * Run with `npm run test:browser` (its own vitest config; not part of `npm test`).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../support/server.js';
+import { signToken } from '../support/tokens.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const RESULTS = join(import.meta.dirname, '..', '..', 'test-results');
+const SCHOOL = 'demo-lincoln';
+
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
+
+describe.skipIf(!existsSync(CHROMIUM))('demo nurse-station page in Chromium', () => {
+  let srv: TestServer;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const pages: Record<string, Page> = {};
+
+  beforeAll(async () => {
+    srv = await startServer();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // playwright launches with a fresh temporary profile of its own (it refuses --user-data-dir).
+      args: FLAGS,
+      timeout: 60_000,
+    });
+  });
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await srv?.close();
+  });
+
+  async function screenshots(label: string): Promise<string[]> {
+    mkdirSync(RESULTS, { recursive: true });
+    const files: string[] = [];
+    for (const [who, page] of Object.entries(pages)) {
+      const file = join(RESULTS, `demo-${label}-${who}.png`);
+      await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
+      files.push(file);
+    }
+    return files;
+  }
+
+  /** Runs a step; on failure saves a screenshot of every page first. */
+  async function step(label: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      const files = await screenshots(`failed-${label}`);
+      throw Object.assign(err as Error, {
+        message: `${(err as Error).message}\nscreenshots: ${files.join(', ')}`,
+      });
+    }
+  }
+
+  async function signIn(who: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    pages[who] = page;
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(srv.url);
+    await page.click(`[data-testid=signin-user][data-user=${who}]`);
+    await page.waitForSelector('[data-testid=status][data-state=connected]', { timeout: 15_000 });
+    expect(problems).toEqual([]);
+    return page;
+  }
+
+  it('two nurses chat with typing and read receipts, get a notification, and both acknowledge an emergency alert', async () => {
+    let amy!: Page;
+    let ben!: Page;
+    await step('sign-in', async () => {
+      amy = await signIn('nurse-amy');
+      ben = await signIn('nurse-ben');
+      // Presence: each sees the other online.
+      await amy.waitForSelector('[data-testid=presence][data-user=nurse-ben][data-status=online]', {
+        timeout: 10_000,
+      });
+      await ben.waitForSelector('[data-testid=presence][data-user=nurse-amy][data-status=online]', {
+        timeout: 10_000,
+      });
+    });
+
+    await step('open-conversation', async () => {
+      await amy.click('[data-testid=open-chat][data-user=nurse-ben]');
+      await amy.waitForSelector('#chat-title:has-text("Ben Okafor")');
+      // Ben hears about the new conversation, then opens the same one (a stable id per pair).
+      await ben.waitForSelector('[data-testid=conversation]:has-text("Amy Chen")', {
+        timeout: 10_000,
+      });
+      await ben.click('[data-testid=open-chat][data-user=nurse-amy]');
+      await ben.waitForSelector('#chat-title:has-text("Amy Chen")');
+    });
+
+    const text = 'Ice pack needed in room 4, please';
+    await step('typing', async () => {
+      await amy.locator('[data-testid=composer]').pressSequentially('Ice pack', { delay: 30 });
+      await ben.waitForSelector('[data-testid=typing]:has-text("Amy Chen is typing")', {
+        timeout: 10_000,
+      });
+    });
+
+    await step('message-and-read-receipt', async () => {
+      await amy
+        .locator('[data-testid=composer]')
+        .pressSequentially(' needed in room 4, please', { delay: 5 });
+      await amy.click('[data-testid=send]');
+      const received = ben.locator('[data-testid=message][data-mine=false]', { hasText: text });
+      await received.waitFor({ timeout: 10_000 });
+      expect(await received.getAttribute('data-seq')).toBe('1');
+      // Ben has the conversation on screen: the server relays his read receipt to Amy.
+      await amy.waitForSelector(
+        '[data-testid=message][data-mine=true] [data-testid=ticks][data-state=read]',
+        { timeout: 10_000 },
+      );
+      // The typing indicator is gone once the message arrived.
+      await ben.waitForSelector('[data-testid=typing]:text-is("")', { timeout: 10_000 });
+      // And a reply the other way, to show both directions.
+      await ben.locator('[data-testid=composer]').fill('On my way with one');
+      await ben.click('[data-testid=send]');
+      await amy
+        .locator('[data-testid=message][data-mine=false]', { hasText: 'On my way' })
+        .waitFor({ timeout: 10_000 });
+      await ben.waitForSelector(
+        '[data-testid=message][data-mine=true] [data-testid=ticks][data-state=read]',
+        { timeout: 10_000 },
+      );
+    });
+
+    await step('notification', async () => {
+      const service = await signToken({
+        userId: 'district-dispatch',
+        organizationId: SCHOOL,
+        role: 'service',
+      });
+      const res = await fetch(`${srv.url}/api/v1/notifications`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${service}` },
+        body: JSON.stringify({
+          organizationId: SCHOOL,
+          userIds: ['nurse-amy'],
+          type: 'medication:due',
+          title: 'Inhaler due at 11:30',
+          body: 'Grade 3, room 12',
+          priority: 'high',
+        }),
+      });
+      expect(res.status).toBe(202);
+      const item = amy.locator('[data-testid=notification]', { hasText: 'Inhaler due at 11:30' });
+      await item.waitFor({ timeout: 10_000 });
+      await amy.waitForSelector('[data-testid=notif-count][data-count="1"]');
+      await item.locator('button').click();
+      await amy.waitForSelector('[data-testid=notif-count][data-count="0"]', { timeout: 10_000 });
+      // Only the addressee got it.
+      expect(await ben.locator('[data-testid=notification]').count()).toBe(0);
+    });
+
+    let alertId = '';
+    await step('emergency-alert', async () => {
+      const service = await signToken({
+        userId: 'district-dispatch',
+        organizationId: SCHOOL,
+        role: 'service',
+      });
+      const res = await fetch(`${srv.url}/api/v1/alerts/emergency`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${service}` },
+        body: JSON.stringify({
+          organizationId: SCHOOL,
+          title: 'Severe allergic reaction',
+          message: 'Student in the gym needs an epinephrine auto-injector now.',
+          severity: 'critical',
+          location: 'Gymnasium',
+        }),
+      });
+      expect(res.status).toBe(202);
+      alertId = ((await res.json()) as { alert: { id: string } }).alert.id;
+      for (const page of [amy, ben]) {
+        const banner = page.locator(`[data-testid=alert-banner][data-id="${alertId}"]`);
+        await banner.waitFor({ timeout: 10_000 });
+        expect(await banner.textContent()).toContain('Severe allergic reaction');
+        expect(await banner.textContent()).toContain('Gymnasium');
+      }
+      if (process.env.DEMO_SCREENSHOTS === '1') await screenshots('alert');
+    });
+
+    await step('acknowledge', async () => {
+      for (const page of [amy, ben]) {
+        await page.click(
+          `[data-testid=alert-banner][data-id="${alertId}"] [data-testid=ack-alert]`,
+        );
+        await page.waitForSelector(
+          `[data-testid=alert-banner][data-id="${alertId}"][data-acknowledged=true]`,
+          { timeout: 10_000 },
+        );
+      }
+      const service = await signToken({
+        userId: 'district-dispatch',
+        organizationId: SCHOOL,
+        role: 'service',
+      });
+      const status = (await (
+        await fetch(`${srv.url}/api/v1/alerts/${alertId}`, {
+          headers: { Authorization: `Bearer ${service}` },
+        })
+      ).json()) as { recipients: { acknowledged: number } };
+      expect(status.recipients.acknowledged).toBeGreaterThanOrEqual(2);
+      // The banner leaves once acknowledged.
+      for (const page of [amy, ben])
+        await page.waitForSelector('[data-testid=alert-banner]', {
+          state: 'detached',
+          timeout: 10_000,
+        });
+    });
+  });
+});

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeAll, connect, rawRequest, request, type TestSocket } from './support/client.js';
+import { startServer, type TestServer } from './support/server.js';
+import { signToken } from './support/tokens.js';
+
+describe('/health, /ready and /metrics', () => {
+  let srv: TestServer;
+  let root: TestSocket;
+  let comm: TestSocket;
+  beforeAll(async () => {
+    srv = await startServer({
+      env: { RATE_LIMITS: '{"default":{"maxTokens":2,"refillIntervalMs":60000}}' },
+    });
+    const token = await signToken({ userId: 'obs-1', organizationId: 'school-obs' });
+    root = (await connect(srv.url, token)).socket;
+    comm = (await connect(srv.url, token, { namespace: '/communication' })).socket;
+  });
+  afterAll(async () => {
+    closeAll(root, comm);
+    await srv.close();
+  });
+
+  it('exposes every metric of §11 with live values', async () => {
+    await request(root, 'ping');
+    await request(root, 'ping');
+    await rawRequest(root, 'subscribe', { channel: 'org:elsewhere' }); // its own bucket
+    const limited = await request(root, 'ping'); // third ping: over the per-event default bucket
+    expect(!limited.ok && limited.error.type).toBe('RATE_LIMIT_EXCEEDED');
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    for (const name of [
+      'realtime_connections',
+      'realtime_events_total',
+      'realtime_event_duration_seconds_bucket',
+      'realtime_rate_limited_total',
+      'realtime_alert_deliveries_total',
+      'realtime_alert_acknowledgements_total',
+      'realtime_database_up',
+      'realtime_redis_up',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
+      expect(text, name).toContain(`# TYPE ${name.replace(/_bucket$/, '')} `);
+    }
+    expect(text).toMatch(/realtime_connections\{namespace="\/"\} 1/);
+    expect(text).toMatch(/realtime_connections\{namespace="\/communication"\} 1/);
+    expect(text).toMatch(/realtime_events_total\{event="ping",outcome="ok"\} 2/);
+    expect(text).toMatch(
+      /realtime_events_total\{event="subscribe",outcome="AUTHORIZATION_FAILED"\} 1/,
+    );
+    expect(text).toMatch(/realtime_rate_limited_total\{scope="event",event="ping"\} 1/);
+    expect(text).toMatch(/realtime_database_up 1/);
+    expect(text).toMatch(/realtime_redis_up -1/); // not configured
+  });
+
+  it('answers /health always and /ready 503 naming the database when it is down', async () => {
+    expect(await (await fetch(`${srv.url}/health`)).json()).toEqual({ status: 'ok' });
+    const ok = await fetch(`${srv.url}/ready`);
+    expect(ok.status).toBe(200);
+    await srv.database.close();
+    const down = await fetch(`${srv.url}/ready`);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toEqual({
+      status: 'unavailable',
+      checks: { database: 'down', redis: 'disabled' },
+    });
+    expect((await fetch(`${srv.url}/health`)).status).toBe(200);
+    expect(await (await fetch(`${srv.url}/metrics`)).text()).toMatch(/realtime_database_up 0/);
+  });
+});

@@ -1,0 +1,120 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RedisPresenceStore } from '../src/presence/redis-presence.store.js';
+import type { PresenceEntry } from '../src/protocol/models.js';
+import { NodeRegistry } from '../src/redis/node-registry.js';
+import { describePresenceStore } from './support/presence-store.contract.js';
+import { hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
+
+const clients: Redis[] = [];
+function redisClient(): Redis {
+  const r = new Redis(REDIS_TEST_URL);
+  r.on('error', () => undefined);
+  clients.push(r);
+  return r;
+}
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.quit().catch(() => undefined)));
+});
+
+/** A "node": its registry (heartbeat) and its presence store, sharing one prefix with the others. */
+async function node(prefix: string, nodeId: string, ttlMs = 60_000) {
+  const redis = redisClient();
+  const registry = new NodeRegistry(redis, { prefix, nodeId, ttlMs, heartbeatMs: 1_000_000 });
+  await registry.beat();
+  const store = new RedisPresenceStore(redis, { prefix, nodeId, nodesKey: registry.key });
+  registry.onDeadNodes((ids) => store.reapNodes(ids).then(() => undefined));
+  return { redis, registry, store };
+}
+
+// The same contract suite as the memory store (test/support/presence-store.contract.ts).
+if (hasRedis()) {
+  describePresenceStore('redis', async () => (await node(redisPrefix('pres'), 'n1')).store);
+} else {
+  describe.skip('PresenceStore contract: redis (Redis not available)', () =>
+    it('skipped', () => undefined));
+}
+
+describe.skipIf(!hasRedis())('RedisPresenceStore across nodes', () => {
+  const at = () => new Date();
+
+  it('first join and last leave are computed over the sessions of every node', async () => {
+    const prefix = redisPrefix('pres2');
+    const a = await node(prefix, 'A');
+    const b = await node(prefix, 'B');
+    expect(await a.store.addSession('o', 'u', 's1', at())).toEqual({ first: true });
+    expect(await b.store.addSession('o', 'u', 's2', at())).toEqual({ first: false });
+    expect(await a.store.removeSession('o', 'u', 's1', at())).toEqual({ last: false });
+    expect((await a.store.get('o', ['u']))[0].status).toBe('online');
+    expect(await b.store.removeSession('o', 'u', 's2', at())).toEqual({ last: true });
+    expect((await a.store.get('o', ['u']))[0].status).toBe('offline');
+  });
+
+  it('concurrent first sessions on two nodes: exactly one is first', async () => {
+    const prefix = redisPrefix('pres3');
+    const a = await node(prefix, 'A');
+    const b = await node(prefix, 'B');
+    for (let i = 0; i < 20; i++) {
+      const user = `u${i}`;
+      const [x, y] = await Promise.all([
+        a.store.addSession('o', user, `a${i}`, at()),
+        b.store.addSession('o', user, `b${i}`, at()),
+      ]);
+      expect([x.first, y.first].filter(Boolean)).toHaveLength(1);
+    }
+  });
+
+  it('a dead node’s sessions stop counting at heartbeat expiry; the reaping node reports who went offline', async () => {
+    const prefix = redisPrefix('pres4');
+    const a = await node(prefix, 'A');
+    const dying = await node(prefix, 'D', 300);
+    await dying.store.addSession('o', 'gone', 's1', at());
+    await dying.store.addSession('o', 'both', 's2', at());
+    await a.store.addSession('o', 'both', 's3', at());
+    await dying.store.addSession('o', 'hidden', 's4', at());
+    await dying.store.setStatus('o', 'hidden', 'offline', at());
+    expect((await a.store.listActive('o')).map((e) => e.userId).sort()).toEqual(['both', 'gone']);
+    const expired: Array<[string, PresenceEntry]> = [];
+    a.store.onExpired((org, e) => expired.push([org, e]));
+    // No more heartbeats from D: wait (bounded) until A's registry claims it as dead.
+    const deadline = Date.now() + 5000;
+    let reaped: string[] = [];
+    while (reaped.length === 0 && Date.now() < deadline) {
+      reaped = await a.registry.reap();
+      if (reaped.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(reaped).toEqual(['D']);
+    expect(expired.map(([org, e]) => [org, e.userId, e.status])).toEqual([
+      ['o', 'gone', 'offline'],
+    ]);
+    expect((await a.store.get('o', ['gone', 'both', 'hidden'])).map((e) => e.status)).toEqual([
+      'offline',
+      'online',
+      'offline',
+    ]);
+    expect((await a.store.listActive('o')).map((e) => e.userId)).toEqual(['both']);
+    // Claimed once: another reap finds nothing.
+    expect(await a.registry.reap()).toEqual([]);
+  });
+
+  it('handOff leaves sessions to the heartbeat; resync writes local sessions back after Redis lost them', async () => {
+    const prefix = redisPrefix('pres5');
+    const a = await node(prefix, 'A');
+    await a.store.addSession('o', 'u1', 's1', at());
+    await a.store.addSession('o', 'u2', 's2', at());
+    await a.store.removeSession('o', 'u2', 's2', at());
+    // Redis "restarted empty" for this prefix.
+    const keys = await a.redis.keys(`${prefix}*`);
+    await a.redis.del(...keys);
+    await a.registry.beat();
+    expect((await a.store.get('o', ['u1']))[0].status).toBe('offline');
+    await a.store.resync();
+    expect((await a.store.get('o', ['u1', 'u2'])).map((e) => e.status)).toEqual([
+      'online',
+      'offline',
+    ]);
+    a.store.handOff();
+    expect(await a.store.removeSession('o', 'u1', 's1', at())).toEqual({ last: false });
+    expect((await a.store.get('o', ['u1']))[0].status).toBe('online');
+  });
+});
