@@ -1,0 +1,31 @@
+import type { Progress, ScenarioResult } from '../lib/report.js';
+
+export interface BenchContext {
+  smoke: boolean;
+  secret: string;
+  /** Short id unique to this invocation: user, org and Redis names are built from it. */
+  runId: string;
+  progress: Progress;
+  hasPostgres: boolean;
+  hasRedis: boolean;
+  /** Write V8 CPU profiles of our server into this directory (`--profile`). */
+  cpuProfDir?: string;
+  /** Loader processes for the chat scenarios. */
+  chatLoaders: number;
+  /** Overrides from the command line (--connections=N, --alert-sockets=N, --alert-users=N). */
+  overrides: {
+    connections?: number;
+    alertSockets?: number;
+    alertUsers?: number;
+    bareOnly?: boolean;
+  };
+  log(line: string): void;
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  run(ctx: BenchContext): Promise<ScenarioResult>;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
