@@ -1,33 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, ok, rawRequest, request, settle } from './support/client.js';
-import {
-  conversation,
-  GENEROUS_LIMITS,
-  send,
-  uid,
-  user,
-  type Client,
-} from './support/messaging.js';
-import { startServer, type TestServer } from './support/server.js';
+import { describe, expect, it } from 'vitest';
+import { ok, rawRequest, request, settle } from './support/client.js';
+import { conversation, chatSuite, send, uid } from './support/messaging.js';
 
 describe('conversations: create, join, history, leave', () => {
-  let srv: TestServer;
-  const open: Client[] = [];
-  const connectUser = async (
-    ...a: Parameters<typeof user> extends [string, ...infer R] ? R : never
-  ) => {
-    const c = await user(srv.url, ...a);
-    open.push(c);
-    return c;
-  };
-  beforeAll(async () => {
-    srv = await startServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
-  });
-  afterAll(async () => {
-    closeAll(...open.map((c) => c.socket));
-    await srv.close();
-  });
+  const suite = chatSuite();
+  const { connectUser } = suite;
 
   it('creates a conversation (creator added), conversation:new once to every session of every participant', async () => {
     const org = uid('org');

@@ -1,35 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { queryRows } from '../src/messaging/db-rows.js';
 import { closeAll, ok, rawRequest, request, settle } from './support/client.js';
-import {
-  conversation,
-  GENEROUS_LIMITS,
-  send,
-  uid,
-  user,
-  type Client,
-} from './support/messaging.js';
-import { startServer, type TestServer } from './support/server.js';
+import { conversation, chatSuite, send, uid, user } from './support/messaging.js';
+import { startServer } from './support/server.js';
 
 describe('messages: send, edit, delete, typing', () => {
-  let srv: TestServer;
-  const open: Client[] = [];
-  const connectUser = async (
-    ...a: Parameters<typeof user> extends [string, ...infer R] ? R : never
-  ) => {
-    const c = await user(srv.url, ...a);
-    open.push(c);
-    return c;
-  };
-  beforeAll(async () => {
-    srv = await startServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
-  });
-  afterAll(async () => {
-    closeAll(...open.map((c) => c.socket));
-    await srv.close();
-  });
+  const suite = chatSuite();
+  const { connectUser } = suite;
 
   it('send: ack after storing, message:new once to every session of every participant (joined or not) and the room', async () => {
     const org = uid('org');
@@ -263,7 +242,7 @@ describe('messages: send, edit, delete, typing', () => {
     erased(b2.recorder.of('message:new').map((e) => e.message));
     // The stored row itself holds no content any more.
     const rows = await queryRows<{ content: string; metadata: unknown }>(
-      srv.database.db,
+      suite.srv.database.db,
       sql`SELECT content, metadata FROM messages WHERE conversation_id = ${conv.id}`,
     );
     expect(rows).toEqual([

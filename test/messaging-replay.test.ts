@@ -1,32 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, ok, settle } from './support/client.js';
-import {
-  conversation,
-  GENEROUS_LIMITS,
-  send,
-  uid,
-  user,
-  type Client,
-} from './support/messaging.js';
-import { startServer, type TestServer } from './support/server.js';
+import { describe, expect, it } from 'vitest';
+import { ok, settle } from './support/client.js';
+import { conversation, chatSuite, send, uid } from './support/messaging.js';
 
 describe('offline replay on connect (§4 step 4)', () => {
-  let srv: TestServer;
-  const open: Client[] = [];
-  const connectUser = async (
-    ...a: Parameters<typeof user> extends [string, ...infer R] ? R : never
-  ) => {
-    const c = await user(srv.url, ...a);
-    open.push(c);
-    return c;
-  };
-  beforeAll(async () => {
-    srv = await startServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
-  });
-  afterAll(async () => {
-    closeAll(...open.map((c) => c.socket));
-    await srv.close();
-  });
+  const suite = chatSuite();
+  const { connectUser } = suite;
 
   it('an offline user gets exactly the missed messages, oldest first, flagged replayed; nothing after message:delivered', async () => {
     const org = uid('org');

@@ -1,7 +1,9 @@
+import { afterAll, beforeAll } from 'vitest';
+import { startServer, type TestServer } from './server.js';
 import { randomUUID } from 'node:crypto';
 import type { ServerEventName } from '../../src/protocol/events.js';
 import type { Conversation, Message } from '../../src/protocol/models.js';
-import { connect, ok, type Recorder, type TestSocket } from './client.js';
+import { closeAll, connect, ok, type Recorder, type TestSocket } from './client.js';
 import { signToken } from './tokens.js';
 
 /** RATE_LIMITS that let a suite send bursts (the limits themselves are tested elsewhere). */
@@ -75,3 +77,35 @@ export async function send(
 
 /** Unique ids per test so suites sharing a database never collide. */
 export const uid = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/**
+ * The usual chat suite: one server with GENEROUS_LIMITS for the `describe` block, and a
+ * `connectUser` whose sockets are closed after it. Call inside `describe`.
+ */
+export function chatSuite(): {
+  readonly srv: TestServer;
+  connectUser: (
+    ...a: Parameters<typeof user> extends [string, ...infer R] ? R : never
+  ) => Promise<Client>;
+} {
+  let server: TestServer | undefined;
+  const open: Client[] = [];
+  beforeAll(async () => {
+    server = await startServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
+  });
+  afterAll(async () => {
+    closeAll(...open.map((c) => c.socket));
+    await server?.close();
+  });
+  return {
+    get srv(): TestServer {
+      if (!server) throw new Error('chatSuite server not started');
+      return server;
+    },
+    connectUser: async (...a) => {
+      const c = await user(server!.url, ...a);
+      open.push(c);
+      return c;
+    },
+  };
+}
