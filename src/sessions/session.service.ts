@@ -36,6 +36,10 @@ export class SessionService implements OnApplicationShutdown {
   private readonly hooks: SessionHook[] = [];
   private readonly checks: HandshakeCheck[] = [];
   private readonly timers = new WeakMap<AppSocket, NodeJS.Timeout>();
+  private readonly unknownEventGuards = new Map<
+    NamespaceName,
+    (event: unknown, ...args: unknown[]) => void
+  >();
   private readonly namespaces = new Map<NamespaceName, AppNamespace>();
   private readonly servedEvents = new Map<string, Set<string>>(
     Object.entries(NAMESPACE_EVENTS).map(([ns, evs]) => [ns, new Set<string>(evs)]),
@@ -182,18 +186,32 @@ export class SessionService implements OnApplicationShutdown {
 
   /** An event name the namespace does not serve answers BAD_REQUEST (§11). */
   private guardUnknownEvents(socket: AppSocket, ns: NamespaceName): void {
+    let guard = this.unknownEventGuards.get(ns);
+    if (!guard) {
+      guard = this.unknownEventGuard(ns);
+      this.unknownEventGuards.set(ns, guard);
+    }
+    socket.onAny(guard);
+  }
+
+  /**
+   * One listener per namespace, shared by its sockets (Socket.IO calls `onAny` listeners with the
+   * socket as `this`), so a connection costs no closure of its own.
+   */
+  private unknownEventGuard(ns: NamespaceName): (event: unknown, ...args: unknown[]) => void {
     const served = this.servedEvents.get(ns)!;
-    socket.onAny((event: unknown, ...args: unknown[]) => {
+    const metrics = this.metrics;
+    return function (this: AppSocket, event: unknown, ...args: unknown[]): void {
       if (typeof event === 'string' && served.has(event)) return;
       const name = typeof event === 'string' ? event.slice(0, 64) : 'unknown';
       const error = toErrorObject(AppError.badRequest(`Unknown event for namespace ${ns}`), {
         event: name,
       });
-      this.metrics.events.inc({ event: 'unknown', outcome: 'BAD_REQUEST' });
+      metrics.events.inc({ event: 'unknown', outcome: 'BAD_REQUEST' });
       const ack = args[args.length - 1];
       if (typeof ack === 'function') (ack as (r: unknown) => void)({ ok: false, error });
-      else socket.emit('error', error);
-    });
+      else this.emit('error', error);
+    };
   }
 
   private scheduleExpiry(socket: AppSocket): void {
