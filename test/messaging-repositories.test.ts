@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationsRepository } from '../src/messaging/conversations.repository.js';
-import { MessageWriter } from '../src/messaging/message-writer.js';
+import { MessageWriter, type WriteOutcome } from '../src/messaging/message-writer.js';
 import { MessagesRepository, type NewMessage } from '../src/messaging/messages.repository.js';
 import { ParticipantsRepository } from '../src/messaging/participants.repository.js';
 import { openPostgres, type DatabaseHandle } from '../src/persistence/database.js';
@@ -147,6 +147,29 @@ describe.each(drivers)('messaging repositories on $name', ({ open }) => {
     expect(stored.map((m) => m.seq).sort((a, b) => a - b)).toEqual(
       Array.from({ length: 100 }, (_, i) => i + 1),
     );
+  });
+
+  it('the writer keeps each conversation in arrival order across concurrent statements', async () => {
+    const convs = await Promise.all([newConversation(), newConversation(), newConversation()]);
+    // Three waves, so later sends find earlier statements still running.
+    const outcomes: Promise<WriteOutcome>[] = [];
+    const sent: NewMessage[] = [];
+    for (let wave = 0; wave < 3; wave++) {
+      for (let i = 0; i < 90; i++) {
+        const m = msg(convs[i % 3], `u${(i % 3) + 1}`);
+        sent.push(m);
+        outcomes.push(writer.write(m));
+      }
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    const stored = (await Promise.all(outcomes)).map((o) => ('stored' in o ? o.stored : null));
+    for (const c of convs) {
+      const seqs = stored.filter((m) => m?.conversationId === c).map((m) => m!.seq);
+      // Submission order within a conversation is seq order: 1..90 in the order they were sent.
+      expect(seqs).toEqual(Array.from({ length: 90 }, (_, i) => i + 1));
+      expect(await conversations.lastSeq(c)).toBe(90);
+    }
+    expect(stored.map((m) => m?.id)).toEqual(sent.map((m) => m.id));
   });
 
   it('pages: after (oldest first, hasMore newer), before (newest below, hasMore older)', async () => {

@@ -13,73 +13,95 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-interface Lane {
-  queue: Pending[];
-  busy: boolean;
-}
-
 /** Largest number of messages written by one statement. */
 export const MAX_BATCH = 200;
 
 /**
- * Group commit for `message:send`. A send is written at once when the writer is idle; sends that
- * arrive while a write is in flight wait and go together in the next statement, so a burst costs
- * one statement (one commit) instead of one per message — the cost per message drops several-fold
- * on PGlite, whose work runs on the event loop. Before each statement the writer lets one turn of
- * the event loop pass (setImmediate, no timer), so packets already received from other sockets
- * join the batch: without it a loaded server wrote each socket's burst separately (batches of
- * 1, 29, 1, 29 … in a 20-client burst; with it, 200, 200, 200).
+ * Group commit for `message:send`. Sends wait one turn of the event loop (setImmediate, no
+ * timer), so packets already received from other sockets join them, and go to the database
+ * together: a burst costs one statement (one commit) instead of one per message. On PGlite, whose
+ * work runs on the event loop, that is several-fold cheaper per message; on PostgreSQL it spares
+ * most of the per-statement cost (round trip, executor start-up, commit).
  *
- * PGlite (one process, one connection) takes the whole queue in one statement. On PostgreSQL each
- * conversation has its own queue, drained independently and in parallel on the pool: a statement
- * then locks a single conversation row, so writers on several nodes can never deadlock, and one
- * conversation's slow commit never delays another's.
+ * Statements run side by side up to the database's concurrency (1 on PGlite), each over
+ * conversations no other running statement holds: a conversation's messages are written in the
+ * order they arrived, one statement at a time, while a slow commit never holds other
+ * conversations. A statement takes every waiting message of the conversations it takes (up to
+ * MAX_BATCH), so under load the batches grow instead of the number of statements.
  *
  * If a statement fails on a repeated id (or a deadlock), its messages are written one by one, so
  * each gets its own answer; a single message whose id exists resolves `{duplicate: true}`.
  */
 @Injectable()
 export class MessageWriter {
-  /**
-   * One queue per lane. On PGlite there is one lane: a statement there costs event-loop time, so
-   * every conversation shares it. On PostgreSQL each conversation has its own lane, so a slow
-   * commit of one conversation never holds the others (the pool bounds how many run at once).
-   */
-  private readonly lanes = new Map<string, Lane>();
+  private queue: Pending[] = [];
+  /** Conversations that a running statement writes. */
+  private readonly busy = new Set<string>();
+  private running = 0;
+  private scheduled = false;
+  private readonly concurrency: number;
 
   constructor(
     @Inject(DATABASE) private readonly database: DatabaseHandle,
     private readonly messages: MessagesRepository,
-  ) {}
+  ) {
+    // Leave half the pool to reads (joins, history, replay) on PostgreSQL.
+    this.concurrency = Math.max(1, Math.floor(database.concurrency / 2));
+  }
 
   /** Resolves after the message is committed (or known to be a duplicate). */
   write(input: NewMessage): Promise<WriteOutcome> {
-    const key = this.database.kind === 'pglite' ? '*' : input.conversationId;
-    let lane = this.lanes.get(key);
-    if (!lane) {
-      lane = { queue: [], busy: false };
-      this.lanes.set(key, lane);
-    }
-    const target = lane;
     return new Promise<WriteOutcome>((resolve, reject) => {
-      target.queue.push({ input, resolve, reject });
-      if (!target.busy) void this.drain(key, target);
+      this.queue.push({ input, resolve, reject });
+      this.schedule();
     });
   }
 
-  private async drain(key: string, lane: Lane): Promise<void> {
-    lane.busy = true;
-    try {
-      while (lane.queue.length > 0) {
-        // One turn of the event loop first: packets already received from other sockets reach
-        // the queue, so they share this statement instead of waiting for the next one.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        await this.writeGroup(lane.queue.splice(0, MAX_BATCH));
-      }
-    } finally {
-      lane.busy = false;
-      if (lane.queue.length === 0 && this.lanes.get(key) === lane) this.lanes.delete(key);
+  private schedule(): void {
+    if (this.scheduled || this.running >= this.concurrency) return;
+    this.scheduled = true;
+    // One turn of the event loop first: packets already received from other sockets reach the
+    // queue, so they share the next statement instead of waiting for another one.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      const group = this.take();
+      if (group.length === 0) return;
+      this.running++;
+      const held = new Set(group.map((p) => p.input.conversationId));
+      for (const c of held) this.busy.add(c);
+      void this.writeGroup(group).finally(() => {
+        this.running--;
+        for (const c of held) this.busy.delete(c);
+        if (this.queue.length > 0) this.schedule();
+      });
     }
+  }
+
+  /**
+   * The next statement's messages, in arrival order: those of conversations no running statement
+   * holds. Once a conversation's message stays behind (held, or the batch is full), all its later
+   * messages stay too, so each conversation is written in order.
+   */
+  private take(): Pending[] {
+    const group: Pending[] = [];
+    const rest: Pending[] = [];
+    const skipped = new Set<string>();
+    for (const p of this.queue) {
+      const c = p.input.conversationId;
+      if (group.length < MAX_BATCH && !this.busy.has(c) && !skipped.has(c)) group.push(p);
+      else {
+        skipped.add(c);
+        rest.push(p);
+      }
+    }
+    this.queue = rest;
+    return group;
   }
 
   private async writeGroup(group: Pending[]): Promise<void> {

@@ -1,6 +1,9 @@
 import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import type { AppSocket } from '../gateway/socket.types.js';
+import { HotEventRouter } from '../gateway/hot-events.js';
 import { RealtimeGateway } from '../gateway/realtime-gateway.decorator.js';
+import type { NamespaceName } from '../protocol/constants.js';
+import { isValidMessageSend } from '../protocol/dto/fast-checks.js';
 import {
   ConversationCreateDto,
   ConversationHistoryDto,
@@ -19,10 +22,22 @@ import { MessagingService } from './messaging.service.js';
 
 /**
  * `conversation:*` and `message:*` (§5): validate (DTO pipe), call the service, return the ack
- * data. The same handlers serve `/` and `/communication`.
+ * data. The same handlers serve `/` and `/communication`; `message:send` is served by the
+ * HotEventRouter (registered here) with the same pipeline.
  */
 abstract class MessagingGatewayBase {
-  constructor(protected readonly messaging: MessagingService) {}
+  constructor(
+    protected readonly messaging: MessagingService,
+    hotEvents: HotEventRouter,
+    namespace: NamespaceName,
+  ) {
+    // `message:send`, the hottest event, takes the lean path: same pipeline, same answers.
+    hotEvents.register(namespace, 'message:send', {
+      dto: MessageSendDto,
+      accepts: isValidMessageSend,
+      handle: (socket, body) => this.messaging.send(socket.data.user, body),
+    });
+  }
 
   @SubscribeMessage('conversation:create')
   create(
@@ -59,14 +74,6 @@ abstract class MessagingGatewayBase {
     await this.messaging.checkAccess(socket.data.user, body.conversationId);
     await socket.leave(rooms.conversation(body.conversationId));
     return { conversationId: body.conversationId };
-  }
-
-  @SubscribeMessage('message:send')
-  send(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: MessageSendDto,
-  ): Promise<ClientAckData<'message:send'>> {
-    return this.messaging.send(socket.data.user, body);
   }
 
   @SubscribeMessage('message:edit')
@@ -113,14 +120,14 @@ abstract class MessagingGatewayBase {
 
 @RealtimeGateway('/')
 export class RootMessagingGateway extends MessagingGatewayBase {
-  constructor(messaging: MessagingService) {
-    super(messaging);
+  constructor(messaging: MessagingService, hotEvents: HotEventRouter) {
+    super(messaging, hotEvents, '/');
   }
 }
 
 @RealtimeGateway('/communication')
 export class CommunicationMessagingGateway extends MessagingGatewayBase {
-  constructor(messaging: MessagingService) {
-    super(messaging);
+  constructor(messaging: MessagingService, hotEvents: HotEventRouter) {
+    super(messaging, hotEvents, '/communication');
   }
 }

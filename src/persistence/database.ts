@@ -27,6 +27,13 @@ export function migrationsFolder(): string {
 export interface DatabaseHandle {
   readonly kind: 'postgresql' | 'pglite';
   readonly db: Db;
+  /** Statements that may run at once: the pool's size on PostgreSQL, 1 on PGlite (one connection). */
+  readonly concurrency: number;
+  /**
+   * One hot statement with a fixed text, as a prepared statement: PostgreSQL parses and plans a
+   * named statement once per connection instead of on every call. Parameters may be arrays.
+   */
+  prepared<T>(name: string, text: string, params: unknown[]): Promise<T[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -52,6 +59,9 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
   return {
     kind: 'postgresql',
     db,
+    concurrency: poolSize,
+    prepared: async <T>(name: string, text: string, values: unknown[]) =>
+      (await pool.query({ name, text, values })).rows as T[],
     ping: async () => {
       await pool.query('SELECT 1');
     },
@@ -78,6 +88,9 @@ export async function openPglite(options: {
   return {
     kind: 'pglite',
     db: db as unknown as Db,
+    concurrency: 1,
+    prepared: async <T>(_name: string, text: string, params: unknown[]) =>
+      (await client.query<T>(text, params)).rows,
     ping: async () => {
       if (closed) throw new Error('database closed');
       await db.execute(sql`SELECT 1`);
