@@ -34,7 +34,7 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   app.useWebSocketAdapter(
     new RealtimeIoAdapter(app, options.config, (server) => {
       cluster?.install(server);
-      publisher.attach(server);
+      publisher.attach(server, { clustered: cluster !== undefined });
     }),
   );
   return app;

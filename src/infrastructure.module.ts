@@ -19,6 +19,8 @@ import { DATABASE, openPglite, openPostgres, type DatabaseHandle } from './persi
 import { MemoryRateLimitStore } from './rate-limit/memory-rate-limit.store.js';
 import { RedisRateLimitStore } from './rate-limit/redis-rate-limit.store.js';
 import { RedisService } from './redis/redis.service.js';
+import { EventErrorResponder } from './gateway/event-errors.js';
+import { HotEventRouter } from './gateway/hot-events.js';
 import { InFlightTracker } from './gateway/in-flight.js';
 import { RedisConnectionCounter } from './sessions/redis-connection-counter.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit/rate-limit.store.js';
@@ -87,6 +89,8 @@ export class InfrastructureModule {
         { provide: DATABASE, useFactory: () => options.database ?? openDatabase(config) },
         RedisService,
         InFlightTracker,
+        EventErrorResponder,
+        HotEventRouter,
         {
           provide: RATE_LIMIT_STORE,
           inject: [RedisService],
@@ -128,6 +132,8 @@ export class InfrastructureModule {
         CONNECTION_COUNTER,
         RedisService,
         InFlightTracker,
+        EventErrorResponder,
+        HotEventRouter,
         MetricsService,
         HealthService,
         AuditService,

@@ -5,7 +5,8 @@ import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import type { AppConfig } from '../config/config.js';
 import { isOriginAllowed } from './origin.js';
-import type { AppServer } from './socket.types.js';
+import { HotEventRouter } from './hot-events.js';
+import type { AppServer, AppSocket } from './socket.types.js';
 
 export type AdapterInstaller = (server: AppServer) => Promise<void> | void;
 
@@ -16,9 +17,10 @@ export type AdapterInstaller = (server: AppServer) => Promise<void> | void;
  */
 export class RealtimeIoAdapter extends IoAdapter {
   private server?: AppServer;
+  private hotEvents?: HotEventRouter;
 
   constructor(
-    app: INestApplicationContext,
+    private readonly app: INestApplicationContext,
     private readonly config: AppConfig,
     private readonly onServer: (server: AppServer) => void,
   ) {
@@ -64,13 +66,16 @@ export class RealtimeIoAdapter extends IoAdapter {
    * most of the ≈100 KiB of heap each idle connection cost, and an Observable pipeline per event.
    * Semantics are the same: the handler result (value, promise or observable from interceptors)
    * is sent through the ack unless the handler acks by itself; errors were already turned into
-   * `{ok: false, error}` by the exception filter inside `callback`.
+   * `{ok: false, error}` by the exception filter inside `callback`. The hot events (HotEventRouter)
+   * are served beside them by one shared listener per namespace.
    */
   override bindMessageHandlers(
     socket: Socket,
     handlers: (MessageMappingProperties & { isAckHandledManually?: boolean })[],
     _transform: (data: unknown) => Observable<unknown>,
   ): void {
+    this.hotEvents ??= this.app.get(HotEventRouter, { strict: false });
+    this.hotEvents.attach(socket as AppSocket);
     for (const { message, callback, isAckHandledManually } of handlers) {
       socket.on(message as string, (...args: unknown[]) => {
         // As rxjs fromEvent did: no argument → undefined, one → itself, several → the array.

@@ -33,9 +33,12 @@ export interface UserPublishOptions extends PublishOptions {
 @Injectable()
 export class RealtimePublisher {
   private server?: AppServer;
+  private clustered = false;
 
-  attach(server: AppServer): void {
+  /** `clustered`: a cluster adapter carries emits to other nodes (Redis). */
+  attach(server: AppServer, options: { clustered: boolean } = { clustered: false }): void {
     this.server = server;
+    this.clustered = options.clustered;
   }
 
   get io(): AppServer {
@@ -55,7 +58,10 @@ export class RealtimePublisher {
   ): void {
     if (roomList.length === 0) return;
     for (const ns of this.namespacesFor(event)) {
-      let op = this.io.of(ns).to(roomList);
+      const nsp = this.io.of(ns);
+      // One node and nobody on this namespace: nothing to encode or deliver.
+      if (!this.clustered && nsp.sockets.size === 0) continue;
+      let op = nsp.to(roomList);
       if (options.except && options.except.length > 0) op = op.except(options.except);
       if (options.volatile) op = op.volatile;
       (op.emit as (ev: string, p: unknown) => boolean)(event, payload);

@@ -1,0 +1,59 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { MetricsService } from '../observability/metrics.service.js';
+import { AppError, toErrorObject } from '../protocol/errors.js';
+import { SilentDrop } from './silent-drop.js';
+import type { AppSocket } from './socket.types.js';
+
+/**
+ * Answers a failed client event with the contract's error object: `{ok: false, error}` through
+ * the ack, or an `error` event when the client gave no ack. Never echoes the payload; unknown
+ * errors become a generic INTERNAL_ERROR and are logged by class and stack frames only. Shared by
+ * the exception filter (Nest handlers) and the hot-event router.
+ */
+@Injectable()
+export class EventErrorResponder {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+    @InjectPinoLogger('ws') private readonly logger: PinoLogger,
+  ) {}
+
+  respond(
+    socket: AppSocket,
+    event: string,
+    exception: unknown,
+    ack: ((response: unknown) => void) | undefined,
+    startedAt?: number,
+  ): void {
+    if (exception instanceof SilentDrop) {
+      this.metrics.events.inc({ event, outcome: 'dropped' });
+      ack?.({ ok: true, data: {} });
+      return;
+    }
+    const error = toErrorObject(exception, { event, production: this.config.isProduction });
+    this.metrics.events.inc({ event, outcome: error.type });
+    if (typeof startedAt === 'number')
+      this.metrics.eventDuration.observe({ event }, (performance.now() - startedAt) / 1000);
+    const user = socket.data?.user;
+    const fields = {
+      event,
+      userId: user?.userId,
+      organizationId: user?.organizationId,
+      outcome: error.type,
+    };
+    if (exception instanceof AppError) {
+      this.logger.debug(fields, 'event refused');
+    } else {
+      // Log the error class and stack frames only: driver messages can quote values.
+      const e = exception as Error | undefined;
+      this.logger.error(
+        { ...fields, errorName: e?.name, stack: e?.stack?.split('\n').slice(1, 8).join('\n') },
+        'event failed',
+      );
+    }
+    if (ack) ack({ ok: false, error });
+    else socket.emit('error', error);
+  }
+}

@@ -1,0 +1,36 @@
+import { isObject, isUUID, maxLength, minLength } from 'class-validator';
+import { assertSafePayload } from '../../gateway/payload-guard.js';
+import { MessageSendDto } from './client.dto.js';
+
+const LOOKUP_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SEND_KEYS = new Set(['messageId', 'conversationId', 'content', 'type', 'metadata']);
+
+/**
+ * A fast acceptance check for the hottest event, `message:send`: true only for a payload that
+ * `MessageSendDto` certainly accepts (same class-validator functions, same whitelist). Anything
+ * else goes through the full DTO validation, which produces the exact `VALIDATION_ERROR`
+ * details, so the contract's errors come from one place. A test checks that this never accepts
+ * what the DTO refuses.
+ */
+export function isValidMessageSend(payload: unknown): payload is MessageSendDto {
+  if (typeof payload !== 'object' || payload === null) return false;
+  if (Object.getPrototypeOf(payload) !== Object.prototype) return false;
+  const p = payload as Record<string, unknown>;
+  for (const key in p) if (!SEND_KEYS.has(key)) return false;
+  if (typeof p.messageId !== 'string' || !isUUID(p.messageId, '4')) return false;
+  if (typeof p.conversationId !== 'string' || !LOOKUP_ID.test(p.conversationId)) return false;
+  const content = p.content;
+  if (typeof content !== 'string' || !minLength(content, 1) || !maxLength(content, 10000))
+    return false;
+  if (p.type !== undefined && p.type !== 'text') return false;
+  if (p.metadata !== undefined) {
+    if (!isObject(p.metadata)) return false;
+    try {
+      assertSafePayload(payload);
+      if (Buffer.byteLength(JSON.stringify(p.metadata), 'utf8') > 2048) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
