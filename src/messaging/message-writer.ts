@@ -17,6 +17,13 @@ interface Pending {
 export const MAX_BATCH = 200;
 
 /**
+ * Statements in flight at once (PostgreSQL; PGlite has one connection). Two keep a slow commit
+ * from holding every other conversation, while batches stay large: each statement costs the
+ * database about as much as a dozen more rows in it, so fewer, larger statements are cheaper.
+ */
+export const WRITE_CONCURRENCY = 2;
+
+/**
  * Group commit for `message:send`. Sends wait one turn of the event loop (setImmediate, no
  * timer), so packets already received from other sockets join them, and go to the database
  * together: a burst costs one statement (one commit) instead of one per message. On PGlite, whose
@@ -45,8 +52,7 @@ export class MessageWriter {
     @Inject(DATABASE) private readonly database: DatabaseHandle,
     private readonly messages: MessagesRepository,
   ) {
-    // Leave half the pool to reads (joins, history, replay) on PostgreSQL.
-    this.concurrency = Math.max(1, Math.floor(database.concurrency / 2));
+    this.concurrency = Math.min(WRITE_CONCURRENCY, database.concurrency);
   }
 
   /** Resolves after the message is committed (or known to be a duplicate). */

@@ -35,27 +35,6 @@ const columns = (alias: string): SQL => {
     ${epochMs(sql`${a}.created_at`)} AS created_ms, ${epochMs(sql`${a}.edited_at`)} AS edited_ms, ${epochMs(sql`${a}.deleted_at`)} AS deleted_ms`;
 };
 
-/** `insertBatch`'s statement; $1..$6 are parallel arrays (metadata as JSON text). */
-const INSERT_BATCH = `WITH v AS (
-    SELECT u.ord, u.id, u.conversation_id, u.sender_id, u.organization_id, u.content, u.metadata::jsonb AS metadata
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
-      AS u(id, conversation_id, sender_id, organization_id, content, metadata, ord)),
-  l AS (SELECT c.id FROM conversations c WHERE c.id IN (SELECT conversation_id FROM v) ORDER BY c.id FOR UPDATE),
-  k AS (SELECT v.conversation_id, count(*)::int AS n FROM v JOIN l ON l.id = v.conversation_id GROUP BY v.conversation_id),
-  s AS (UPDATE conversations c SET last_seq = c.last_seq + k.n FROM k WHERE c.id = k.conversation_id RETURNING c.id, c.last_seq, k.n),
-  m AS (INSERT INTO messages (id, conversation_id, seq, sender_id, organization_id, type, content, metadata)
-        SELECT v.id, v.conversation_id, (s.last_seq - s.n + row_number() OVER (PARTITION BY v.conversation_id ORDER BY v.ord))::int,
-               v.sender_id, v.organization_id, 'text', v.content, v.metadata
-        FROM v JOIN s ON s.id = v.conversation_id
-        RETURNING *),
-  x AS (SELECT conversation_id, sender_id, max(seq) AS seq FROM m GROUP BY conversation_id, sender_id),
-  p AS (UPDATE conversation_participants cp
-        SET delivered_seq = GREATEST(cp.delivered_seq, x.seq), read_seq = GREATEST(cp.read_seq, x.seq)
-        FROM x WHERE cp.conversation_id = x.conversation_id AND cp.user_id = x.sender_id)
-SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.organization_id, m.type, m.content, m.metadata,
-  (extract(epoch from m.created_at) * 1000)::float8 AS created_ms, NULL::float8 AS edited_ms, NULL::float8 AS deleted_ms
-FROM m`;
-
 /** Row → wire shape. A deleted message is served with empty content and metadata everywhere. */
 export function toMessage(r: MessageRow): Message {
   const deletedAt = isoFromMs(r.deleted_ms);
@@ -86,28 +65,52 @@ export class MessagesRepository {
   constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
 
   /**
-   * Stores several messages in ONE statement (one implicit transaction): per conversation,
-   * `last_seq` goes up by the number of its messages and they take the seqs below it in order;
-   * each sender's delivered and read cursors move to their newest message. The conversation rows
-   * are locked first, in id order, so statements of any number of writers on any number of nodes
-   * never deadlock, and seqs stay gapless and unique. A repeated id fails the whole statement with
-   * a unique violation (nothing written).
+   * Stores several messages in ONE statement (one implicit transaction), the SQL function
+   * `insert_message_batch` (migration 0002): per conversation, `last_seq` goes up by the number
+   * of its messages and they take the seqs below it in order; each sender's delivered and read
+   * cursors move to their newest message. The conversation rows are locked first, in id order, so
+   * statements of any number of writers on any number of nodes never deadlock, and seqs stay
+   * gapless and unique. A repeated id fails the whole statement with a unique violation (nothing
+   * written).
    *
-   * The text is fixed (the batch travels as arrays), so it is one prepared statement, parsed and
-   * planned once per connection: planning the statement cost PostgreSQL more than running it.
+   * The batch travels as arrays and the function keeps its plan for the session: planning the
+   * statement cost PostgreSQL more than running it, and PGlite twice as much. Only the id, seq and
+   * creation time come back; the rest of each message is what was sent.
    */
   async insertBatch(batch: NewMessage[]): Promise<Message[]> {
     if (batch.length === 0) return [];
-    const rows = await this.database.prepared<MessageRow>('messages_insert_batch', INSERT_BATCH, [
-      batch.map((m) => m.id),
-      batch.map((m) => m.conversationId),
-      batch.map((m) => m.senderId),
-      batch.map((m) => m.organizationId),
-      batch.map((m) => m.content),
-      batch.map((m) => JSON.stringify(m.metadata)),
-    ]);
-    const byId = new Map(rows.map((r) => [r.id, toMessage(r)]));
-    return batch.map((m) => byId.get(m.id)).filter((m): m is Message => m !== undefined);
+    const rows = await this.database.prepared<{ id: string; seq: number; created_ms: number }>(
+      'insert_message_batch',
+      'SELECT id, seq, created_ms FROM insert_message_batch($1, $2, $3, $4, $5, $6)',
+      [
+        batch.map((m) => m.id),
+        batch.map((m) => m.conversationId),
+        batch.map((m) => m.senderId),
+        batch.map((m) => m.organizationId),
+        batch.map((m) => m.content),
+        batch.map((m) => JSON.stringify(m.metadata)),
+      ],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const out: Message[] = [];
+    for (const m of batch) {
+      const r = byId.get(m.id);
+      if (!r) continue;
+      out.push({
+        id: m.id,
+        conversationId: m.conversationId,
+        seq: Number(r.seq),
+        senderId: m.senderId,
+        organizationId: m.organizationId,
+        type: 'text',
+        content: m.content,
+        metadata: m.metadata,
+        createdAt: isoFromMs(r.created_ms)!,
+        editedAt: null,
+        deletedAt: null,
+      });
+    }
+    return out;
   }
 
   async findById(id: string): Promise<Message | undefined> {

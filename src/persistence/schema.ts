@@ -67,10 +67,7 @@ export const messages = pgTable(
     editedAt: ts('edited_at'),
     deletedAt: ts('deleted_at'),
   },
-  (t) => [
-    uniqueIndex('messages_conversation_seq_uq').on(t.conversationId, t.seq),
-    uniqueIndex('messages_sender_id_uq').on(t.senderId, t.id),
-  ],
+  (t) => [uniqueIndex('messages_conversation_seq_uq').on(t.conversationId, t.seq)],
 );
 
 /** Users seen connecting, with their role: resolves roles for notifications, alerts and admin rights. */
