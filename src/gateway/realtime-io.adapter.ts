@@ -6,6 +6,7 @@ import { Server, type ServerOptions, type Socket } from 'socket.io';
 import type { AppConfig } from '../config/config.js';
 import { isOriginAllowed } from './origin.js';
 import { HotEventRouter } from './hot-events.js';
+import { installWebSocketCorking } from './ws-corking.js';
 import type { AppServer, AppSocket } from './socket.types.js';
 
 export type AdapterInstaller = (server: AppServer) => Promise<void> | void;
@@ -50,6 +51,7 @@ export class RealtimeIoAdapter extends IoAdapter {
 
   override createIOServer(port: number, _options?: ServerOptions): AppServer {
     if (this.server) return this.server;
+    installWebSocketCorking();
     const options = this.serverOptions();
     const server: AppServer =
       this.httpServer && port === 0
