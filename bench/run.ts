@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} missing: run npm run build first`);
   }
   const [hasPostgres, hasRedis] = await Promise.all([postgresAvailable(), redisAvailable()]);
-  const profile = arg('profile') === 'true';
+  const profile = arg('profile') === 'true' || arg('profile') === 'all';
   const cpuProfDir = profile ? join(ROOT, 'bench', 'results', 'profiles') : undefined;
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
   const ctx: BenchContext = {
@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     hasPostgres,
     hasRedis,
     cpuProfDir,
+    profileBare: arg('profile') === 'all',
     chatLoaders: Number(arg('loaders') ?? 2),
     overrides: {
       connections: arg('connections') ? Number(arg('connections')) : undefined,

@@ -10,6 +10,8 @@ export interface BenchContext {
   hasRedis: boolean;
   /** Write V8 CPU profiles of our server into this directory (`--profile`). */
   cpuProfDir?: string;
+  /** Profile the bare baseline too (`--profile=all`), to compare where each spends its time. */
+  profileBare?: boolean;
   /** Loader processes for the chat scenarios. */
   chatLoaders: number;
   /** Overrides from the command line (--connections=N, --alert-sockets=N, --alert-users=N). */

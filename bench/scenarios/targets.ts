@@ -40,7 +40,7 @@ export async function withServer<T>(
     secret: ctx.secret,
     env,
     label: d.label.replace(/[^A-Za-z0-9]/g, '').toLowerCase(),
-    cpuProfDir: d.kind === 'ours' ? ctx.cpuProfDir : undefined,
+    cpuProfDir: d.kind === 'ours' || ctx.profileBare ? ctx.cpuProfDir : undefined,
   });
   try {
     return await fn(server);
