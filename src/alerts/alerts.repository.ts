@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
-import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
+import { DATABASE, type DatabaseHandle, type Db, type Tx } from '../persistence/database.js';
 import { alertRecipients, alerts } from '../persistence/schema.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
@@ -12,10 +12,38 @@ export const isActive = and(
   or(isNull(alerts.expiresAt), gt(alerts.expiresAt, sql`now()`)),
 );
 
+function activeEmergenciesQuery(db: Db) {
+  return db
+    .select({ alert: alerts })
+    .from(alerts)
+    .leftJoin(
+      alertRecipients,
+      and(
+        eq(alertRecipients.alertId, alerts.id),
+        eq(alertRecipients.userId, sql.placeholder('userId')),
+      ),
+    )
+    .where(
+      and(
+        eq(alerts.organizationId, sql.placeholder('organizationId')),
+        eq(alerts.kind, 'emergency'),
+        isActive,
+        isNull(alertRecipients.acknowledgedAt),
+      ),
+    )
+    .orderBy(asc(alerts.createdAt), asc(alerts.id))
+    .prepare('alerts_active_emergencies_unacknowledged');
+}
+
 /** The `alerts` table. */
 @Injectable()
 export class AlertsRepository {
-  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
+  /** The connect-time replay query, built once (drizzle's builder allocates tens of KiB per build). */
+  private readonly activeEmergenciesStatement: ReturnType<typeof activeEmergenciesQuery>;
+
+  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {
+    this.activeEmergenciesStatement = activeEmergenciesQuery(database.db);
+  }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.database.db.transaction(fn);
@@ -51,22 +79,7 @@ export class AlertsRepository {
     organizationId: string,
     userId: string,
   ): Promise<AlertRow[]> {
-    const rows = await this.database.db
-      .select({ alert: alerts })
-      .from(alerts)
-      .leftJoin(
-        alertRecipients,
-        and(eq(alertRecipients.alertId, alerts.id), eq(alertRecipients.userId, userId)),
-      )
-      .where(
-        and(
-          eq(alerts.organizationId, organizationId),
-          eq(alerts.kind, 'emergency'),
-          isActive,
-          isNull(alertRecipients.acknowledgedAt),
-        ),
-      )
-      .orderBy(asc(alerts.createdAt), asc(alerts.id));
+    const rows = await this.activeEmergenciesStatement.execute({ organizationId, userId });
     return rows.map((r) => r.alert);
   }
 

@@ -9,7 +9,6 @@ export interface SocketData {
   user: AuthenticatedUser;
   /** Client IP as seen at the handshake. */
   ip: string;
-  connectedAt: number;
 }
 
 export type AppServer = Server<

@@ -1,21 +1,38 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
+import { DATABASE, type DatabaseHandle, type Db } from '../persistence/database.js';
 import { members } from '../persistence/schema.js';
+
+function upsertQuery(db: Db) {
+  return db
+    .insert(members)
+    .values({
+      organizationId: sql.placeholder('organizationId'),
+      userId: sql.placeholder('userId'),
+      role: sql.placeholder('role'),
+    })
+    .onConflictDoUpdate({
+      target: [members.organizationId, members.userId],
+      set: { role: sql`excluded.role`, lastSeenAt: sql`now()` },
+    })
+    .prepare('members_upsert');
+}
 
 /** The `members` table: users seen connecting, per organization, with their latest role. */
 @Injectable()
 export class MembersRepository {
-  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
+  /**
+   * Runs on every connection of a user not seen in the last minute: built once (a prepared
+   * statement), as drizzle's query builder allocates tens of KiB per query it builds.
+   */
+  private readonly upsertStatement: ReturnType<typeof upsertQuery>;
+
+  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {
+    this.upsertStatement = upsertQuery(database.db);
+  }
 
   async upsert(organizationId: string, userId: string, role: string): Promise<void> {
-    await this.database.db
-      .insert(members)
-      .values({ organizationId, userId, role })
-      .onConflictDoUpdate({
-        target: [members.organizationId, members.userId],
-        set: { role, lastSeenAt: sql`now()` },
-      });
+    await this.upsertStatement.execute({ organizationId, userId, role });
   }
 
   async userIds(organizationId: string): Promise<string[]> {

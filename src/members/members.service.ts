@@ -1,12 +1,14 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { ROLES } from '../protocol/constants.js';
 import { SessionService } from '../sessions/session.service.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { MembersRepository } from './members.repository.js';
 
 /** How long a (org, user, role) upsert is remembered on this node before it is written again. */
-const UPSERT_MEMORY_MS = 60_000;
+const UPSERT_MEMORY_SEC = 60;
 const MAX_REMEMBERED = 100_000;
+const ROLE_CODES = ROLES.length + 1;
 
 /**
  * "Members" of an organization are the users seen connecting with it, with their role (§11). A
@@ -15,7 +17,14 @@ const MAX_REMEMBERED = 100_000;
  */
 @Injectable()
 export class MembersService implements OnModuleInit {
-  private readonly recent = new Map<string, number>();
+  /**
+   * organization → user → (seconds since `epoch`) × ROLE_CODES + role code: a small integer, no
+   * key string of its own (the ids are the connection's strings) — one entry per distinct user
+   * is part of every idle connection's cost.
+   */
+  private readonly recent = new Map<string, Map<string, number>>();
+  private remembered = 0;
+  private readonly epoch = Date.now();
 
   constructor(
     private readonly repository: MembersRepository,
@@ -35,13 +44,25 @@ export class MembersService implements OnModuleInit {
 
   /** Records a member; a reconnect storm of the same user and role writes once a minute per node. */
   async seen(organizationId: string, userId: string, role: string): Promise<void> {
-    const key = `${organizationId}\u0000${userId}\u0000${role}`;
-    const now = Date.now();
-    const last = this.recent.get(key);
-    if (last !== undefined && now - last < UPSERT_MEMORY_MS) return;
+    const code = ROLES.indexOf(role as (typeof ROLES)[number]) + 1;
+    const sec = Math.floor((Date.now() - this.epoch) / 1000);
+    const last = this.recent.get(organizationId)?.get(userId);
+    if (
+      last !== undefined &&
+      last % ROLE_CODES === code &&
+      code !== 0 &&
+      sec - Math.floor(last / ROLE_CODES) < UPSERT_MEMORY_SEC
+    )
+      return;
     await this.repository.upsert(organizationId, userId, role);
-    if (this.recent.size >= MAX_REMEMBERED) this.recent.clear();
-    this.recent.set(key, now);
+    if (this.remembered >= MAX_REMEMBERED) {
+      this.recent.clear();
+      this.remembered = 0;
+    }
+    let users = this.recent.get(organizationId);
+    if (!users) this.recent.set(organizationId, (users = new Map<string, number>()));
+    if (!users.has(userId)) this.remembered++;
+    users.set(userId, sec * ROLE_CODES + code);
     this.logger.debug({ organizationId, userId, role }, 'member recorded');
   }
 

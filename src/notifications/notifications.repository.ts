@@ -1,15 +1,36 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
-import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
+import { DATABASE, type DatabaseHandle, type Db, type Tx } from '../persistence/database.js';
 import { notifications } from '../persistence/schema.js';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 export type NewNotificationRow = typeof notifications.$inferInsert;
 
+function unreadQuery(db: Db) {
+  return db
+    .select({ row: notifications, total: sql<number>`count(*) over ()` })
+    .from(notifications)
+    .where(
+      and(
+        eq(notifications.userId, sql.placeholder('userId')),
+        eq(notifications.organizationId, sql.placeholder('organizationId')),
+        isNull(notifications.readAt),
+      ),
+    )
+    .orderBy(desc(notifications.createdAt), desc(notifications.id))
+    .limit(sql.placeholder('limit'))
+    .prepare('notifications_unread');
+}
+
 /** The `notifications` table: one row per recipient. */
 @Injectable()
 export class NotificationsRepository {
-  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
+  /** The connect-time sync query, built once (drizzle's builder allocates tens of KiB per build). */
+  private readonly unreadStatement: ReturnType<typeof unreadQuery>;
+
+  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {
+    this.unreadStatement = unreadQuery(database.db);
+  }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.database.db.transaction(fn);
@@ -54,18 +75,7 @@ export class NotificationsRepository {
     userId: string,
     limit: number,
   ): Promise<{ rows: NotificationRow[]; total: number }> {
-    const result = await this.database.db
-      .select({ row: notifications, total: sql<number>`count(*) over ()` })
-      .from(notifications)
-      .where(
-        and(
-          eq(notifications.userId, userId),
-          eq(notifications.organizationId, organizationId),
-          isNull(notifications.readAt),
-        ),
-      )
-      .orderBy(desc(notifications.createdAt), desc(notifications.id))
-      .limit(limit);
+    const result = await this.unreadStatement.execute({ organizationId, userId, limit });
     return { rows: result.map((r) => r.row), total: Number(result[0]?.total ?? 0) };
   }
 }

@@ -12,39 +12,59 @@ export interface ConnectionCounter {
 
 export const CONNECTION_COUNTER = Symbol('CONNECTION_COUNTER');
 
+/**
+ * One node: per namespace, user id → the live socket ids: the one id (a user's usual single
+ * socket; the strings are the socket's and the user's own, so an entry adds no string), or a Set
+ * from the second on. At one idle socket per user this is part of every connection's cost.
+ */
 export class MemoryConnectionCounter implements ConnectionCounter {
-  private readonly slots = new Map<string, Set<string>>();
+  private readonly namespaces = new Map<string, Map<string, string | Set<string>>>();
 
-  private key(ns: string, userId: string): string {
-    return `${ns}|${userId}`;
+  private users(namespace: string): Map<string, string | Set<string>> {
+    let users = this.namespaces.get(namespace);
+    if (!users) this.namespaces.set(namespace, (users = new Map<string, string | Set<string>>()));
+    return users;
   }
 
   tryAcquire(namespace: string, userId: string, socketId: string, max: number): Promise<boolean> {
-    const key = this.key(namespace, userId);
-    let set = this.slots.get(key);
-    if (!set) this.slots.set(key, (set = new Set()));
-    if (set.has(socketId)) return Promise.resolve(true);
-    if (set.size >= max) return Promise.resolve(false);
-    set.add(socketId);
+    const users = this.users(namespace);
+    const held = users.get(userId);
+    if (held === undefined) {
+      if (max < 1) return Promise.resolve(false);
+      users.set(userId, socketId);
+      return Promise.resolve(true);
+    }
+    if (typeof held === 'string') {
+      if (held === socketId) return Promise.resolve(true);
+      if (max < 2) return Promise.resolve(false);
+      users.set(userId, new Set([held, socketId]));
+      return Promise.resolve(true);
+    }
+    if (held.has(socketId)) return Promise.resolve(true);
+    if (held.size >= max) return Promise.resolve(false);
+    held.add(socketId);
     return Promise.resolve(true);
   }
 
   release(namespace: string, userId: string, socketId: string): Promise<void> {
-    const key = this.key(namespace, userId);
-    const set = this.slots.get(key);
-    if (set) {
-      set.delete(socketId);
-      if (set.size === 0) this.slots.delete(key);
+    const users = this.namespaces.get(namespace);
+    const held = users?.get(userId);
+    if (held === undefined) return Promise.resolve();
+    if (typeof held === 'string') {
+      if (held === socketId) users!.delete(userId);
+    } else if (held.delete(socketId) && held.size === 1) {
+      users!.set(userId, held.values().next().value!);
     }
     return Promise.resolve();
   }
 
   count(namespace: string, userId: string): Promise<number> {
-    return Promise.resolve(this.slots.get(this.key(namespace, userId))?.size ?? 0);
+    const held = this.namespaces.get(namespace)?.get(userId);
+    return Promise.resolve(held === undefined ? 0 : typeof held === 'string' ? 1 : held.size);
   }
 
   close(): Promise<void> {
-    this.slots.clear();
+    this.namespaces.clear();
     return Promise.resolve();
   }
 }

@@ -12,9 +12,8 @@ import type { AuthenticatedUser } from '../protocol/models.js';
 import { automaticRooms } from '../protocol/rooms.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
+import { ExpirySchedule } from './expiry-schedule.js';
 import type { HandshakeCheck, SessionContext, SessionHook } from './session-hooks.js';
-
-const MAX_TIMER_MS = 2_147_000_000;
 
 function refusal(error: AppError): ExtendedError {
   const err = new Error(error.type) as ExtendedError;
@@ -35,7 +34,8 @@ function clientIp(socket: AppSocket): string {
 export class SessionService implements OnApplicationShutdown {
   private readonly hooks: SessionHook[] = [];
   private readonly checks: HandshakeCheck[] = [];
-  private readonly timers = new WeakMap<AppSocket, NodeJS.Timeout>();
+  /** Live expiry (exp + tolerance) of every socket, on one timer (§11). */
+  private readonly expiries = new ExpirySchedule<AppSocket>((socket) => this.expire(socket));
   private readonly unknownEventGuards = new Map<
     NamespaceName,
     (event: unknown, ...args: unknown[]) => void
@@ -121,7 +121,6 @@ export class SessionService implements OnApplicationShutdown {
     }
     socket.data.user = user;
     socket.data.ip = ip;
-    socket.data.connectedAt = Date.now();
   }
 
   /** §4: rooms, confirmation, then the hooks in order. Called from the gateways' handleConnection. */
@@ -167,8 +166,7 @@ export class SessionService implements OnApplicationShutdown {
     const user = socket.data.user;
     if (!user) return;
     this.metrics.connections.dec({ namespace: ns });
-    const timer = this.timers.get(socket);
-    if (timer) clearTimeout(timer);
+    this.expiries.delete(socket, this.deadline(socket.data.user));
     await this.counter.release(ns, user.userId, socket.id).catch(() => undefined);
     const ctx: SessionContext = { socket, user, namespace: ns };
     for (const hook of this.hooks) {
@@ -214,27 +212,21 @@ export class SessionService implements OnApplicationShutdown {
     };
   }
 
+  private deadline(user: AuthenticatedUser): number {
+    return expiryDeadlineMs(user.exp, this.config.jwt.clockToleranceSec);
+  }
+
   private scheduleExpiry(socket: AppSocket): void {
-    const old = this.timers.get(socket);
-    if (old) clearTimeout(old);
-    const delay =
-      expiryDeadlineMs(socket.data.user.exp, this.config.jwt.clockToleranceSec) - Date.now();
-    const timer = setTimeout(
-      () => {
-        if (socket.disconnected) return;
-        if (
-          expiryDeadlineMs(socket.data.user.exp, this.config.jwt.clockToleranceSec) >
-          Date.now() + 5
-        ) {
-          this.scheduleExpiry(socket);
-          return;
-        }
-        this.drop(socket, toErrorObject(AppError.authentication('expired')));
-      },
-      Math.max(0, Math.min(delay, MAX_TIMER_MS)),
-    );
-    timer.unref();
-    this.timers.set(socket, timer);
+    this.expiries.add(socket, this.deadline(socket.data.user));
+  }
+
+  private expire(socket: AppSocket): void {
+    if (socket.disconnected) return;
+    if (this.deadline(socket.data.user) > Date.now() + 5) {
+      this.scheduleExpiry(socket);
+      return;
+    }
+    this.drop(socket, toErrorObject(AppError.authentication('expired')));
   }
 
   /** `auth:refresh`: a valid token of the same user and organization moves the expiry. */
@@ -245,12 +237,15 @@ export class SessionService implements OnApplicationShutdown {
       throw AppError.forbidden('Token belongs to another user or organization');
     }
     for (const check of this.checks) await check.check(next, socket.nsp.name as NamespaceName);
+    // Out of the bucket of the deadline it is in now (socket.data.user, not `current`: another
+    // refresh may have moved it meanwhile), into the new one unless it is gone.
+    this.expiries.delete(socket, this.deadline(socket.data.user));
     socket.data.user = {
       ...current,
       exp: next.exp,
       ...(next.iat !== undefined ? { iat: next.iat } : {}),
     };
-    this.scheduleExpiry(socket);
+    if (!socket.disconnected) this.scheduleExpiry(socket);
     return { expiresAt: new Date(next.exp * 1000).toISOString() };
   }
 
@@ -320,6 +315,7 @@ export class SessionService implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     if (this.sweeper) clearInterval(this.sweeper);
+    this.expiries.clear();
   }
 }
 
