@@ -1,13 +1,41 @@
 import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { MessageMappingProperties } from '@nestjs/websockets';
-import { isObservable, lastValueFrom, type Observable } from 'rxjs';
+import { isObservable, lastValueFrom } from 'rxjs';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import type { AppConfig } from '../config/config.js';
 import { isOriginAllowed } from './origin.js';
 import { HotEventRouter } from './hot-events.js';
+import {
+  installSharedHandlerBinding,
+  type GatewaySubscriber,
+  type SharedHandlerAdapter,
+} from './shared-handler-binding.js';
 import { installWebSocketCorking } from './ws-corking.js';
 import type { AppServer, AppSocket } from './socket.types.js';
+
+interface SharedHandler {
+  instance: object;
+  callback: (...args: unknown[]) => unknown;
+  ackHandledManually: boolean;
+}
+
+interface HandlerTable {
+  handlers: Map<string, SharedHandler>;
+  /** The subscriber lists already in the table (one per gateway). */
+  bound: WeakSet<GatewaySubscriber[]>;
+  listener: (event: unknown, ...args: unknown[]) => void;
+}
+
+const DISCONNECT_CALLBACKS = Symbol('disconnectCallbacks');
+
+/** One listener for every socket: runs the socket's gateway disconnect callbacks (`this` is the socket). */
+function onSocketDisconnect(this: Socket, reason: string): void {
+  const list = (this as unknown as Record<symbol, Array<(r: string) => void> | undefined>)[
+    DISCONNECT_CALLBACKS
+  ];
+  if (!list) return;
+  for (const callback of list) callback(reason);
+}
 
 export type AdapterInstaller = (server: AppServer) => Promise<void> | void;
 
@@ -16,9 +44,10 @@ export type AdapterInstaller = (server: AppServer) => Promise<void> | void;
  * path, transports, heartbeat, payload limit, CORS and the HTTP-level Origin check. An optional
  * installer plugs in the cluster adapter (Redis) before any namespace is used.
  */
-export class RealtimeIoAdapter extends IoAdapter {
+export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter {
   private server?: AppServer;
   private hotEvents?: HotEventRouter;
+  private readonly tables = new Map<string, HandlerTable>();
 
   constructor(
     private readonly app: INestApplicationContext,
@@ -26,6 +55,7 @@ export class RealtimeIoAdapter extends IoAdapter {
     private readonly onServer: (server: AppServer) => void,
   ) {
     super(app);
+    installSharedHandlerBinding();
   }
 
   serverOptions(): Partial<ServerOptions> {
@@ -63,52 +93,85 @@ export class RealtimeIoAdapter extends IoAdapter {
   }
 
   /**
-   * Binds each handler as one plain listener. Nest's default builds an rxjs chain per handler per
-   * socket (fromEvent → mergeMap → takeUntil → subscribe): with some twenty handlers that was
-   * most of the ≈100 KiB of heap each idle connection cost, and an Observable pipeline per event.
-   * Semantics are the same: the handler result (value, promise or observable from interceptors)
-   * is sent through the ack unless the handler acks by itself; errors were already turned into
-   * `{ok: false, error}` by the exception filter inside `callback`. The hot events (HotEventRouter)
-   * are served beside them by one shared listener per namespace.
+   * Serves a gateway's handlers from one table per namespace and one listener shared by all its
+   * sockets (`onAny` calls it with the socket as `this`), so a connection holds no handler of its
+   * own (see installSharedHandlerBinding). The handler starts on the next tick, as Socket.IO's
+   * own listeners do, so events keep their order. Semantics are Nest's: the handler result
+   * (value, promise or observable from interceptors) is sent through the ack unless the handler
+   * acks by itself; errors were already turned into `{ok: false, error}` by the exception filter
+   * inside the pipeline. The hot events (HotEventRouter) are served beside them.
    */
-  override bindMessageHandlers(
-    socket: Socket,
-    handlers: (MessageMappingProperties & { isAckHandledManually?: boolean })[],
-    _transform: (data: unknown) => Observable<unknown>,
-  ): void {
+  bindSharedHandlers(client: Socket, instance: object, subscribers: GatewaySubscriber[]): void {
     this.hotEvents ??= this.app.get(HotEventRouter, { strict: false });
-    this.hotEvents.attach(socket as AppSocket);
-    for (const { message, callback, isAckHandledManually } of handlers) {
-      socket.on(message as string, (...args: unknown[]) => {
-        // As rxjs fromEvent did: no argument → undefined, one → itself, several → the array.
-        const payload = args.length === 0 ? undefined : args.length === 1 ? args[0] : args;
-        const mapped = this.mapPayload(payload) as { data: unknown; ack?: (r: unknown) => void };
-        void this.dispatch(
-          callback,
-          mapped.data,
-          mapped.ack,
-          isAckHandledManually === true,
-          socket,
-        );
-      });
+    this.hotEvents.attach(client as AppSocket);
+    const ns = client.nsp.name;
+    let table = this.tables.get(ns);
+    if (!table) {
+      table = { handlers: new Map(), bound: new WeakSet(), listener: () => undefined };
+      table.listener = this.sharedListener(table.handlers);
+      this.tables.set(ns, table);
     }
+    if (!table.bound.has(subscribers)) {
+      for (const { message, callback, isAckHandledManually } of subscribers) {
+        const event = String(message);
+        if (table.handlers.has(event))
+          throw new Error(`two gateways of namespace ${ns} handle "${event}"`);
+        table.handlers.set(event, {
+          instance,
+          callback,
+          ackHandledManually: isAckHandledManually === true,
+        });
+      }
+      table.bound.add(subscribers);
+    }
+    if (!client.listenersAny().includes(table.listener)) client.onAny(table.listener);
+  }
+
+  /** Disconnect callbacks of the socket's gateways, called by one shared listener. */
+  override bindClientDisconnect(client: Socket, callback: (reason: string) => void): void {
+    const holder = client as unknown as Record<symbol, Array<(reason: string) => void>>;
+    const list = holder[DISCONNECT_CALLBACKS];
+    if (list) {
+      list.push(callback);
+      return;
+    }
+    holder[DISCONNECT_CALLBACKS] = [callback];
+    client.on('disconnect', onSocketDisconnect);
+  }
+
+  private sharedListener(
+    handlers: Map<string, SharedHandler>,
+  ): (event: unknown, ...args: unknown[]) => void {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const adapter = this;
+    return function (this: Socket, event: unknown, ...args: unknown[]): void {
+      if (typeof event !== 'string') return;
+      const handler = handlers.get(event);
+      if (!handler) return;
+      // As Nest's IoAdapter: no argument → undefined, one → itself, several → the array.
+      const payload = args.length === 0 ? undefined : args.length === 1 ? args[0] : args;
+      const mapped = adapter.mapPayload(payload) as { data: unknown; ack?: (r: unknown) => void };
+      process.nextTick(() => {
+        if (this.disconnected) return;
+        void adapter.dispatch(handler, this, mapped.data, mapped.ack);
+      });
+    };
   }
 
   private async dispatch(
-    callback: (...args: unknown[]) => unknown,
+    handler: SharedHandler,
+    socket: Socket,
     data: unknown,
     ack: ((response: unknown) => void) | undefined,
-    ackHandledManually: boolean,
-    socket: Socket,
   ): Promise<void> {
     try {
-      let result: unknown = await callback(data, ack);
+      let result: unknown = await handler.callback.call(handler.instance, socket, data, ack);
       if (isObservable(result)) result = await lastValueFrom(result, { defaultValue: undefined });
       if (result === undefined || result === null) return;
       const response = result as { event?: string; data?: unknown };
       if (typeof response.event === 'string') {
         socket.emit(response.event, response.data);
-      } else if (!ackHandledManually && typeof ack === 'function') {
+      } else if (!handler.ackHandledManually && typeof ack === 'function') {
         ack(result);
       }
     } catch (err) {
