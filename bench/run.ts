@@ -113,6 +113,10 @@ async function main(): Promise<void> {
       alertSockets: arg('alert-sockets') ? Number(arg('alert-sockets')) : undefined,
       alertUsers: arg('alert-users') ? Number(arg('alert-users')) : undefined,
       bareOnly: arg('bare-only') === 'true',
+      rates: arg('rates')
+        ?.split(',')
+        .map(Number)
+        .filter((n) => n > 0),
     },
     log: (line) => process.stderr.write(`${line}\n`),
   };

@@ -20,6 +20,8 @@ export interface BenchContext {
     alertSockets?: number;
     alertUsers?: number;
     bareOnly?: boolean;
+    /** Scenario 2's send rates (`--rates=1000,2000`). */
+    rates?: number[];
   };
   log(line: string): void;
 }

@@ -9,7 +9,7 @@ export const pacedScenario: Scenario = {
   title: 'Scenario 2 — paced latency (100 clients, 10 conversations of 10, fixed send rates)',
   async run(ctx: BenchContext): Promise<ScenarioResult> {
     const startedAt = new Date().toISOString();
-    const rates = ctx.smoke ? [500, 1000] : [500, 1000, 2000, 4000];
+    const rates = ctx.overrides.rates ?? (ctx.smoke ? [500, 1000] : [500, 1000, 2000, 4000]);
     const warmupMs = ctx.smoke ? 1000 : 2000;
     const durationMs = ctx.smoke ? 2000 : 10000;
     const rows: Row[] = [];
