@@ -7,6 +7,7 @@ import { merge, summarize, type LatencySummary } from '../lib/hist.js';
 import type { SendMode } from '../lib/ipc.js';
 import { all, closeLoaders, startLoaders } from '../lib/loaders.js';
 import { CpuMeter, pidsByComm, RssSampler } from '../lib/proc.js';
+import { scrapeSendHistogram, windowPercentileMs } from '../lib/server-latency.js';
 import { postgresBackendPids, type RunningServer } from '../lib/servers.js';
 import { sleep, type BenchContext } from './context.js';
 
@@ -30,6 +31,12 @@ export interface ChatMeasurement {
   windowMs: number;
   ack: LatencySummary;
   delivery: LatencySummary;
+  /**
+   * Server-side message:send latency (receipt → ack), upper bucket bounds from our /metrics
+   * histogram over the window (first node); null for the baseline.
+   */
+  serverP50Ms: number | null;
+  serverP99Ms: number | null;
   /** CPU seconds in the window: server processes, PostgreSQL backends, redis-server. */
   serverCpuSec: number;
   pgCpuSec: number;
@@ -107,6 +114,7 @@ export async function runChat(
     pgCpu.begin();
     redisCpu.begin();
     rss.begin();
+    const histBefore = await scrapeSendHistogram(servers[0].url);
     await all(loaders, 'chat:measure');
     const t0 = Date.now();
     const base = total();
@@ -127,6 +135,7 @@ export async function runChat(
     const pCpu = pgCpu.end();
     const rCpu = redisCpu.end();
     const mem = rss.end();
+    const histAfter = await scrapeSendHistogram(servers[0].url);
     const results = await all(loaders, 'chat:stop', { drainTimeoutMs: 15_000 });
     progress.done();
     const acked = results.reduce((n, r) => n + r.acked, 0);
@@ -158,6 +167,8 @@ export async function runChat(
       serverCores: Math.round((sCpu / (windowMs / 1000)) * 100) / 100,
       rssMiB: Math.round(mem.median / 2 ** 20),
       scheduleLagMs: Math.max(...results.map((r) => r.scheduleLagMs)),
+      serverP50Ms: windowPercentileMs(histBefore, histAfter, 0.5),
+      serverP99Ms: windowPercentileMs(histBefore, histAfter, 0.99),
       reordered: results.reduce((n, r) => n + r.reordered, 0),
       skipped: results.reduce((n, r) => n + r.skipped, 0),
       failures,
