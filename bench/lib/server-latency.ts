@@ -40,3 +40,32 @@ export function windowPercentileMs(
   }
   return null;
 }
+
+/** GC pauses and event-loop delay of our server (prom-client default metrics), for the notes. */
+export interface RuntimeScrape {
+  gcSeconds: number;
+  gcCount: number;
+  loopP99Ms: number | null;
+  loopMaxMs: number | null;
+}
+
+export async function scrapeRuntime(url: string): Promise<RuntimeScrape | null> {
+  try {
+    const res = await fetch(`${url}/metrics`);
+    if (!res.ok) return null;
+    let gcSeconds = 0;
+    let gcCount = 0;
+    let loopP99Ms: number | null = null;
+    let loopMaxMs: number | null = null;
+    for (const line of (await res.text()).split('\n')) {
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (line.startsWith('nodejs_gc_duration_seconds_sum{')) gcSeconds += value;
+      else if (line.startsWith('nodejs_gc_duration_seconds_count{')) gcCount += value;
+      else if (line.startsWith('nodejs_eventloop_lag_p99_seconds ')) loopP99Ms = value * 1000;
+      else if (line.startsWith('nodejs_eventloop_lag_max_seconds ')) loopMaxMs = value * 1000;
+    }
+    return { gcSeconds, gcCount, loopP99Ms, loopMaxMs };
+  } catch {
+    return null;
+  }
+}

@@ -7,7 +7,7 @@ import { merge, summarize, type LatencySummary } from '../lib/hist.js';
 import type { SendMode } from '../lib/ipc.js';
 import { all, closeLoaders, startLoaders } from '../lib/loaders.js';
 import { CpuMeter, pidsByComm, RssSampler } from '../lib/proc.js';
-import { scrapeSendHistogram, windowPercentileMs } from '../lib/server-latency.js';
+import { scrapeRuntime, scrapeSendHistogram, windowPercentileMs } from '../lib/server-latency.js';
 import { postgresBackendPids, type RunningServer } from '../lib/servers.js';
 import { sleep, type BenchContext } from './context.js';
 
@@ -37,6 +37,13 @@ export interface ChatMeasurement {
    */
   serverP50Ms: number | null;
   serverP99Ms: number | null;
+  /** Our server's GC time and event-loop delay in the window (prom-client); null for bare. */
+  runtime: {
+    gcMs: number;
+    gcCount: number;
+    loopP99Ms: number | null;
+    loopMaxMs: number | null;
+  } | null;
   /** CPU seconds in the window: server processes, PostgreSQL backends, redis-server. */
   serverCpuSec: number;
   pgCpuSec: number;
@@ -115,6 +122,8 @@ export async function runChat(
     redisCpu.begin();
     rss.begin();
     const histBefore = await scrapeSendHistogram(servers[0].url);
+    // Also resets the event-loop delay histogram: the second scrape covers the window.
+    const runtimeBefore = await scrapeRuntime(servers[0].url);
     await all(loaders, 'chat:measure');
     const t0 = Date.now();
     const base = total();
@@ -136,6 +145,7 @@ export async function runChat(
     const rCpu = redisCpu.end();
     const mem = rss.end();
     const histAfter = await scrapeSendHistogram(servers[0].url);
+    const runtimeAfter = await scrapeRuntime(servers[0].url);
     const results = await all(loaders, 'chat:stop', { drainTimeoutMs: 15_000 });
     progress.done();
     const acked = results.reduce((n, r) => n + r.acked, 0);
@@ -169,6 +179,15 @@ export async function runChat(
       scheduleLagMs: Math.max(...results.map((r) => r.scheduleLagMs)),
       serverP50Ms: windowPercentileMs(histBefore, histAfter, 0.5),
       serverP99Ms: windowPercentileMs(histBefore, histAfter, 0.99),
+      runtime:
+        runtimeBefore && runtimeAfter
+          ? {
+              gcMs: Math.round((runtimeAfter.gcSeconds - runtimeBefore.gcSeconds) * 1000),
+              gcCount: runtimeAfter.gcCount - runtimeBefore.gcCount,
+              loopP99Ms: runtimeAfter.loopP99Ms,
+              loopMaxMs: runtimeAfter.loopMaxMs,
+            }
+          : null,
       reordered: results.reduce((n, r) => n + r.reordered, 0),
       skipped: results.reduce((n, r) => n + r.skipped, 0),
       failures,

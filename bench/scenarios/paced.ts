@@ -33,6 +33,10 @@ export const pacedScenario: Scenario = {
             });
             results.set(label, m);
             failures.push(...m.failures);
+            if (m.runtime)
+              notes.push(
+                `${label}: server GC ${m.runtime.gcMs} ms in ${m.runtime.gcCount} pauses over the window; event-loop delay p99 ${m.runtime.loopP99Ms?.toFixed(2) ?? '?'} ms, max ${m.runtime.loopMaxMs?.toFixed(2) ?? '?'} ms`,
+              );
             const bare = results.get(`bare @${rate}/s`);
             rows.push({
               target: label,
