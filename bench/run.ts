@@ -3,9 +3,10 @@
  * `npm run bench -- --smoke` (every scenario for a few seconds, so CI keeps the harness alive;
  * no timing assertions). Options: `--only=chat,paced` (scenario names), `--loaders=N` (chat
  * loader processes, default 2), `--profile` (our server runs with `node --cpu-prof`, profiles in
- * bench/results/profiles/), `--connections=N`, `--alert-sockets=N`, `--alert-users=N` (scale of
- * scenarios 3 and 4), `--bare-only` (the baseline alone, to check the harness). Servers and loaders are real processes on 127.0.0.1; every loop is
- * bounded in count and time.
+ * bench/results/profiles/; `--profile=all` profiles the baseline too), `--connections=N`,
+ * `--alert-sockets=N`, `--alert-users=N` (scale of scenarios 3 and 4), `--rates=N,M` (scenario
+ * 2's rates), `--bare-only` (the baseline alone, to check the harness). Servers and loaders are
+ * real processes on 127.0.0.1; every loop is bounded in count and time.
  *
  * Exit code 1 when a run found a correctness failure (a lost, duplicated or reordered message,
  * refused connections, dropped heartbeats) or could not measure a scenario it should have.
