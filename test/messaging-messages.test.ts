@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { queryRows } from '../src/messaging/db-rows.js';
-import { closeAll, ok, rawRequest, request, settle } from './support/client.js';
+import { closeAll, ok, rawRequest, request, settle, waitFor } from './support/client.js';
 import { conversation, chatSuite, send, uid, user } from './support/messaging.js';
 import { startServer } from './support/server.js';
 
@@ -122,6 +122,27 @@ describe('messages: send, edit, delete, typing', () => {
     expect(
       (await ok(a.socket, 'conversation:history', { conversationId: conv.id })).messages,
     ).toEqual([]);
+  });
+
+  it('without an ack: a refused send arrives as an `error` event, a valid one is stored and delivered', async () => {
+    const org = uid('org');
+    const a = await connectUser(uid('a'), org);
+    const b = await connectUser(uid('b'), org);
+    const conv = await conversation(a, [b.userId]);
+    const refused = waitFor(a.socket, 'error');
+    a.socket.emit('message:send', { messageId: 'nope', conversationId: conv.id, content: 'x' });
+    const error = await refused;
+    expect(error).toMatchObject({ type: 'VALIDATION_ERROR', event: 'message:send' });
+    expect((error.details as Array<{ field: string }>).map((d) => d.field)).toEqual(['messageId']);
+    const messageId = randomUUID();
+    a.socket.emit('message:send', { messageId, conversationId: conv.id, content: 'no ack' });
+    await b.recorder.until((r) => r.of('message:new').some((e) => e.message.id === messageId));
+    await settle(a.socket);
+    expect(
+      (await ok(a.socket, 'conversation:history', { conversationId: conv.id })).messages.map(
+        (m) => m.id,
+      ),
+    ).toEqual([messageId]);
   });
 
   it('edit: the sender only; message:edited to the audience; deleted → RESOURCE_NOT_FOUND', async () => {
