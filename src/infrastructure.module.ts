@@ -19,7 +19,7 @@ import { DATABASE, openPglite, openPostgres, type DatabaseHandle } from './persi
 import { MemoryRateLimitStore } from './rate-limit/memory-rate-limit.store.js';
 import { RedisRateLimitStore } from './rate-limit/redis-rate-limit.store.js';
 import { RedisService } from './redis/redis.service.js';
-import { EventErrorResponder } from './gateway/event-errors.js';
+import { EventOutcomes } from './gateway/event-outcomes.js';
 import { HotEventRouter } from './gateway/hot-events.js';
 import { InFlightTracker } from './gateway/in-flight.js';
 import { RedisConnectionCounter } from './sessions/redis-connection-counter.js';
@@ -89,7 +89,7 @@ export class InfrastructureModule {
         { provide: DATABASE, useFactory: () => options.database ?? openDatabase(config) },
         RedisService,
         InFlightTracker,
-        EventErrorResponder,
+        EventOutcomes,
         HotEventRouter,
         {
           provide: RATE_LIMIT_STORE,
@@ -132,7 +132,7 @@ export class InfrastructureModule {
         CONNECTION_COUNTER,
         RedisService,
         InFlightTracker,
-        EventErrorResponder,
+        EventOutcomes,
         HotEventRouter,
         MetricsService,
         HealthService,

@@ -4,9 +4,8 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { finalize, map, type Observable } from 'rxjs';
-import { MetricsService } from '../observability/metrics.service.js';
+import { EventOutcomes } from './event-outcomes.js';
 import { InFlightTracker } from './in-flight.js';
 import type { AppSocket } from './socket.types.js';
 
@@ -14,13 +13,13 @@ export const EVENT_STARTED_AT = Symbol('eventStartedAt');
 
 /**
  * Wraps a handler's result in `{ok: true, data}` and records the event name, user, organization,
- * duration and outcome — never the payload. Failures are recorded by the exception filter.
+ * duration and outcome (EventOutcomes) — never the payload. Failures are recorded by the
+ * exception filter.
  */
 @Injectable()
 export class EventInterceptor implements NestInterceptor {
   constructor(
-    private readonly metrics: MetricsService,
-    @InjectPinoLogger('ws') private readonly logger: PinoLogger,
+    private readonly outcomes: EventOutcomes,
     private readonly inFlight: InFlightTracker,
   ) {}
 
@@ -33,25 +32,9 @@ export class EventInterceptor implements NestInterceptor {
     this.inFlight.begin();
     return next.handle().pipe(
       finalize(() => this.inFlight.end()),
-      map((data: unknown) => {
-        const seconds = (performance.now() - started) / 1000;
-        this.metrics.events.inc({ event, outcome: 'ok' });
-        this.metrics.eventDuration.observe({ event }, seconds);
-        if (this.logger.logger.isLevelEnabled('debug')) {
-          const user = ws.getClient<AppSocket>().data.user;
-          this.logger.debug(
-            {
-              event,
-              userId: user.userId,
-              organizationId: user.organizationId,
-              ms: seconds * 1000,
-              outcome: 'ok',
-            },
-            'event handled',
-          );
-        }
-        return { ok: true, data: data ?? {} };
-      }),
+      map((data: unknown) =>
+        this.outcomes.succeeded(ws.getClient<AppSocket>(), event, started, data),
+      ),
     );
   }
 }

@@ -13,9 +13,12 @@ import {
 import { installWebSocketCorking } from './ws-corking.js';
 import type { AppServer, AppSocket } from './socket.types.js';
 
+type Ack = (response: unknown) => void;
+
 interface SharedHandler {
   instance: object;
-  callback: (...args: unknown[]) => unknown;
+  /** Called as `callback.call(instance, socket, data, ack)`, as Nest's bound callbacks were. */
+  callback: (socket: Socket, data: unknown, ack?: Ack) => unknown;
   ackHandledManually: boolean;
 }
 
@@ -46,7 +49,6 @@ export type AdapterInstaller = (server: AppServer) => Promise<void> | void;
  */
 export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter {
   private server?: AppServer;
-  private hotEvents?: HotEventRouter;
   private readonly tables = new Map<string, HandlerTable>();
 
   constructor(
@@ -99,32 +101,43 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
    * own listeners do, so events keep their order. Semantics are Nest's: the handler result
    * (value, promise or observable from interceptors) is sent through the ack unless the handler
    * acks by itself; errors were already turned into `{ok: false, error}` by the exception filter
-   * inside the pipeline. The hot events (HotEventRouter) are served beside them.
+   * inside the pipeline. The hot events (HotEventRouter) are entries of the same table; they ack
+   * by themselves.
    */
   bindSharedHandlers(client: Socket, instance: object, subscribers: GatewaySubscriber[]): void {
-    this.hotEvents ??= this.app.get(HotEventRouter, { strict: false });
-    this.hotEvents.attach(client as AppSocket);
-    const ns = client.nsp.name;
-    let table = this.tables.get(ns);
-    if (!table) {
-      table = { handlers: new Map(), bound: new WeakSet(), listener: () => undefined };
-      table.listener = this.sharedListener(table.handlers);
-      this.tables.set(ns, table);
-    }
+    const table = this.tableFor(client.nsp.name);
     if (!table.bound.has(subscribers)) {
-      for (const { message, callback, isAckHandledManually } of subscribers) {
-        const event = String(message);
-        if (table.handlers.has(event))
-          throw new Error(`two gateways of namespace ${ns} handle "${event}"`);
-        table.handlers.set(event, {
+      for (const { message, callback, isAckHandledManually } of subscribers)
+        this.addHandler(table, String(message), {
           instance,
           callback,
           ackHandledManually: isAckHandledManually === true,
         });
-      }
       table.bound.add(subscribers);
     }
     if (!client.listenersAny().includes(table.listener)) client.onAny(table.listener);
+  }
+
+  /** The namespace's table, created with its hot routes (HotEventRouter) on first use. */
+  private tableFor(ns: string): HandlerTable {
+    let table = this.tables.get(ns);
+    if (table) return table;
+    const handlers = new Map<string, SharedHandler>();
+    table = { handlers, bound: new WeakSet(), listener: this.sharedListener(handlers) };
+    this.tables.set(ns, table);
+    const router = this.app.get(HotEventRouter, { strict: false });
+    for (const [event, route] of router.routesFor(ns))
+      this.addHandler(table, event, {
+        instance: router,
+        callback: (socket, data, ack) => router.run(socket as AppSocket, event, route, data, ack),
+        ackHandledManually: true,
+      });
+    return table;
+  }
+
+  private addHandler(table: HandlerTable, event: string, handler: SharedHandler): void {
+    if (table.handlers.has(event)) throw new Error(`two handlers for "${event}" in one namespace`);
+    table.handlers.set(event, handler);
   }
 
   /** Disconnect callbacks of the socket's gateways, called by one shared listener. */

@@ -7,20 +7,50 @@ import { SilentDrop } from './silent-drop.js';
 import type { AppSocket } from './socket.types.js';
 
 /**
- * Answers a failed client event with the contract's error object: `{ok: false, error}` through
- * the ack, or an `error` event when the client gave no ack. Never echoes the payload; unknown
- * errors become a generic INTERNAL_ERROR and are logged by class and stack frames only. Shared by
- * the exception filter (Nest handlers) and the hot-event router.
+ * Records the outcome of a client event (metrics, a debug line with ids and duration — never the
+ * payload) and builds its answer. Shared by the Nest path (EventInterceptor, WsExceptionsFilter)
+ * and the hot-event router, so both answer and count alike.
  */
 @Injectable()
-export class EventErrorResponder {
+export class EventOutcomes {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     @InjectPinoLogger('ws') private readonly logger: PinoLogger,
   ) {}
 
-  respond(
+  /** A handled event: recorded, and its `{ok: true, data}` envelope returned for the ack. */
+  succeeded(
+    socket: AppSocket,
+    event: string,
+    startedAt: number,
+    data: unknown,
+  ): { ok: true; data: unknown } {
+    const seconds = (performance.now() - startedAt) / 1000;
+    this.metrics.events.inc({ event, outcome: 'ok' });
+    this.metrics.eventDuration.observe({ event }, seconds);
+    if (this.logger.logger.isLevelEnabled('debug')) {
+      const user = socket.data.user;
+      this.logger.debug(
+        {
+          event,
+          userId: user.userId,
+          organizationId: user.organizationId,
+          ms: seconds * 1000,
+          outcome: 'ok',
+        },
+        'event handled',
+      );
+    }
+    return { ok: true, data: data ?? {} };
+  }
+
+  /**
+   * A failed event, answered with the contract's error object: `{ok: false, error}` through the
+   * ack, or an `error` event when the client gave no ack. Never echoes the payload; unknown errors
+   * become a generic INTERNAL_ERROR and are logged by class and stack frames only.
+   */
+  failed(
     socket: AppSocket,
     event: string,
     exception: unknown,
