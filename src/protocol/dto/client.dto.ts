@@ -25,7 +25,10 @@ import type { PresenceStatus } from '../models.js';
 import { MaxJsonBytes } from './validators.js';
 
 /** Ids we look up (conversations, messages, notifications, alerts): uuids and other safe ids. */
-const LOOKUP_ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const LOOKUP_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Message content and metadata limits (§5), shared by `message:send`'s fast check. */
+export const MAX_CONTENT_CHARS = 10000;
+export const MAX_METADATA_BYTES = 2048;
 
 export class ChannelDto implements ClientPayload<'subscribe'> {
   @IsString()
@@ -102,7 +105,7 @@ export class MessageSendDto implements ClientPayload<'message:send'> {
 
   @IsString()
   @MinLength(1)
-  @MaxLength(10000)
+  @MaxLength(MAX_CONTENT_CHARS)
   content: string;
 
   @IsOptional()
@@ -111,7 +114,7 @@ export class MessageSendDto implements ClientPayload<'message:send'> {
 
   @IsOptional()
   @IsObject()
-  @MaxJsonBytes(2048)
+  @MaxJsonBytes(MAX_METADATA_BYTES)
   metadata?: Record<string, unknown>;
 }
 
@@ -122,7 +125,7 @@ export class MessageEditDto implements ClientPayload<'message:edit'> {
 
   @IsString()
   @MinLength(1)
-  @MaxLength(10000)
+  @MaxLength(MAX_CONTENT_CHARS)
   content: string;
 }
 

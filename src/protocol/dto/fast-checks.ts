@@ -1,8 +1,7 @@
 import { isObject, isUUID, maxLength, minLength } from 'class-validator';
 import { assertSafePayload } from '../../gateway/payload-guard.js';
-import { MessageSendDto } from './client.dto.js';
-
-const LOOKUP_ID = /^[A-Za-z0-9_-]{1,64}$/;
+import { LOOKUP_ID, MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MessageSendDto } from './client.dto.js';
+import { jsonBytesWithin } from './validators.js';
 const SEND_KEYS = new Set(['messageId', 'conversationId', 'content', 'type', 'metadata']);
 
 /**
@@ -20,14 +19,18 @@ export function isValidMessageSend(payload: unknown): payload is MessageSendDto 
   if (typeof p.messageId !== 'string' || !isUUID(p.messageId, '4')) return false;
   if (typeof p.conversationId !== 'string' || !LOOKUP_ID.test(p.conversationId)) return false;
   const content = p.content;
-  if (typeof content !== 'string' || !minLength(content, 1) || !maxLength(content, 10000))
+  if (
+    typeof content !== 'string' ||
+    !minLength(content, 1) ||
+    !maxLength(content, MAX_CONTENT_CHARS)
+  )
     return false;
   if (p.type !== undefined && p.type !== 'text') return false;
   if (p.metadata !== undefined) {
     if (!isObject(p.metadata)) return false;
+    if (!jsonBytesWithin(p.metadata, MAX_METADATA_BYTES)) return false;
     try {
       assertSafePayload(payload);
-      if (Buffer.byteLength(JSON.stringify(p.metadata), 'utf8') > 2048) return false;
     } catch {
       return false;
     }
