@@ -1,24 +1,57 @@
 /**
- * Server-side `message:send` latency (receipt → ack) from our server's Prometheus histogram
- * `realtime_event_duration_seconds`, over a window: the difference of two scrapes. It separates
- * the server's share of the ack latency from the loaders' (which share the machine's two cores).
- * The baseline has no /metrics: null.
+ * What our server reports about itself over a measurement window, from two scrapes of its
+ * Prometheus `/metrics`: the `message:send` latency histogram (receipt → ack), which separates
+ * the server's share of the ack latency from the loaders' (they share the machine's two cores),
+ * and prom-client's GC and event-loop delay figures. The baseline has no /metrics: null.
  */
 export type HistogramScrape = Map<number, number>;
 
-export async function scrapeSendHistogram(url: string): Promise<HistogramScrape | null> {
+/**
+ * GC pauses and event-loop delay (prom-client default metrics). The delay histogram records whole
+ * sampling intervals (20 ms in our server), so the lateness is a percentile minus the minimum.
+ */
+export interface RuntimeScrape {
+  gcSeconds: number;
+  gcCount: number;
+  loopP99Ms: number | null;
+  loopMaxMs: number | null;
+  loopMinMs: number | null;
+}
+
+export interface ServerScrape {
+  sendHistogram: HistogramScrape | null;
+  runtime: RuntimeScrape;
+}
+
+/** One scrape (it also resets prom-client's event-loop delay histogram). */
+export async function scrapeServer(url: string): Promise<ServerScrape | null> {
   try {
     const res = await fetch(`${url}/metrics`);
     if (!res.ok) return null;
-    const out: HistogramScrape = new Map();
+    const hist: HistogramScrape = new Map();
+    const runtime: RuntimeScrape = {
+      gcSeconds: 0,
+      gcCount: 0,
+      loopP99Ms: null,
+      loopMaxMs: null,
+      loopMinMs: null,
+    };
     for (const line of (await res.text()).split('\n')) {
-      if (!line.startsWith('realtime_event_duration_seconds_bucket{')) continue;
-      if (!line.includes('event="message:send"')) continue;
-      const le = /le="([^"]+)"/.exec(line)?.[1];
-      if (le === undefined) continue;
-      out.set(le === '+Inf' ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (line.startsWith('realtime_event_duration_seconds_bucket{')) {
+        if (!line.includes('event="message:send"')) continue;
+        const le = /le="([^"]+)"/.exec(line)?.[1];
+        if (le !== undefined) hist.set(le === '+Inf' ? Infinity : Number(le), value);
+      } else if (line.startsWith('nodejs_gc_duration_seconds_sum{')) runtime.gcSeconds += value;
+      else if (line.startsWith('nodejs_gc_duration_seconds_count{')) runtime.gcCount += value;
+      else if (line.startsWith('nodejs_eventloop_lag_p99_seconds '))
+        runtime.loopP99Ms = value * 1000;
+      else if (line.startsWith('nodejs_eventloop_lag_max_seconds '))
+        runtime.loopMaxMs = value * 1000;
+      else if (line.startsWith('nodejs_eventloop_lag_min_seconds '))
+        runtime.loopMinMs = value * 1000;
     }
-    return out.size > 0 ? out : null;
+    return { sendHistogram: hist.size > 0 ? hist : null, runtime };
   } catch {
     return null;
   }
@@ -26,8 +59,8 @@ export async function scrapeSendHistogram(url: string): Promise<HistogramScrape 
 
 /** The bucket bound (ms) under which `q` of the window's events fall: an upper bound on that percentile. */
 export function windowPercentileMs(
-  before: HistogramScrape | null,
-  after: HistogramScrape | null,
+  before: HistogramScrape | null | undefined,
+  after: HistogramScrape | null | undefined,
   q: number,
 ): number | null {
   if (!before || !after) return null;
@@ -39,33 +72,4 @@ export function windowPercentileMs(
     if (n >= q * total) return le === Infinity ? null : le * 1000;
   }
   return null;
-}
-
-/** GC pauses and event-loop delay of our server (prom-client default metrics), for the notes. */
-export interface RuntimeScrape {
-  gcSeconds: number;
-  gcCount: number;
-  loopP99Ms: number | null;
-  loopMaxMs: number | null;
-}
-
-export async function scrapeRuntime(url: string): Promise<RuntimeScrape | null> {
-  try {
-    const res = await fetch(`${url}/metrics`);
-    if (!res.ok) return null;
-    let gcSeconds = 0;
-    let gcCount = 0;
-    let loopP99Ms: number | null = null;
-    let loopMaxMs: number | null = null;
-    for (const line of (await res.text()).split('\n')) {
-      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-      if (line.startsWith('nodejs_gc_duration_seconds_sum{')) gcSeconds += value;
-      else if (line.startsWith('nodejs_gc_duration_seconds_count{')) gcCount += value;
-      else if (line.startsWith('nodejs_eventloop_lag_p99_seconds ')) loopP99Ms = value * 1000;
-      else if (line.startsWith('nodejs_eventloop_lag_max_seconds ')) loopMaxMs = value * 1000;
-    }
-    return { gcSeconds, gcCount, loopP99Ms, loopMaxMs };
-  } catch {
-    return null;
-  }
 }

@@ -7,7 +7,7 @@ import { merge, summarize, type LatencySummary } from '../lib/hist.js';
 import type { SendMode } from '../lib/ipc.js';
 import { all, closeLoaders, startLoaders } from '../lib/loaders.js';
 import { CpuMeter, pidsByComm, RssSampler } from '../lib/proc.js';
-import { scrapeRuntime, scrapeSendHistogram, windowPercentileMs } from '../lib/server-latency.js';
+import { scrapeServer, windowPercentileMs } from '../lib/server-latency.js';
 import { postgresBackendPids, type RunningServer } from '../lib/servers.js';
 import { sleep, type BenchContext } from './context.js';
 
@@ -41,8 +41,9 @@ export interface ChatMeasurement {
   runtime: {
     gcMs: number;
     gcCount: number;
-    loopP99Ms: number | null;
-    loopMaxMs: number | null;
+    /** How late the event loop ran (p99, max) over the window, beyond its sampling interval. */
+    loopLateP99Ms: number | null;
+    loopLateMaxMs: number | null;
   } | null;
   /** CPU seconds in the window: server processes, PostgreSQL backends, redis-server. */
   serverCpuSec: number;
@@ -60,6 +61,10 @@ export interface ChatMeasurement {
   skipped: number;
   failures: string[];
 }
+
+/** A delay percentile minus the sampling interval (the histogram's minimum). */
+const late = (v: number | null, min: number | null): number | null =>
+  v === null || min === null ? null : Math.max(0, v - min);
 
 export async function runChat(
   ctx: BenchContext,
@@ -121,9 +126,8 @@ export async function runChat(
     pgCpu.begin();
     redisCpu.begin();
     rss.begin();
-    const histBefore = await scrapeSendHistogram(servers[0].url);
     // Also resets the event-loop delay histogram: the second scrape covers the window.
-    const runtimeBefore = await scrapeRuntime(servers[0].url);
+    const before = await scrapeServer(servers[0].url);
     await all(loaders, 'chat:measure');
     const t0 = Date.now();
     const base = total();
@@ -144,8 +148,7 @@ export async function runChat(
     const pCpu = pgCpu.end();
     const rCpu = redisCpu.end();
     const mem = rss.end();
-    const histAfter = await scrapeSendHistogram(servers[0].url);
-    const runtimeAfter = await scrapeRuntime(servers[0].url);
+    const after = await scrapeServer(servers[0].url);
     const results = await all(loaders, 'chat:stop', { drainTimeoutMs: 15_000 });
     progress.done();
     const acked = results.reduce((n, r) => n + r.acked, 0);
@@ -177,15 +180,15 @@ export async function runChat(
       serverCores: Math.round((sCpu / (windowMs / 1000)) * 100) / 100,
       rssMiB: Math.round(mem.median / 2 ** 20),
       scheduleLagMs: Math.max(...results.map((r) => r.scheduleLagMs)),
-      serverP50Ms: windowPercentileMs(histBefore, histAfter, 0.5),
-      serverP99Ms: windowPercentileMs(histBefore, histAfter, 0.99),
+      serverP50Ms: windowPercentileMs(before?.sendHistogram, after?.sendHistogram, 0.5),
+      serverP99Ms: windowPercentileMs(before?.sendHistogram, after?.sendHistogram, 0.99),
       runtime:
-        runtimeBefore && runtimeAfter
+        before && after
           ? {
-              gcMs: Math.round((runtimeAfter.gcSeconds - runtimeBefore.gcSeconds) * 1000),
-              gcCount: runtimeAfter.gcCount - runtimeBefore.gcCount,
-              loopP99Ms: runtimeAfter.loopP99Ms,
-              loopMaxMs: runtimeAfter.loopMaxMs,
+              gcMs: Math.round((after.runtime.gcSeconds - before.runtime.gcSeconds) * 1000),
+              gcCount: after.runtime.gcCount - before.runtime.gcCount,
+              loopLateP99Ms: late(after.runtime.loopP99Ms, after.runtime.loopMinMs),
+              loopLateMaxMs: late(after.runtime.loopMaxMs, after.runtime.loopMinMs),
             }
           : null,
       reordered: results.reduce((n, r) => n + r.reordered, 0),

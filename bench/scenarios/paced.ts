@@ -35,7 +35,7 @@ export const pacedScenario: Scenario = {
             failures.push(...m.failures);
             if (m.runtime)
               notes.push(
-                `${label}: server GC ${m.runtime.gcMs} ms in ${m.runtime.gcCount} pauses over the window; event-loop delay p99 ${m.runtime.loopP99Ms?.toFixed(2) ?? '?'} ms, max ${m.runtime.loopMaxMs?.toFixed(2) ?? '?'} ms`,
+                `${label}: server GC ${m.runtime.gcMs} ms in ${m.runtime.gcCount} pauses over the window; event loop late by p99 ${m.runtime.loopLateP99Ms?.toFixed(1) ?? '?'} ms, max ${m.runtime.loopLateMaxMs?.toFixed(1) ?? '?'} ms`,
               );
             const bare = results.get(`bare @${rate}/s`);
             rows.push({
