@@ -111,6 +111,20 @@ export function dtoSchema(dto: new () => object): Schema {
         case 'maxJsonBytes':
           target.description = `at most ${c[0] as number} bytes as JSON`;
           break;
+        case 'isIso8601':
+          target.type = 'string';
+          target.format = 'date-time';
+          break;
+        case 'noControlCharacters':
+          target.description = 'no C0 control characters other than tab, LF and CR';
+          break;
+        case 'isDefined':
+          break;
+        case '':
+          // @Allow(): any JSON value, may be absent.
+          if (m.type === 'whitelistValidation') optional.add(name);
+          else throw new Error(`${dto.name}.${name}: unnamed validator of type ${m.type}`);
+          break;
         default:
           throw new Error(`${dto.name}.${name}: no schema mapping for validator "${m.name}"`);
       }

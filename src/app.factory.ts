@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { InFlightTracker } from './gateway/in-flight.js';
 import { installDemoStatic } from './demo/demo-static.js';
@@ -10,9 +10,13 @@ import { clusterAdapter } from './redis/cluster-adapter.js';
 import { RedisService } from './redis/redis.service.js';
 import { PRESENCE_STORE, type PresenceStore } from './presence/presence.store.js';
 import { installBodyParser } from './http/body-parser.js';
+import { installOpenApi } from './http/openapi.js';
+import { installHttpMetrics } from './observability/http-metrics.js';
+import { QuietStartupLogger } from './observability/logger.js';
 import type { AppOptions } from './infrastructure.module.js';
 import { RealtimePublisher } from './sessions/realtime.publisher.js';
 import { SessionService } from './sessions/session.service.js';
+import { logRefusedHandshake } from './sessions/handshake-refusal-log.js';
 
 /** Builds the Nest application (HTTP + Socket.IO on one server) without listening yet. */
 export async function createApp(options: AppOptions): Promise<INestApplication> {
@@ -20,22 +24,34 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
     bufferLogs: true,
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(new QuietStartupLogger(app.get(Logger)));
+  // No `X-Powered-By: Express` on any response.
+  (app.getHttpAdapter().getInstance() as { disable(name: string): void }).disable('x-powered-by');
   app.enableCors({ origin: options.config.corsOrigins, credentials: true });
+  installHttpMetrics(app);
   installBodyParser(app);
+  // Development only: Swagger UI and the OpenAPI document under /api-docs (docs/http-api.md).
+  if (!options.config.isProduction) installOpenApi(app);
   // Development only: the demo page and the socket.io-client browser bundle (never in production).
   if (options.config.demoEnabled && !options.config.isProduction) installDemoStatic(app);
   const publisher = app.get(RealtimePublisher);
+  const sessionLog = await app.resolve(PinoLogger);
+  sessionLog.setContext('session');
   const redis = app.get(RedisService);
   // With Redis every emit reaches every node; without it, Socket.IO's in-memory adapter (one node).
   const cluster = redis.connections
     ? clusterAdapter(redis.connections, (err) => redis.failure('adapter-publish', err))
     : undefined;
   app.useWebSocketAdapter(
-    new RealtimeIoAdapter(app, options.config, (server) => {
-      cluster?.install(server);
-      publisher.attach(server, { clustered: cluster !== undefined });
-    }),
+    new RealtimeIoAdapter(
+      app,
+      options.config,
+      (server) => {
+        cluster?.install(server);
+        publisher.attach(server, { clustered: cluster !== undefined });
+      },
+      (req) => logRefusedHandshake(sessionLog, 'origin', req.socket.remoteAddress),
+    ),
   );
   return app;
 }

@@ -32,7 +32,7 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
     const nsp = 'of' in server ? server.of('/') : server;
     this.sessions.install(nsp);
     if (this.namespace === '/')
-      this.logger.info({ config: describeConfig(this.config) }, 'realtime gateway ready');
+      this.logger.debug({ config: describeConfig(this.config) }, 'realtime gateway ready');
   }
 
   handleConnection(socket: AppSocket): Promise<void> {

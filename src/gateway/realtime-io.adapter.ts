@@ -2,6 +2,7 @@ import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
+import type { IncomingMessage } from 'node:http';
 import type { AppConfig } from '../config/config.js';
 import { isOriginAllowed } from './origin.js';
 import { HotEventRouter } from './hot-events.js';
@@ -55,6 +56,8 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
     private readonly app: INestApplicationContext,
     private readonly config: AppConfig,
     private readonly onServer: (server: AppServer) => void,
+    /** Called for each handshake refused for its Origin (logged by the caller). */
+    private readonly onOriginRefused?: (req: IncomingMessage) => void,
   ) {
     super(app);
     installSharedHandlerBinding();
@@ -73,6 +76,7 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
       cors: { origin: corsOrigins, credentials: true },
       allowRequest: (req, callback) => {
         const allowed = isOriginAllowed(req, corsOrigins);
+        if (!allowed) this.onOriginRefused?.(req);
         callback(allowed ? null : 'Origin not allowed', allowed);
       },
       // Never recover sessions without running the handshake middleware again (§3).

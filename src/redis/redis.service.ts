@@ -25,7 +25,9 @@ export class RedisService implements OnModuleInit {
     @InjectPinoLogger('redis') private readonly logger: PinoLogger,
   ) {
     const cfg = config.redis;
+    this.metrics.redisConfigured.set(cfg ? 1 : 0);
     if (!cfg) return;
+    this.metrics.registry.registerMetric(this.metrics.redisUp);
     this.connections = new RedisConnections(
       cfg,
       { warn: (o, m) => this.logger.warn(o, m), info: (o, m) => this.logger.info(o, m) },

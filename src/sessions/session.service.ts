@@ -13,6 +13,7 @@ import { automaticRooms } from '../protocol/rooms.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
 import { ExpirySchedule } from './expiry-schedule.js';
+import { logRefusedHandshake, refusalCategory } from './handshake-refusal-log.js';
 import type { HandshakeCheck, SessionContext, SessionHook } from './session-hooks.js';
 
 function refusal(error: AppError): ExtendedError {
@@ -80,6 +81,7 @@ export class SessionService implements OnApplicationShutdown {
               ? err
               : AppError.unavailable('Handshake could not be completed');
           this.metrics.handshakeRefused.inc({ reason: appErr.type });
+          logRefusedHandshake(this.logger, refusalCategory(appErr), clientIp(socket), name);
           if (!(err instanceof AppError))
             this.logger.error({ errorName: (err as Error)?.name }, 'handshake failed');
           next(refusal(appErr));
