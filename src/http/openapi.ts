@@ -88,7 +88,7 @@ const OPERATIONS: Record<string, Operation> = {
     tag: 'notifications',
     summary: 'Send a notification to users and/or roles of an organization',
     description:
-      'Persisted per recipient, then `notification:new` to each. Neither `userIds` nor `roles`: every member of the organization.',
+      'Persisted per recipient, then `notification:new` to each. At least one of `userIds` and `roles` must name a recipient (else 400 `VALIDATION_ERROR`, constraint `userIdsOrRoles`).',
     status: 202,
     response: object({ ids: { type: 'array', items: { type: 'string' } }, recipients: int }),
     auth: true,

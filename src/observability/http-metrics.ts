@@ -18,7 +18,11 @@ export function installHttpMetrics(app: INestApplication): void {
     res.once('finish', () => {
       const method = METHODS.has(req.method) ? req.method : 'OTHER';
       const matched = (req.route as { path?: unknown } | undefined)?.path;
-      const route = typeof matched === 'string' ? `${req.baseUrl}${matched}` : '(unmatched)';
+      // Nest answers unknown paths from a catch-all route (`{/*splat}`): unmatched too.
+      const route =
+        typeof matched === 'string' && !matched.includes('*')
+          ? `${req.baseUrl}${matched}`
+          : '(unmatched)';
       metrics.httpRequests.inc({ method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe(
         { method, route },

@@ -42,7 +42,7 @@ export function resolveLogFormat(
 }
 
 /** Keys the pretty format leaves out of the line (request details are in the message). */
-const PRETTY_IGNORE = 'pid,hostname,node,context,req,res,responseTime,config';
+const PRETTY_IGNORE = 'pid,hostname,node,context,req,res,responseTime,config,url,demoUrl,port';
 
 function prettyStream(): DestinationStream {
   return pretty({
