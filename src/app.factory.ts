@@ -10,7 +10,6 @@ import { clusterAdapter } from './redis/cluster-adapter.js';
 import { RedisService } from './redis/redis.service.js';
 import { PRESENCE_STORE, type PresenceStore } from './presence/presence.store.js';
 import { installBodyParser } from './http/body-parser.js';
-import { installOpenApi } from './http/openapi.js';
 import { installHttpMetrics } from './observability/http-metrics.js';
 import { QuietStartupLogger } from './observability/logger.js';
 import type { AppOptions } from './infrastructure.module.js';
@@ -31,7 +30,8 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   installHttpMetrics(app);
   installBodyParser(app);
   // Development only: Swagger UI and the OpenAPI document under /api-docs (docs/http-api.md).
-  if (!options.config.isProduction) installOpenApi(app);
+  // Loaded only there: production never imports @nestjs/swagger.
+  if (!options.config.isProduction) (await import('./http/openapi.js')).installOpenApi(app);
   // Development only: the demo page and the socket.io-client browser bundle (never in production).
   if (options.config.demoEnabled && !options.config.isProduction) installDemoStatic(app);
   const publisher = app.get(RealtimePublisher);

@@ -96,12 +96,15 @@ describe('a spawned server logs JSON (stdout is a pipe)', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'wcr-logs-'));
-    sp = await startServerProcess({
-      DATA_DIR: dataDir,
-      // Three refused handshakes pass the per-address bucket, the fourth is refused by it.
-      RATE_LIMITS: JSON.stringify({ 'handshake:ip': { maxTokens: 3, refillIntervalMs: 600000 } }),
-    });
-  }, 60_000);
+    sp = await startServerProcess(
+      {
+        DATA_DIR: dataDir,
+        // Three refused handshakes pass the per-address bucket, the fourth is refused by it.
+        RATE_LIMITS: JSON.stringify({ 'handshake:ip': { maxTokens: 3, refillIntervalMs: 600000 } }),
+      },
+      90_000,
+    );
+  }, 120_000);
   afterAll(async () => {
     await sp?.stop('SIGKILL');
   });
@@ -200,11 +203,14 @@ describe('a spawned server logs JSON (stdout is a pipe)', () => {
 
 describe('LOG_FORMAT=pretty', () => {
   it('writes one human-readable line per entry, with clock time and the context', async () => {
-    const sp = await startServerProcess({
-      DATA_DIR: mkdtempSync(join(tmpdir(), 'wcr-logs-')),
-      LOG_FORMAT: 'pretty',
-      DEMO_ENABLED: 'false',
-    });
+    const sp = await startServerProcess(
+      {
+        DATA_DIR: mkdtempSync(join(tmpdir(), 'wcr-logs-')),
+        LOG_FORMAT: 'pretty',
+        DEMO_ENABLED: 'false',
+      },
+      90_000,
+    );
     try {
       await connectError(sp.url, undefined);
       await fetch(`${sp.url}/nowhere`);
@@ -226,7 +232,7 @@ describe('LOG_FORMAT=pretty', () => {
     } finally {
       await sp.stop('SIGKILL');
     }
-  }, 90_000);
+  }, 150_000);
 });
 
 describe('in-process request logs', () => {

@@ -1,7 +1,8 @@
 import type { LoggerService } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 import type { AppConfig } from '../config/config.js';
 
 /**
@@ -45,6 +46,8 @@ export function resolveLogFormat(
 const PRETTY_IGNORE = 'pid,hostname,node,context,req,res,responseTime,config,url,demoUrl,port';
 
 function prettyStream(): DestinationStream {
+  // Loaded only when used: a JSON-logging (production) node never imports pino-pretty.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   return pretty({
     sync: true,
     colorize: process.stdout.isTTY === true,
