@@ -6,7 +6,7 @@ import {
   RealtimeClient,
   RealtimeError,
   type ConnectionState,
-} from '../src/client/index.js';
+} from '@white-cross/realtime-client';
 import type { Message } from '../src/protocol/models.js';
 import { closeAll, connect, ok, type TestSocket } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';

@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type { Conversation, Message, PresenceEntry } from '../protocol/models.js';
-import type { ErrorObject } from '../protocol/errors.js';
+import type { Conversation, Message, PresenceEntry } from './protocol/models.js';
+import type { ErrorObject } from './protocol/errors.js';
 import { RealtimeClient, RealtimeError, type EmitArgs, type ListenerMap } from './index.js';
 
 // Type-level only: these assertions are checked by the compiler (vitest typechecks expectTypeOf

@@ -26,8 +26,8 @@ export type {
   ClientPayload,
   ServerEventName,
   ServerEventSpec,
-} from '../protocol/events.js';
-export type { ErrorObject, ErrorType, ValidationDetail } from '../protocol/errors.js';
+} from './protocol/events.js';
+export type { ErrorObject, ErrorType, ValidationDetail } from './protocol/errors.js';
 export type {
   Alert,
   Conversation,
@@ -35,5 +35,5 @@ export type {
   Notification,
   PresenceEntry,
   PresenceStatus,
-} from '../protocol/models.js';
-export type { NamespaceName, Role } from '../protocol/constants.js';
+} from './protocol/models.js';
+export type { NamespaceName, Role } from './protocol/constants.js';

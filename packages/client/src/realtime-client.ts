@@ -1,5 +1,5 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import type { NamespaceName } from '../protocol/constants.js';
+import type { NamespaceName } from './protocol/constants.js';
 import type {
   Ack,
   ClientAckData,
@@ -9,9 +9,9 @@ import type {
   ServerEventName,
   ServerEventSpec,
   ServerToClientEvents,
-} from '../protocol/events.js';
-import type { ErrorObject } from '../protocol/errors.js';
-import type { Message } from '../protocol/models.js';
+} from './protocol/events.js';
+import type { ErrorObject } from './protocol/errors.js';
+import type { Message } from './protocol/models.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { isErrorObject, RealtimeError } from './errors.js';
 import { decodeJwtExp } from './jwt.js';
