@@ -1,11 +1,12 @@
 /**
- * Typed client SDK for the White Cross real-time server (`white-cross-realtime/client`).
+ * Typed client SDK for the White Cross real-time server (`@white-cross/realtime-client`).
  * Browser and Node; one dependency: socket.io-client.
  */
 export { connect, newMessageId, RealtimeClient } from './realtime-client.js';
 export type {
   ClientLifecycleEvents,
   ConnectionState,
+  ConversationPage,
   EmitArgs,
   ListenableEvent,
   ListenerMap,
@@ -15,6 +16,7 @@ export type {
   TokenProvider,
 } from './realtime-client.js';
 export { RealtimeError, type ClientErrorType } from './errors.js';
+export { Outbox, type OutboxEntry, type OutboxStorage } from './outbox.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export { decodeJwtExp } from './jwt.js';
 export { MessageTracker } from './message-tracker.js';
@@ -31,6 +33,7 @@ export type { ErrorObject, ErrorType, ValidationDetail } from './protocol/errors
 export type {
   Alert,
   Conversation,
+  ConversationSummary,
   Message,
   Notification,
   PresenceEntry,

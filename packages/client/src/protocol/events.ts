@@ -6,6 +6,7 @@ import type { ErrorObject } from './errors.js';
 import type {
   Alert,
   Conversation,
+  ConversationSummary,
   Message,
   Notification,
   PresenceEntry,
@@ -34,6 +35,11 @@ export interface ClientEventSpec {
     data: { messages: Message[]; hasMore: boolean };
   };
   'conversation:leave': { payload: { conversationId: string }; data: { conversationId: string } };
+  /** The caller's conversations, most recent activity first (§12.6); `before` is a `nextCursor`. */
+  'conversation:list': {
+    payload: { before?: string; limit?: number } | undefined;
+    data: { conversations: ConversationSummary[]; nextCursor: string | null };
+  };
   'message:send': {
     payload: {
       messageId: string;
@@ -98,6 +104,8 @@ export interface ServerEventSpec {
   };
   'conversation:new': { conversation: Conversation };
   'conversation:sync-required': { conversationId: string; deliveredSeq: number; lastSeq: number };
+  /** Live events may have been missed (the node's adapter link recovered): catch up (§12.8). */
+  'sync:required': { reason: 'adapter-recovered' };
   'message:new': { message: Message; replayed?: true };
   'message:edited': { message: Message };
   'message:deleted': { messageId: string; conversationId: string; deletedAt: string };
@@ -138,6 +146,7 @@ export const NAMESPACE_EVENTS: Record<'/' | '/communication', readonly ClientEve
     'conversation:join',
     'conversation:history',
     'conversation:leave',
+    'conversation:list',
     'message:send',
     'message:edit',
     'message:delete',
@@ -156,6 +165,7 @@ export const NAMESPACE_EVENTS: Record<'/' | '/communication', readonly ClientEve
     'conversation:join',
     'conversation:history',
     'conversation:leave',
+    'conversation:list',
     'message:send',
     'message:edit',
     'message:delete',

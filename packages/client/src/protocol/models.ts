@@ -40,6 +40,17 @@ export interface Conversation {
   lastSeq: number;
 }
 
+/** One entry of `conversation:list` (§12.6): the conversation and the caller's view of it. */
+export interface ConversationSummary {
+  conversation: Conversation;
+  /** The message with `seq = conversation.lastSeq`; null for an empty conversation. */
+  lastMessage: Message | null;
+  /** Messages above the caller's read cursor (one's own sends move it, so they never count). */
+  unreadCount: number;
+  deliveredSeq: number;
+  readSeq: number;
+}
+
 export interface Notification {
   id: string;
   type: string;
