@@ -389,12 +389,12 @@ describe.skipIf(!existsSync(CHROMIUM))('demo nurse-station page in Chromium', ()
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       contexts.push(context);
       const text = `third, over the limit ${Date.now()}`;
-      const stored = async () =>
-        (
-          (await strict.database.db.execute(
-            sql`SELECT count(*)::int AS n FROM messages WHERE content = ${text}`,
-          )) as unknown as { rows: Array<{ n: number }> }
-        ).rows[0].n;
+      const stored = async () => {
+        const result: unknown = await strict.database.db.execute(
+          sql`SELECT count(*)::int AS n FROM messages WHERE content = ${text}`,
+        );
+        return (result as { rows: Array<{ n: number }> }).rows[0].n;
+      };
       let first!: Page;
       await step('rate-limited', async () => {
         first = await signIn('nurse-amy', { url: strict.url, context });
