@@ -19,6 +19,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const STAMP = join(ROOT, 'dist', '.build-stamp');
 const INPUTS = [
   'src',
+  'packages',
   'bench',
   'scripts',
   'web',
