@@ -7,7 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, ok, settle, type TestSocket } from './support/client.js';
 import { http } from './support/http.js';
-import { freePort } from './support/process.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, spawnServer } from './support/process.js';
 import { auditText, connectReady } from './support/realtime.js';
 import { startServer, type TestServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
@@ -338,4 +341,53 @@ describe('alert escalation: connection refused', () => {
       return st.body.escalation.status === 'delivered';
     });
   });
+});
+
+describe('alert escalation: start-up refusals (real process, exit 1, one line naming the variable)', () => {
+  const prod = {
+    NODE_ENV: 'production',
+    JWT_SECRET: 'x'.repeat(40),
+    CORS_ORIGIN: 'https://nurse.example.org',
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+  };
+  const shortSecret = 'short-escalation-secret';
+  async function refuses(env: Record<string, string>, variable: string): Promise<void> {
+    const sp = spawnServer({
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'wcr-esc-cfg-')),
+      PORT: String(await freePort()),
+      ...env,
+    });
+    const timer = setTimeout(() => sp.proc.kill('SIGKILL'), 20_000);
+    const code = await sp.exited;
+    clearTimeout(timer);
+    expect(code).toBe(1);
+    const lines = sp.stderr.filter((l) => l.trim().length > 0);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(variable);
+    expect(lines[0]).not.toContain(shortSecret);
+    expect(lines[0]).not.toContain('receiver-key');
+  }
+  it('a URL without a secret', () =>
+    refuses({ ALERT_ESCALATION_WEBHOOK_URL: 'http://127.0.0.1:9/h' }, 'ALERT_ESCALATION_SECRET'));
+  it('an unparseable deadline', () =>
+    refuses({ ALERT_ESCALATION_AFTER_MS: '2min' }, 'ALERT_ESCALATION_AFTER_MS'));
+  it('production: an http: URL', () =>
+    refuses(
+      {
+        ...prod,
+        ALERT_ESCALATION_WEBHOOK_URL: 'http://pager.example/h?key=receiver-key',
+        ALERT_ESCALATION_SECRET: 'k'.repeat(40),
+      },
+      'ALERT_ESCALATION_WEBHOOK_URL',
+    ));
+  it('production: a secret under 32 bytes', () =>
+    refuses(
+      {
+        ...prod,
+        ALERT_ESCALATION_WEBHOOK_URL: 'https://pager.example/h?key=receiver-key',
+        ALERT_ESCALATION_SECRET: shortSecret,
+      },
+      'ALERT_ESCALATION_SECRET',
+    ));
 });
