@@ -301,6 +301,28 @@ describe('alert escalation (one node)', () => {
     });
     expect(await metric(srv, 'abandoned')).toBeGreaterThanOrEqual(1);
   });
+  it('an alert that expires during retries is abandoned (reason expired)', async () => {
+    const alert = await emergency('eY', { expiresAt: new Date(Date.now() + 2500).toISOString() });
+    receiver.answers.set(alert.id, () => 503);
+    await receiver.until(() => receiver.for(alert.id).length >= 1, 20_000);
+    await eventually(
+      async () => (await status(alert.id)).escalation.status === 'abandoned',
+      20_000,
+      'abandoned after expiry',
+    );
+    const count = receiver.for(alert.id).length;
+    expect(count).toBeGreaterThanOrEqual(1);
+    expect(count).toBeLessThanOrEqual(3);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(receiver.for(alert.id)).toHaveLength(count);
+    await eventually(async () =>
+      (await escalationAudit(srv, alert.id)).some((a) => a.action === 'alert.escalation.abandoned'),
+    );
+    expect((await escalationAudit(srv, alert.id)).at(-1)).toMatchObject({
+      action: 'alert.escalation.abandoned',
+      details: { reason: 'expired' },
+    });
+  });
 });
 
 describe('alert escalation: connection refused', () => {
