@@ -52,77 +52,81 @@ async function escalationOf(url: string, alert: Alert): Promise<Status['escalati
   return res.body.escalation;
 }
 
-describe.skipIf(!hasPostgres() || !hasRedis())('alert escalation with two nodes', () => {
-  const receiver = new WebhookReceiver();
-  const nodes: TestServer[] = [];
-  let drop: (() => Promise<void>) | undefined;
-  beforeAll(async () => {
-    await receiver.start();
-    const db = await createTestDatabase('escalate');
-    drop = db.drop;
-    const env = {
-      REDIS_URL: REDIS_TEST_URL,
-      REDIS_KEY_PREFIX: redisPrefix('escalate'),
-      ALERT_ESCALATION_WEBHOOK_URL: receiver.url,
-      ALERT_ESCALATION_SECRET: SECRET,
-      ALERT_ESCALATION_AFTER_MS: '400',
-    };
-    nodes.push(await startServer({ env, databaseUrl: db.url }));
-    nodes.push(await startServer({ env, databaseUrl: db.url }));
-  });
-  afterAll(async () => {
-    for (const n of nodes) await n.close();
-    await receiver.close();
-    await drop?.();
-  });
+describe.skipIf(!hasPostgres() || !hasRedis())(
+  'alert escalation with two nodes',
+  { timeout: 60_000 },
+  () => {
+    const receiver = new WebhookReceiver();
+    const nodes: TestServer[] = [];
+    let drop: (() => Promise<void>) | undefined;
+    beforeAll(async () => {
+      await receiver.start();
+      const db = await createTestDatabase('escalate');
+      drop = db.drop;
+      const env = {
+        REDIS_URL: REDIS_TEST_URL,
+        REDIS_KEY_PREFIX: redisPrefix('escalate'),
+        ALERT_ESCALATION_WEBHOOK_URL: receiver.url,
+        ALERT_ESCALATION_SECRET: SECRET,
+        ALERT_ESCALATION_AFTER_MS: '400',
+      };
+      nodes.push(await startServer({ env, databaseUrl: db.url }));
+      nodes.push(await startServer({ env, databaseUrl: db.url }));
+    });
+    afterAll(async () => {
+      for (const n of nodes) await n.close();
+      await receiver.close();
+      await drop?.();
+    });
 
-  it('never both send: one 2xx per alert, retries not doubled, alert:escalated once per admin', async () => {
-    const [a, b] = nodes;
-    const admin = await connectReady(
-      b.url,
-      { userId: 'm-admin', organizationId: 'mE', role: 'admin' },
-      ['alert:escalated'],
-    );
-    try {
-      const alerts: Alert[] = [];
-      for (let i = 0; i < 8; i++) {
-        const al = await createEmergency(i % 2 ? b.url : a.url, 'mE');
-        // Half of them fail once (500) so the retries race between the nodes too.
-        if (i % 2 === 0) receiver.answers.set(al.id, ({ nth }) => (nth === 1 ? 500 : 200));
-        alerts.push(al);
-      }
-      await receiver.until(
-        () => alerts.every((al) => receiver.for(al.id).some((r) => r.answer === 200)),
-        30_000,
-        'every alert delivered',
+    it('never both send: one 2xx per alert, retries not doubled, alert:escalated once per admin', async () => {
+      const [a, b] = nodes;
+      const admin = await connectReady(
+        b.url,
+        { userId: 'm-admin', organizationId: 'mE', role: 'admin' },
+        ['alert:escalated'],
       );
-      await admin.recorder.until((r) => r.of('alert:escalated').length === alerts.length, 10_000);
-      // Several more polling passes of both nodes: nothing more is sent.
-      await new Promise((r) => setTimeout(r, 2500));
-      alerts.forEach((al, i) => {
-        const reqs = receiver.for(al.id);
-        expect(reqs.map((r) => r.answer)).toEqual(i % 2 === 0 ? [500, 200] : [200]);
-        expect(new Set(reqs.map((r) => r.deliveryId)).size).toBe(1);
-        expect(reqs.every((r) => !r.raw.includes(MARKER))).toBe(true);
-      });
-      await settle(admin.socket);
-      expect(
-        admin.recorder
-          .of('alert:escalated')
-          .map((e) => e.alertId)
-          .sort(),
-      ).toEqual(alerts.map((al) => al.id).sort());
-      for (const al of alerts) {
-        const e = await escalationOf(a.url, al);
-        expect(e.status).toBe('delivered');
+      try {
+        const alerts: Alert[] = [];
+        for (let i = 0; i < 8; i++) {
+          const al = await createEmergency(i % 2 ? b.url : a.url, 'mE');
+          // Half of them fail once (500) so the retries race between the nodes too.
+          if (i % 2 === 0) receiver.answers.set(al.id, ({ nth }) => (nth === 1 ? 500 : 200));
+          alerts.push(al);
+        }
+        await receiver.until(
+          () => alerts.every((al) => receiver.for(al.id).some((r) => r.answer === 200)),
+          30_000,
+          'every alert delivered',
+        );
+        await admin.recorder.until((r) => r.of('alert:escalated').length === alerts.length, 10_000);
+        // Several more polling passes of both nodes: nothing more is sent.
+        await new Promise((r) => setTimeout(r, 2500));
+        alerts.forEach((al, i) => {
+          const reqs = receiver.for(al.id);
+          expect(reqs.map((r) => r.answer)).toEqual(i % 2 === 0 ? [500, 200] : [200]);
+          expect(new Set(reqs.map((r) => r.deliveryId)).size).toBe(1);
+          expect(reqs.every((r) => !r.raw.includes(MARKER))).toBe(true);
+        });
+        await settle(admin.socket);
+        expect(
+          admin.recorder
+            .of('alert:escalated')
+            .map((e) => e.alertId)
+            .sort(),
+        ).toEqual(alerts.map((al) => al.id).sort());
+        for (const al of alerts) {
+          const e = await escalationOf(a.url, al);
+          expect(e.status).toBe('delivered');
+        }
+      } finally {
+        closeAll(admin.socket);
       }
-    } finally {
-      closeAll(admin.socket);
-    }
-  });
-});
+    });
+  },
+);
 
-describe.skipIf(!hasPostgres())('alert escalation survives kill -9', () => {
+describe.skipIf(!hasPostgres())('alert escalation survives kill -9', { timeout: 90_000 }, () => {
   const receiver = new WebhookReceiver();
   const procs: ServerProcess[] = [];
   const dirs: string[] = [];
@@ -154,8 +158,7 @@ describe.skipIf(!hasPostgres())('alert escalation survives kill -9', () => {
       ALERT_ESCALATION_WEBHOOK_URL: receiver.url,
       ALERT_ESCALATION_SECRET: SECRET,
       ALERT_ESCALATION_AFTER_MS: '500',
-      // A claim lasts 2 × 3 s + 2 s: long enough that the node is killed while it holds it.
-      ALERT_ESCALATION_ATTEMPT_TIMEOUT_MS: '3000',
+      // The default 5 s attempt timeout: a claim lasts 2 × 5 s + 2 s = 12 s.
     });
     procs.push(p);
     return p;
@@ -174,8 +177,8 @@ describe.skipIf(!hasPostgres())('alert escalation survives kill -9', () => {
     expect(second.deliveryId).toBe(first.deliveryId);
     expect(second.raw).toBe(first.raw);
     expect(validSignature(SECRET, second.raw, second.headers['x-whitecross-signature'])).toBe(true);
-    // The claim (8 s) had to run out before node B could take it over.
-    expect(second.at - first.at).toBeGreaterThanOrEqual(7000);
+    // The claim (12 s) had to run out before node B could take it over.
+    expect(second.at - first.at).toBeGreaterThanOrEqual(11_000);
     await eventually(async () => (await escalationOf(b.url, alert)).status === 'delivered');
     // Node A's attempt was never recorded (it died waiting); node B's is the one counted.
     expect((await escalationOf(b.url, alert)).attempts).toBe(1);

@@ -53,7 +53,7 @@ async function metric(srv: TestServer, outcome: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-describe('alert escalation (one node)', () => {
+describe('alert escalation (one node)', { timeout: 60_000 }, () => {
   const receiver = new WebhookReceiver();
   let srv: TestServer;
   let service: string;
@@ -325,7 +325,7 @@ describe('alert escalation (one node)', () => {
   });
 });
 
-describe('alert escalation: connection refused', () => {
+describe('alert escalation: connection refused', { timeout: 60_000 }, () => {
   let srv: TestServer;
   const receiver = new WebhookReceiver();
   afterAll(async () => {

@@ -22,6 +22,8 @@ import { backoffMs, postEscalation, type AttemptResult, type EscalationBody } fr
 
 /** Escalations attempted at once by one node. */
 const MAX_IN_FLIGHT = 32;
+/** Open escalations whose alert stopped needing one are swept at most this often. */
+const SWEEP_EVERY_MS = 1000;
 /** A failing receiver is logged at most once per window per node, with the suppressed count. */
 const WARN_WINDOW_MS = 5000;
 
@@ -46,6 +48,7 @@ export class AlertEscalationService implements OnApplicationBootstrap, OnModuleD
   private ticking?: Promise<void>;
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private lastSweep = 0;
   private warnWindowStart = 0;
   private warnSuppressed = 0;
 
@@ -101,7 +104,12 @@ export class AlertEscalationService implements OnApplicationBootstrap, OnModuleD
 
   private async pass(config: AlertEscalationConfig): Promise<void> {
     try {
-      for (const s of await this.escalations.sweep()) this.recordStop(s);
+      // Acknowledge and resolve stop their escalation at once; the sweep catches expiry (and
+      // anything those missed) for rows waiting out a backoff.
+      if (Date.now() - this.lastSweep >= SWEEP_EVERY_MS) {
+        this.lastSweep = Date.now();
+        for (const s of await this.escalations.sweep()) this.recordStop(s);
+      }
       const room = MAX_IN_FLIGHT - this.inFlight.size;
       if (room <= 0 || this.stopped) return;
       const claimed = await this.escalations.claim(this.appConfig.nodeId, this.leaseMs, room);
