@@ -17,6 +17,11 @@ import { SessionService } from '../sessions/session.service.js';
 import type { EmergencyAlertDto, HealthAlertDto, MedicationReminderDto } from './alert.dto.js';
 import { AlertRecipientsRepository, type Sent } from './alert-recipients.repository.js';
 import { AlertsRepository, type AlertRow } from './alerts.repository.js';
+import {
+  AlertEscalationsRepository,
+  type EscalationStatus,
+} from './escalation/alert-escalations.repository.js';
+import { AlertEscalationService, escalates } from './escalation/alert-escalation.service.js';
 
 export type DeliveryMode = 'initial' | 'replayed' | 'redelivered';
 
@@ -69,6 +74,8 @@ export class AlertsService implements OnModuleInit {
     private readonly sessions: SessionService,
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
+    private readonly escalation: AlertEscalationService,
+    private readonly escalations: AlertEscalationsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectPinoLogger('alerts') private readonly logger: PinoLogger,
   ) {}
@@ -201,12 +208,21 @@ export class AlertsService implements OnModuleInit {
     requestId?: string,
   ): Promise<{ alert: Alert }> {
     const id = randomUUID();
+    const createdAt = new Date();
+    const escalationDueAt = this.escalation.dueAt(values.kind, values.severity, createdAt);
     const row = await this.alerts.transaction(async (tx) => {
       const created = await this.alerts.insert(
-        { ...values, id, createdAt: new Date(), createdBy: principal.userId },
+        { ...values, id, createdAt, createdBy: principal.userId },
         tx,
       );
       await this.recipients.insertTargets(id, audience.userIds, tx);
+      // §12.7: the pending escalation is stored with the alert (a crash cannot lose it).
+      if (escalationDueAt)
+        await this.escalations.schedule(tx, {
+          alertId: id,
+          organizationId: values.organizationId,
+          dueAt: escalationDueAt,
+        });
       await this.audit.record(
         {
           actorId: principal.userId,
@@ -378,6 +394,8 @@ export class AlertsService implements OnModuleInit {
         outcome: 'success',
         details: { kind: row.kind },
       });
+      // §12.7: an acknowledgement by any recipient stops the alert's escalation.
+      if (escalates(row.kind, row.severity)) await this.escalation.stop(alertId, 'acknowledged');
     }
     return { alertId, acknowledgedAt: result.acknowledgedAt.toISOString() };
   }
@@ -414,6 +432,8 @@ export class AlertsService implements OnModuleInit {
       ...(requestId ? { requestId } : {}),
       details: { kind: resolved.kind, actorRole: principal.role },
     });
+    if (escalates(resolved.kind, resolved.severity))
+      await this.escalation.stop(alertId, 'resolved');
     this.logger.info({ alertId, organizationId: resolved.organizationId }, 'alert resolved');
     return { alert };
   }
@@ -424,11 +444,16 @@ export class AlertsService implements OnModuleInit {
   ): Promise<{
     alert: Alert;
     recipients: { targeted: number; delivered: number; acknowledged: number };
+    escalation: EscalationStatus;
   }> {
     const row = await this.alerts.find(alertId);
     if (!row) throw AppError.notFound('Alert');
     assertOrganizationAccess(principal, row.organizationId);
-    return { alert: toAlert(row), recipients: await this.recipients.counts(alertId) };
+    return {
+      alert: toAlert(row),
+      recipients: await this.recipients.counts(alertId),
+      escalation: await this.escalations.status(alertId),
+    };
   }
 
   get resendIntervalMs(): number {
