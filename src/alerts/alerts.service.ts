@@ -11,6 +11,7 @@ import type { Role } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import type { Alert, AlertKind, Severity } from '../protocol/models.js';
 import { rooms } from '../protocol/rooms.js';
+import { deliveryKey, replayOnce } from '../sessions/delivery-guard.js';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { SessionService } from '../sessions/session.service.js';
@@ -331,7 +332,11 @@ export class AlertsService implements OnModuleInit {
       );
       for (const row of rows) {
         const alert = toAlert(row);
-        socket.emit('alert:emergency', { alert, replayed: true });
+        // Not again when its live copy reached this socket during the connect sequence; its
+        // live copy still on the way is dropped instead (§12.4, delivery-guard.ts).
+        replayOnce(socket, deliveryKey.alert(alert.id), true, () =>
+          socket.emit('alert:emergency', { alert, replayed: true }),
+        );
         this.delivered(
           alert,
           sent.filter((s) => s.alertId === row.id),
