@@ -327,7 +327,7 @@ export class AlertsService implements OnModuleInit {
         user.userId,
       );
       if (rows.length === 0 || socket.disconnected) return;
-      const sent = await this.recipients.markSent(
+      const sent = await this.recipients.markReplayed(
         rows.map((r) => ({ alertId: r.id, userId: user.userId })),
       );
       for (const row of rows) {
