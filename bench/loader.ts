@@ -579,6 +579,8 @@ interface StormSocket {
   /** First copies (not redelivered) per alert id. */
   alerts: Map<string, number>;
   replayedAlerts: number;
+  /** Why the server or transport closed it, if it did (then missing deliveries are expected). */
+  closed?: string;
 }
 
 class Storm {
@@ -627,6 +629,7 @@ class Storm {
           lastAt = Math.max(lastAt, at);
           connected++;
           this.sockets.push(s);
+          s.socket.on('disconnect', (reason) => (s.closed ??= reason));
         } catch (err) {
           failed++;
           s.socket.disconnect();
@@ -648,6 +651,7 @@ class Storm {
       missingAlerts: 0,
       replayedMessages: 0,
       replayedAlerts: 0,
+      disconnected: 0,
       examples: [],
     };
     const example = (line: string) => {
@@ -666,6 +670,11 @@ class Storm {
           r.duplicateAlerts += n - 1;
           example(`${s.userId}: alert ${id} ×${n}`);
         }
+      if (s.closed !== undefined) {
+        r.disconnected++;
+        example(`${s.userId}: disconnected (${s.closed})`);
+        continue;
+      }
       if (!args.complete) continue;
       for (const id of s.conversationId ? (args.expected[s.conversationId] ?? []) : [])
         if (!s.messages.has(id)) {
@@ -681,7 +690,10 @@ class Storm {
   }
 
   close(): void {
-    for (const s of this.sockets) s.socket.disconnect();
+    for (const s of this.sockets) {
+      s.closed ??= 'closed by the loader';
+      s.socket.disconnect();
+    }
   }
 }
 

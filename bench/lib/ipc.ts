@@ -140,6 +140,8 @@ export interface StormCheckResult {
   missingAlerts: number;
   replayedMessages: number;
   replayedAlerts: number;
+  /** Sockets closed during the run (e.g. dropped as slow consumers): not checked for missing. */
+  disconnected: number;
   examples: string[];
 }
 

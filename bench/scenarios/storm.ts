@@ -55,6 +55,7 @@ function sumChecks(parts: StormCheckResult[]): StormCheckResult {
     missingAlerts: a.missingAlerts + b.missingAlerts,
     replayedMessages: a.replayedMessages + b.replayedMessages,
     replayedAlerts: a.replayedAlerts + b.replayedAlerts,
+    disconnected: a.disconnected + b.disconnected,
     examples: [...a.examples, ...b.examples].slice(0, 5),
   }));
 }
@@ -257,6 +258,10 @@ async function measure(
     if (ours && check.missingMessages + check.missingAlerts > 0)
       failures.push(
         `${label}: ${check.missingMessages} messages and ${check.missingAlerts} alerts missing (${check.examples.join('; ')})`,
+      );
+    if (check.disconnected > 0)
+      failures.push(
+        `${label}: ${check.disconnected} sockets were closed during the run (${check.examples.join('; ')})`,
       );
     ctx.progress.done();
     return {

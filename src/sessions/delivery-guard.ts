@@ -123,12 +123,14 @@ export function installDeliveryGuard(): void {
     if (guardedSockets === 0) return broadcast.call(this, packet, opts);
     const key = keyOf(packet);
     if (key === undefined) return broadcast.call(this, packet, opts);
-    // Adapter.broadcast encodes once and calls `this.apply(opts, deliver)` synchronously; the
-    // own `apply` below wraps `deliver` for this one call.
+    // Adapter.broadcast encodes once and calls `this.apply(opts, deliver)` synchronously; an own
+    // `apply` wraps `deliver` for this one call. It wraps the class's method (never an outer
+    // call's wrapper, should a delivery broadcast again) and puts back what was there.
     const self = this as unknown as {
       apply(opts: unknown, deliver: (socket: Guarded) => void): void;
     };
-    const apply = self.apply;
+    const apply = (Object.getPrototypeOf(self) as typeof self).apply;
+    const outer = Object.prototype.hasOwnProperty.call(self, 'apply') ? self.apply : undefined;
     self.apply = (o, deliver) =>
       apply.call(this, o, (socket: Guarded) => {
         const state = socket[STATE];
@@ -141,7 +143,8 @@ export function installDeliveryGuard(): void {
     try {
       broadcast.call(this, packet, opts);
     } finally {
-      delete (self as { apply?: unknown }).apply;
+      if (outer) self.apply = outer;
+      else delete (self as { apply?: unknown }).apply;
     }
   };
   proto[PATCHED] = true;
