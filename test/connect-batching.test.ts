@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../src/protocol/models.js';
-import { connect, ok, closeAll, type TestSocket } from './support/client.js';
+import { connect, ok, closeAll } from './support/client.js';
 import { http } from './support/http.js';
 import { chatSuite, conversation, send, uid } from './support/messaging.js';
 import { connectReady } from './support/realtime.js';
@@ -35,7 +35,7 @@ describe('connect-time work of many sockets at once is grouped, each gets its ow
     // u0 and u1 acknowledge it before the storm.
     for (const userId of users.slice(0, 2)) {
       const c = await connectReady(suite.srv.url, { userId, organizationId: org });
-      await ok(c.socket as TestSocket, 'alert:acknowledge', { alertId });
+      await ok(c.socket, 'alert:acknowledge', { alertId });
       c.socket.close();
     }
     // The storm: 36 users, u2 twice, and 3 users of another organization (same user ids).
