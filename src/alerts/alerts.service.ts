@@ -11,6 +11,7 @@ import type { Role } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import type { Alert, AlertKind, Severity } from '../protocol/models.js';
 import { rooms } from '../protocol/rooms.js';
+import { deliveryKey, replayOnce } from '../sessions/delivery-guard.js';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { SessionService } from '../sessions/session.service.js';
@@ -65,6 +66,8 @@ interface Audience {
 @Injectable()
 export class AlertsService implements OnModuleInit {
   private readonly replayedSockets = new WeakSet<AppSocket>();
+  /** Initial delivery records still being written, by alert id (status reads wait for them). */
+  private readonly recording = new Map<string, Promise<void>>();
 
   constructor(
     private readonly alerts: AlertsRepository,
@@ -244,16 +247,31 @@ export class AlertsService implements OnModuleInit {
       return created;
     });
     const alert = toAlert(row);
-    // Who is connected in the target rooms right now (every node): they get it and count as
-    // delivered. The alert is stored already: a failure here must not turn into an error answer
-    // (the caller would create it twice); re-delivery picks up recipients never marked as sent.
+    this.emitAlert(audience.rooms, alert);
+    // The answer does not wait for the delivery records (who was connected, one row and audit
+    // record each): for a large organization they cost more than the fan-out itself. A status
+    // read on this node waits for them (read your writes); re-delivery picks up recipients
+    // never marked as sent.
+    const recorded = this.recordInitialDeliveries(alert, audience).finally(() =>
+      this.recording.delete(id),
+    );
+    this.recording.set(id, recorded);
+    return { alert };
+  }
+
+  /**
+   * Who is connected in the target rooms (every node) got it and counts as delivered. The alert
+   * is stored already: a failure here is logged, never an error answer.
+   */
+  private async recordInitialDeliveries(alert: Alert, audience: Audience): Promise<void> {
+    const { id, organizationId } = alert;
     let connected: string[] = [];
     try {
       const sockets = await this.publisher.io.of('/').in(audience.rooms).fetchSockets();
       connected = [
         ...new Set(
           sockets
-            .filter((s) => s.data.user?.organizationId === values.organizationId)
+            .filter((s) => s.data.user?.organizationId === organizationId)
             .map((s) => s.data.user.userId),
         ),
       ];
@@ -263,7 +281,6 @@ export class AlertsService implements OnModuleInit {
         'connected recipients unknown',
       );
     }
-    this.emitAlert(audience.rooms, alert);
     let sent: Sent[] = [];
     try {
       sent = await this.recipients.markSent(connected.map((userId) => ({ alertId: id, userId })));
@@ -277,14 +294,13 @@ export class AlertsService implements OnModuleInit {
     this.logger.info(
       {
         alertId: id,
-        organizationId: values.organizationId,
-        kind: values.kind,
+        organizationId,
+        kind: alert.kind,
         targeted: audience.userIds.length,
         delivered: sent.length,
       },
       'alert created',
     );
-    return { alert };
   }
 
   private emitAlert(roomList: string[], alert: Alert, flag?: 'replayed' | 'redelivered'): void {
@@ -342,12 +358,16 @@ export class AlertsService implements OnModuleInit {
         user.userId,
       );
       if (rows.length === 0 || socket.disconnected) return;
-      const sent = await this.recipients.markSent(
+      const sent = await this.recipients.markReplayed(
         rows.map((r) => ({ alertId: r.id, userId: user.userId })),
       );
       for (const row of rows) {
         const alert = toAlert(row);
-        socket.emit('alert:emergency', { alert, replayed: true });
+        // Not again when its live copy reached this socket during the connect sequence; its
+        // live copy still on the way is dropped instead (§12.4, delivery-guard.ts).
+        replayOnce(socket, deliveryKey.alert(alert.id), true, () =>
+          socket.emit('alert:emergency', { alert, replayed: true }),
+        );
         this.delivered(
           alert,
           sent.filter((s) => s.alertId === row.id),
@@ -449,6 +469,7 @@ export class AlertsService implements OnModuleInit {
     const row = await this.alerts.find(alertId);
     if (!row) throw AppError.notFound('Alert');
     assertOrganizationAccess(principal, row.organizationId);
+    await this.recording.get(alertId);
     return {
       alert: toAlert(row),
       recipients: await this.recipients.counts(alertId),
