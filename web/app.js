@@ -215,6 +215,7 @@ function wireClient(socket) {
 
   socket.on('alert:emergency', ({ alert }) => showEmergency(alert));
   socket.on('alert:resolved', ({ alertId }) => resolveEmergency(alertId));
+  socket.on('alert:escalated', (e) => showEscalated(e)); // admins only (escalation, §12.7)
   for (const kind of ['alert:health', 'alert:medication-reminder']) {
     socket.on(kind, ({ alert }) => {
       state.notifications.set(alert.id, {
@@ -775,6 +776,21 @@ function removeAlert(alertId) {
 function resolveEmergency(alertId) {
   if (state.alerts.has(alertId)) toast('Emergency resolved');
   removeAlert(alertId);
+}
+
+// ─── escalation (§12.7) ─────────────────────────────────────────────────────────────────────
+// Sent to admins when nobody acknowledged an alert in time and the escalation webhook took it.
+
+function showEscalated({ alertId, escalatedAt }) {
+  const a = state.alerts.get(alertId);
+  if (a && !a.node.dataset.escalated) {
+    a.node.classList.add('escalated');
+    a.node.dataset.escalated = escalatedAt;
+    a.node.querySelector('.alert-kicker')?.append(' · ESCALATED TO ON-CALL');
+  }
+  toast(
+    `Unacknowledged alert escalated to on-call (${new Date(escalatedAt).toLocaleTimeString()})`,
+  );
 }
 
 $('raise-drill').addEventListener('click', async () => {

@@ -12,6 +12,7 @@ import {
   type SharedHandlerAdapter,
 } from './shared-handler-binding.js';
 import { installWebSocketCorking } from './ws-corking.js';
+import { installDeliveryGuard } from '../sessions/delivery-guard.js';
 import type { AppServer, AppSocket } from './socket.types.js';
 
 type Ack = (response: unknown) => void;
@@ -89,6 +90,7 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
   override createIOServer(port: number, _options?: ServerOptions): AppServer {
     if (this.server) return this.server;
     installWebSocketCorking();
+    installDeliveryGuard();
     const options = this.serverOptions();
     const server: AppServer =
       this.httpServer && port === 0

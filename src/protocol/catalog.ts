@@ -440,6 +440,13 @@ export const SERVER_EVENTS = {
     audience: 'the target users/roles (default roles `nurse`, `admin`)',
     namespaces: ROOT,
   },
+  'alert:escalated': {
+    summary:
+      'Nobody acknowledged an emergency (or critical health) alert within ALERT_ESCALATION_AFTER_MS, and the escalation webhook accepted it (once per alert). `escalatedAt` is the time of the first webhook attempt.',
+    payload: obj({ alertId: str(), escalatedAt: time }),
+    audience: 'the organization’s admins (`org:<organizationId>:role:admin`)',
+    namespaces: ROOT,
+  },
   'channel:message': {
     summary: 'Published through `POST /api/v1/channels/publish`.',
     payload: obj({ channel: str(), event: str(), data: {}, publishedAt: time }),

@@ -125,6 +125,7 @@ export interface ServerEventSpec {
   'alert:resolved': { alertId: string; resolvedAt: string };
   'alert:medication-reminder': { alert: Alert };
   'alert:health': { alert: Alert };
+  'alert:escalated': { alertId: string; escalatedAt: string };
   'channel:message': { channel: string; event: string; data: unknown; publishedAt: string };
   'auth:expired': ErrorObject;
   error: ErrorObject;
