@@ -1,3 +1,4 @@
+import { DependencyLog } from '../observability/dependency-log.js';
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
@@ -57,6 +58,7 @@ export class MessagingService {
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
     @InjectPinoLogger('messaging') private readonly logger: PinoLogger,
+    private readonly dependencyLog: DependencyLog,
   ) {}
 
   // ---- conversations -------------------------------------------------------------------------
@@ -508,10 +510,7 @@ export class MessagingService {
       return await fn();
     } catch (err) {
       if (err instanceof AppError) throw err;
-      this.logger.error(
-        { errorName: (err as Error)?.name, sqlState: sqlState(err) },
-        'storage failed',
-      );
+      this.dependencyLog.failed('database', 'storage', err, { sqlState: sqlState(err) });
       throw AppError.unavailable('Storage unavailable');
     }
   }
@@ -521,10 +520,10 @@ export class MessagingService {
     try {
       await this.audit.record(r);
     } catch (err) {
-      this.logger.error(
-        { errorName: (err as Error)?.name, sqlState: sqlState(err), action: r.action },
-        'audit write failed',
-      );
+      this.dependencyLog.failed('database', 'audit-write', err, {
+        sqlState: sqlState(err),
+        action: r.action,
+      });
     }
   }
 }

@@ -18,7 +18,7 @@ export class HealthController {
   @Get('ready')
   async ready(@Res() res: Response): Promise<void> {
     const result = await this.health.readiness();
-    res.status(result.status === 'ok' ? 200 : 503).json(result);
+    res.status(HealthService.httpStatus(result.status)).json(result);
   }
 
   @Get('metrics')

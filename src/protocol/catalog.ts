@@ -427,6 +427,13 @@ export const SERVER_EVENTS = {
     audience: 'the socket, just before it is dropped',
     namespaces: BOTH,
   },
+  'sync:required': {
+    summary:
+      'This node’s link to the cluster’s Redis came back after an outage (§12.8): live events sent on other nodes meanwhile may have been missed. Catch up with `conversation:join` and `afterSeq` (the last seq you hold) for every open conversation, and re-read notifications and presence if shown; the SDK does it by itself. Nothing acknowledged was lost: it is all in the database.',
+    payload: obj({ reason: { type: 'string', enum: ['adapter-recovered'] } }),
+    audience: 'every socket of the node whose adapter link recovered',
+    namespaces: BOTH,
+  },
   error: {
     summary: 'A client event failed and had no ack callback.',
     payload: ref('ErrorObject'),

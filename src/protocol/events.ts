@@ -119,6 +119,11 @@ export interface ServerEventSpec {
   'alert:health': { alert: Alert };
   'channel:message': { channel: string; event: string; data: unknown; publishedAt: string };
   'auth:expired': ErrorObject;
+  /**
+   * §12.8: live events from other nodes may have been missed (this node's link to the adapter's
+   * Redis was down); catch up with `conversation:join` + `afterSeq` for each open conversation.
+   */
+  'sync:required': { reason: 'adapter-recovered' };
   error: ErrorObject;
   pong: { serverTime: string };
 }

@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AuditService } from '../audit/audit.service.js';
+import { DependencyLog } from '../observability/dependency-log.js';
 import type { ApiPrincipal } from '../http/api-auth.guard.js';
 import { MembersService } from '../members/members.service.js';
 import { NAMESPACES } from '../protocol/constants.js';
@@ -42,6 +43,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     private readonly publisher: RealtimePublisher,
     private readonly audit: AuditService,
     @InjectPinoLogger('revocation') private readonly logger: PinoLogger,
+    private readonly dependencyLog: DependencyLog,
   ) {}
 
   onModuleInit(): void {
@@ -61,7 +63,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     try {
       await this.refreshing;
     } catch (err) {
-      this.logger.warn({ errorName: (err as Error)?.name }, 'revocations could not be read');
+      this.dependencyLog.failed('database', 'revocations-read', err);
       if (Date.now() - this.refreshedAt > MAX_STALE_MS)
         throw AppError.unavailable('Revocations unavailable');
     }
