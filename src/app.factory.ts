@@ -82,6 +82,17 @@ export async function stopApp(app: INestApplication, graceMs = 5000): Promise<vo
   inFlight.refuseNew();
   app.get<PresenceStore>(PRESENCE_STORE, { strict: false }).handOff?.();
   await sessions.disconnectAll(graceMs);
-  // 4. Nest closes the Socket.IO server and HTTP listener, flushes audit, closes Redis and the database.
-  await app.close();
+  // 4. Nest closes the Socket.IO server and HTTP listener, flushes audit, closes Redis and the
+  //    database. Keep-alive HTTP connections (a load balancer polling /ready) would hold the
+  //    listener open: idle ones are closed at once, busy ones after their answer.
+  const httpServer = app.getHttpServer() as import('node:http').Server;
+  const closing = app.close();
+  httpServer.closeIdleConnections?.();
+  const cut = setTimeout(() => httpServer.closeAllConnections?.(), 1000);
+  cut.unref();
+  try {
+    await closing;
+  } finally {
+    clearTimeout(cut);
+  }
 }

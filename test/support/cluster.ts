@@ -163,8 +163,8 @@ export class Ledger {
 
 /**
  * A user sending into one conversation as fast as acks come back (`concurrency` sends in flight),
- * recording every outcome in the ledger, until `stop()`. Sends time out after `ackTimeoutMs`
- * (recorded as `none`).
+ * recording every outcome in the ledger, until `stop()`. Sends time out after `ackTimeoutMs`, or
+ * end when the socket disconnects, recorded as `none` unless an answer came.
  */
 export class Sender {
   private running = false;
@@ -177,7 +177,13 @@ export class Sender {
     private readonly o: { concurrency?: number; ackTimeoutMs?: number; pauseMs?: number } = {},
   ) {}
 
+  /** Sends without an answer yet: settled as unanswered when the socket disconnects. */
+  private readonly pending = new Set<() => void>();
+
   start(): void {
+    this.socket.on('disconnect', () => {
+      for (const settle of [...this.pending]) settle();
+    });
     this.running = true;
     this.loops = Array.from({ length: this.o.concurrency ?? 2 }, () => this.loop());
   }
@@ -207,11 +213,18 @@ export class Sender {
     };
     this.ledger.sends.push(outcome);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(outcome), this.o.ackTimeoutMs ?? 10_000);
+      const settle = () => {
+        clearTimeout(timer);
+        this.pending.delete(settle);
+        resolve(outcome);
+      };
+      const timer = setTimeout(settle, this.o.ackTimeoutMs ?? 10_000);
+      this.pending.add(settle);
       this.socket.emit(
         'message:send',
         { messageId: outcome.messageId, conversationId: this.conversationId, content: 'ledger' },
         (res) => {
+          this.pending.delete(settle);
           clearTimeout(timer);
           outcome.answeredAt = Date.now();
           outcome.result = res.ok
