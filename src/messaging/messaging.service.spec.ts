@@ -3,7 +3,6 @@ import type { PinoLogger } from 'nestjs-pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPglite } from '../../test/support/server.js';
 import { AuditService } from '../audit/audit.service.js';
-import { DependencyLog } from '../observability/dependency-log.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import type { DatabaseHandle } from '../persistence/database.js';
 import { AppError } from '../protocol/errors.js';
@@ -35,8 +34,6 @@ const silent = {
   error: () => undefined,
 } as unknown as PinoLogger;
 
-const deps = new DependencyLog(silent);
-
 function build(handle: DatabaseHandle, publisher: FakePublisher): MessagingService {
   const messages = new MessagesRepository(handle);
   return new MessagingService(
@@ -46,10 +43,9 @@ function build(handle: DatabaseHandle, publisher: FakePublisher): MessagingServi
     messages,
     new MessageWriter(handle, messages),
     publisher as unknown as RealtimePublisher,
-    new AuditService(handle, silent, deps),
+    new AuditService(handle, silent),
     new MetricsService(),
     silent,
-    deps,
   );
 }
 

@@ -1,6 +1,6 @@
 import { DependencyLog } from '../observability/dependency-log.js';
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AuditService, type AuditRecord } from '../audit/audit.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
@@ -58,7 +58,8 @@ export class MessagingService {
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
     @InjectPinoLogger('messaging') private readonly logger: PinoLogger,
-    private readonly dependencyLog: DependencyLog,
+    // Optional so that code building the service by hand (specs) needs no change.
+    @Optional() private readonly dependencyLog?: DependencyLog,
   ) {}
 
   // ---- conversations -------------------------------------------------------------------------
@@ -504,13 +505,20 @@ export class MessagingService {
     };
   }
 
+  /** A database failure: at most one line per operation per 5 s (DependencyLog), by class and SQLSTATE only. */
+  private logFailure(operation: string, err: unknown, extra: Record<string, unknown> = {}): void {
+    const fields = { sqlState: sqlState(err), ...extra };
+    if (this.dependencyLog) this.dependencyLog.failed('database', operation, err, fields);
+    else this.logger.error({ errorName: (err as Error)?.name, ...fields }, `${operation} failed`);
+  }
+
   /** Runs a storage call; a driver failure becomes SERVICE_UNAVAILABLE (logged by class and SQLSTATE only). */
   private async storage<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof AppError) throw err;
-      this.dependencyLog.failed('database', 'storage', err, { sqlState: sqlState(err) });
+      this.logFailure('storage', err);
       throw AppError.unavailable('Storage unavailable');
     }
   }
@@ -520,10 +528,7 @@ export class MessagingService {
     try {
       await this.audit.record(r);
     } catch (err) {
-      this.dependencyLog.failed('database', 'audit-write', err, {
-        sqlState: sqlState(err),
-        action: r.action,
-      });
+      this.logFailure('audit-write', err, { action: r.action });
     }
   }
 }
