@@ -30,6 +30,10 @@ import type {
   LoaderMessage,
   LoaderRequest,
   SendMode,
+  StormCheck,
+  StormCheckResult,
+  StormConnect,
+  StormConnectResult,
 } from './lib/ipc.js';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -564,9 +568,140 @@ class Idle {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Connect storm: every socket at once, confirm times, and at-most-once / nothing-missing checks
+
+interface StormSocket {
+  socket: ClientSocket;
+  userId: string;
+  conversationId?: string;
+  messages: Map<string, number>;
+  replayedMessages: number;
+  /** First copies (not redelivered) per alert id. */
+  alerts: Map<string, number>;
+  replayedAlerts: number;
+  /** Why the server or transport closed it, if it did (then missing deliveries are expected). */
+  closed?: string;
+}
+
+class Storm {
+  sockets: StormSocket[] = [];
+
+  async connect(args: StormConnect): Promise<StormConnectResult> {
+    const tokens = await Promise.all(
+      args.users.map((u) => token(args.secret, u.userId, u.organizationId, u.role)),
+    );
+    const hist = newHistogram();
+    let connected = 0;
+    let failed = 0;
+    let lastAt = 0;
+    const errors: string[] = [];
+    const progress = setInterval(
+      () => send({ progress: true, count: connected, pid: process.pid }),
+      500,
+    );
+    // Every loader starts at the same moment.
+    const lead = args.startAt - wallNow();
+    if (lead > 0) await new Promise((r) => setTimeout(r, lead));
+    await Promise.all(
+      args.users.map(async (u, i) => {
+        const s: StormSocket = {
+          socket: open(args.target, tokens[i]),
+          userId: u.userId,
+          conversationId: u.conversationId,
+          messages: new Map(),
+          replayedMessages: 0,
+          alerts: new Map(),
+          replayedAlerts: 0,
+        };
+        s.socket.on('message:new', (p) => {
+          s.messages.set(p.message.id, (s.messages.get(p.message.id) ?? 0) + 1);
+          if (p.replayed) s.replayedMessages++;
+        });
+        s.socket.on('alert:emergency', (p) => {
+          if (p.redelivered) return;
+          s.alerts.set(p.alert.id, (s.alerts.get(p.alert.id) ?? 0) + 1);
+          if (p.replayed) s.replayedAlerts++;
+        });
+        try {
+          await confirmed(s.socket, args.deadlineMs);
+          const at = wallNow();
+          hist.recordValue(Math.max(1, Math.round((at - args.startAt) * 1000)));
+          lastAt = Math.max(lastAt, at);
+          connected++;
+          this.sockets.push(s);
+          s.socket.on('disconnect', (reason) => (s.closed ??= reason));
+        } catch (err) {
+          failed++;
+          s.socket.disconnect();
+          if (errors.length < MAX_ERRORS) errors.push((err as Error).message);
+        }
+      }),
+    );
+    clearInterval(progress);
+    send({ progress: true, count: connected, pid: process.pid });
+    return { connected, failed, errors, confirmHist: encode(hist), lastAt };
+  }
+
+  check(args: StormCheck): StormCheckResult {
+    const r: StormCheckResult = {
+      sockets: this.sockets.length,
+      duplicateMessages: 0,
+      duplicateAlerts: 0,
+      missingMessages: 0,
+      missingAlerts: 0,
+      replayedMessages: 0,
+      replayedAlerts: 0,
+      disconnected: 0,
+      examples: [],
+    };
+    const example = (line: string) => {
+      if (r.examples.length < 5) r.examples.push(line);
+    };
+    for (const s of this.sockets) {
+      r.replayedMessages += s.replayedMessages;
+      r.replayedAlerts += s.replayedAlerts;
+      for (const [id, n] of s.messages)
+        if (n > 1) {
+          r.duplicateMessages += n - 1;
+          example(`${s.userId}: message ${id} ×${n}`);
+        }
+      for (const [id, n] of s.alerts)
+        if (n > 1) {
+          r.duplicateAlerts += n - 1;
+          example(`${s.userId}: alert ${id} ×${n}`);
+        }
+      if (s.closed !== undefined) {
+        r.disconnected++;
+        example(`${s.userId}: disconnected (${s.closed})`);
+        continue;
+      }
+      if (!args.complete) continue;
+      for (const id of s.conversationId ? (args.expected[s.conversationId] ?? []) : [])
+        if (!s.messages.has(id)) {
+          r.missingMessages++;
+          example(`${s.userId}: message ${id} missing`);
+        }
+      if (args.alertId && !s.alerts.has(args.alertId)) {
+        r.missingAlerts++;
+        example(`${s.userId}: alert missing`);
+      }
+    }
+    return r;
+  }
+
+  close(): void {
+    for (const s of this.sockets) {
+      s.closed ??= 'closed by the loader';
+      s.socket.disconnect();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const chat = new Chat();
 const idle = new Idle();
+const storm = new Storm();
 
 async function handle(req: LoaderRequest): Promise<unknown> {
   switch (req.cmd) {
@@ -588,9 +723,14 @@ async function handle(req: LoaderRequest): Promise<unknown> {
       return idle.arm(req.args.alertId);
     case 'alert:wait':
       return idle.wait(req.args.sentAt, req.args.timeoutMs);
+    case 'storm:connect':
+      return storm.connect(req.args);
+    case 'storm:check':
+      return storm.check(req.args);
     case 'close':
       chat.close();
       idle.close();
+      storm.close();
       setTimeout(() => process.exit(0), 300).unref();
       return {};
   }

@@ -4,7 +4,8 @@
  * no timing assertions). Options: `--only=chat,paced` (scenario names), `--loaders=N` (chat
  * loader processes, default 2), `--profile` (our server runs with `node --cpu-prof`, profiles in
  * bench/results/profiles/; `--profile=all` profiles the baseline too), `--connections=N`,
- * `--alert-sockets=N`, `--alert-users=N` (scale of scenarios 3 and 4), `--rates=N,M` (scenario
+ * `--alert-sockets=N`, `--alert-users=N` (scale of scenarios 3 and 4), `--storm-sockets=N`
+ * (scenario 6), `--rates=N,M` (scenario
  * 2's rates), `--bare-only` (the baseline alone, to check the harness). Servers and loaders are
  * real processes on 127.0.0.1; every loop is bounded in count and time.
  *
@@ -23,6 +24,7 @@ import { connectionsScenario } from './scenarios/connections.js';
 import type { BenchContext, Scenario } from './scenarios/context.js';
 import { multinodeScenario } from './scenarios/multinode.js';
 import { pacedScenario } from './scenarios/paced.js';
+import { stormScenario } from './scenarios/storm.js';
 
 const SCENARIOS: Scenario[] = [
   chatScenario,
@@ -30,6 +32,7 @@ const SCENARIOS: Scenario[] = [
   connectionsScenario,
   alertScenario,
   multinodeScenario,
+  stormScenario,
 ];
 
 function arg(name: string): string | undefined {
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
       connections: arg('connections') ? Number(arg('connections')) : undefined,
       alertSockets: arg('alert-sockets') ? Number(arg('alert-sockets')) : undefined,
       alertUsers: arg('alert-users') ? Number(arg('alert-users')) : undefined,
+      stormSockets: arg('storm-sockets') ? Number(arg('storm-sockets')) : undefined,
       bareOnly: arg('bare-only') === 'true',
       rates: arg('rates')
         ?.split(',')

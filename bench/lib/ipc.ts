@@ -96,6 +96,55 @@ export interface AlertWaitResult {
   duplicates: number;
 }
 
+export interface StormUser extends IdleUser {
+  /** The conversation the user is a participant of (its messages are checked), if any. */
+  conversationId?: string;
+}
+
+export interface StormConnect {
+  target: string;
+  secret: string;
+  users: StormUser[];
+  /** Epoch ms (performance.timeOrigin + now) the storm started: confirm times are relative to it. */
+  startAt: number;
+  /** Give up on a socket not confirmed after this long. */
+  deadlineMs: number;
+}
+
+export interface StormConnectResult {
+  connected: number;
+  failed: number;
+  errors: string[];
+  /** Confirm times relative to startAt, compressed HDR (microseconds). */
+  confirmHist: string;
+  /** Epoch ms of the last confirmation. */
+  lastAt: number;
+}
+
+export interface StormCheck {
+  /** Acked message ids per conversation: every participant socket must get each once. */
+  expected: Record<string, string[]>;
+  /** The emergency alert raised during the storm: each socket gets one first copy. */
+  alertId?: string;
+  /** Check that nothing is missing (our server replays on connect; the baseline does not). */
+  complete: boolean;
+}
+
+export interface StormCheckResult {
+  sockets: number;
+  /** A message id received twice as message:new by one socket. */
+  duplicateMessages: number;
+  /** A first copy (not `redelivered`) of the alert received twice by one socket. */
+  duplicateAlerts: number;
+  missingMessages: number;
+  missingAlerts: number;
+  replayedMessages: number;
+  replayedAlerts: number;
+  /** Sockets closed during the run (e.g. dropped as slow consumers): not checked for missing. */
+  disconnected: number;
+  examples: string[];
+}
+
 export type LoaderRequest =
   | { id: number; cmd: 'chat:setup'; args: ChatSetup }
   | { id: number; cmd: 'chat:start'; args: SendMode }
@@ -106,6 +155,8 @@ export type LoaderRequest =
   | { id: number; cmd: 'idle:status' }
   | { id: number; cmd: 'alert:arm'; args: { alertId?: string } }
   | { id: number; cmd: 'alert:wait'; args: { sentAt: number; timeoutMs: number } }
+  | { id: number; cmd: 'storm:connect'; args: StormConnect }
+  | { id: number; cmd: 'storm:check'; args: StormCheck }
   | { id: number; cmd: 'close' };
 
 export type LoaderCommand = LoaderRequest['cmd'];
@@ -120,6 +171,8 @@ export interface LoaderReplies {
   'idle:status': IdleStatus;
   'alert:arm': Record<string, never>;
   'alert:wait': AlertWaitResult;
+  'storm:connect': StormConnectResult;
+  'storm:check': StormCheckResult;
   close: Record<string, never>;
 }
 

@@ -19,6 +19,8 @@ export interface BenchContext {
     connections?: number;
     alertSockets?: number;
     alertUsers?: number;
+    /** Scenario 6's storm size (`--storm-sockets=N`). */
+    stormSockets?: number;
     bareOnly?: boolean;
     /** Scenario 2's send rates (`--rates=1000,2000`). */
     rates?: number[];

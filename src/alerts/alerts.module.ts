@@ -6,6 +6,8 @@ import { AlertsController } from './alerts.controller.js';
 import { AlertsGateway } from './alerts.gateway.js';
 import { AlertsRepository } from './alerts.repository.js';
 import { AlertsService } from './alerts.service.js';
+import { AlertEscalationsRepository } from './escalation/alert-escalations.repository.js';
+import { AlertEscalationService } from './escalation/alert-escalation.service.js';
 
 @Module({
   imports: [RevocationModule],
@@ -16,6 +18,8 @@ import { AlertsService } from './alerts.service.js';
     AlertsService,
     AlertRedeliveryService,
     AlertsGateway,
+    AlertEscalationsRepository,
+    AlertEscalationService,
   ],
 })
 export class AlertsModule {}

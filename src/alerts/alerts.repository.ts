@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle, type Db, type Tx } from '../persistence/database.js';
+import { MicroBatcher } from '../persistence/micro-batcher.js';
 import { alertRecipients, alerts } from '../persistence/schema.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
@@ -75,13 +76,58 @@ export class AlertsRepository {
   }
 
   /** Active emergency alerts of the organization this user has not acknowledged, oldest first. */
-  async activeEmergenciesUnacknowledgedBy(
-    organizationId: string,
-    userId: string,
-  ): Promise<AlertRow[]> {
-    const rows = await this.activeEmergenciesStatement.execute({ organizationId, userId });
-    return rows.map((r) => r.alert);
+  activeEmergenciesUnacknowledgedBy(organizationId: string, userId: string): Promise<AlertRow[]> {
+    return this.replayLookups.load({ organizationId, userId });
   }
+
+  /**
+   * The connect-time lookups of a storm, grouped (micro-batcher.ts): one query for the active
+   * emergency alerts of the batch's organizations (usually none: done), then one for which of
+   * the batch's users acknowledged them.
+   */
+  private readonly replayLookups = new MicroBatcher<
+    { organizationId: string; userId: string },
+    AlertRow[]
+  >(async (batch) => {
+    if (batch.length === 1) {
+      const rows = await this.activeEmergenciesStatement.execute(batch[0]);
+      return [rows.map((r) => r.alert)];
+    }
+    const active = await this.database.db
+      .select()
+      .from(alerts)
+      .where(
+        and(
+          inArray(alerts.organizationId, [...new Set(batch.map((b) => b.organizationId))]),
+          eq(alerts.kind, 'emergency'),
+          isActive,
+        ),
+      )
+      .orderBy(asc(alerts.createdAt), asc(alerts.id));
+    if (active.length === 0) return batch.map(() => []);
+    const acknowledged = new Set(
+      (
+        await this.database.db
+          .select({ alertId: alertRecipients.alertId, userId: alertRecipients.userId })
+          .from(alertRecipients)
+          .where(
+            and(
+              inArray(
+                alertRecipients.alertId,
+                active.map((a) => a.id),
+              ),
+              inArray(alertRecipients.userId, [...new Set(batch.map((b) => b.userId))]),
+              isNotNull(alertRecipients.acknowledgedAt),
+            ),
+          )
+      ).map((r) => `${r.alertId}\u0000${r.userId}`),
+    );
+    return batch.map(({ organizationId, userId }) =>
+      active.filter(
+        (a) => a.organizationId === organizationId && !acknowledged.has(`${a.id}\u0000${userId}`),
+      ),
+    );
+  });
 
   /** Organizations with an active emergency alert (a cheap check before claiming re-sends). */
   async organizationsWithActiveEmergency(): Promise<string[]> {

@@ -11,12 +11,18 @@ import type { Role } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import type { Alert, AlertKind, Severity } from '../protocol/models.js';
 import { rooms } from '../protocol/rooms.js';
+import { deliveryKey, replayOnce } from '../sessions/delivery-guard.js';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { SessionService } from '../sessions/session.service.js';
 import type { EmergencyAlertDto, HealthAlertDto, MedicationReminderDto } from './alert.dto.js';
 import { AlertRecipientsRepository, type Sent } from './alert-recipients.repository.js';
 import { AlertsRepository, type AlertRow } from './alerts.repository.js';
+import {
+  AlertEscalationsRepository,
+  type EscalationStatus,
+} from './escalation/alert-escalations.repository.js';
+import { AlertEscalationService, escalates } from './escalation/alert-escalation.service.js';
 
 export type DeliveryMode = 'initial' | 'replayed' | 'redelivered';
 
@@ -60,6 +66,8 @@ interface Audience {
 @Injectable()
 export class AlertsService implements OnModuleInit {
   private readonly replayedSockets = new WeakSet<AppSocket>();
+  /** Initial delivery records still being written, by alert id (status reads wait for them). */
+  private readonly recording = new Map<string, Promise<void>>();
 
   constructor(
     private readonly alerts: AlertsRepository,
@@ -69,6 +77,8 @@ export class AlertsService implements OnModuleInit {
     private readonly sessions: SessionService,
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
+    private readonly escalation: AlertEscalationService,
+    private readonly escalations: AlertEscalationsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectPinoLogger('alerts') private readonly logger: PinoLogger,
   ) {}
@@ -201,12 +211,21 @@ export class AlertsService implements OnModuleInit {
     requestId?: string,
   ): Promise<{ alert: Alert }> {
     const id = randomUUID();
+    const createdAt = new Date();
+    const escalationDueAt = this.escalation.dueAt(values.kind, values.severity, createdAt);
     const row = await this.alerts.transaction(async (tx) => {
       const created = await this.alerts.insert(
-        { ...values, id, createdAt: new Date(), createdBy: principal.userId },
+        { ...values, id, createdAt, createdBy: principal.userId },
         tx,
       );
       await this.recipients.insertTargets(id, audience.userIds, tx);
+      // §12.7: the pending escalation is stored with the alert (a crash cannot lose it).
+      if (escalationDueAt)
+        await this.escalations.schedule(tx, {
+          alertId: id,
+          organizationId: values.organizationId,
+          dueAt: escalationDueAt,
+        });
       await this.audit.record(
         {
           actorId: principal.userId,
@@ -228,16 +247,31 @@ export class AlertsService implements OnModuleInit {
       return created;
     });
     const alert = toAlert(row);
-    // Who is connected in the target rooms right now (every node): they get it and count as
-    // delivered. The alert is stored already: a failure here must not turn into an error answer
-    // (the caller would create it twice); re-delivery picks up recipients never marked as sent.
+    this.emitAlert(audience.rooms, alert);
+    // The answer does not wait for the delivery records (who was connected, one row and audit
+    // record each): for a large organization they cost more than the fan-out itself. A status
+    // read on this node waits for them (read your writes); re-delivery picks up recipients
+    // never marked as sent.
+    const recorded = this.recordInitialDeliveries(alert, audience).finally(() =>
+      this.recording.delete(id),
+    );
+    this.recording.set(id, recorded);
+    return { alert };
+  }
+
+  /**
+   * Who is connected in the target rooms (every node) got it and counts as delivered. The alert
+   * is stored already: a failure here is logged, never an error answer.
+   */
+  private async recordInitialDeliveries(alert: Alert, audience: Audience): Promise<void> {
+    const { id, organizationId } = alert;
     let connected: string[] = [];
     try {
       const sockets = await this.publisher.io.of('/').in(audience.rooms).fetchSockets();
       connected = [
         ...new Set(
           sockets
-            .filter((s) => s.data.user?.organizationId === values.organizationId)
+            .filter((s) => s.data.user?.organizationId === organizationId)
             .map((s) => s.data.user.userId),
         ),
       ];
@@ -247,7 +281,6 @@ export class AlertsService implements OnModuleInit {
         'connected recipients unknown',
       );
     }
-    this.emitAlert(audience.rooms, alert);
     let sent: Sent[] = [];
     try {
       sent = await this.recipients.markSent(connected.map((userId) => ({ alertId: id, userId })));
@@ -261,14 +294,13 @@ export class AlertsService implements OnModuleInit {
     this.logger.info(
       {
         alertId: id,
-        organizationId: values.organizationId,
-        kind: values.kind,
+        organizationId,
+        kind: alert.kind,
         targeted: audience.userIds.length,
         delivered: sent.length,
       },
       'alert created',
     );
-    return { alert };
   }
 
   private emitAlert(roomList: string[], alert: Alert, flag?: 'replayed' | 'redelivered'): void {
@@ -326,12 +358,16 @@ export class AlertsService implements OnModuleInit {
         user.userId,
       );
       if (rows.length === 0 || socket.disconnected) return;
-      const sent = await this.recipients.markSent(
+      const sent = await this.recipients.markReplayed(
         rows.map((r) => ({ alertId: r.id, userId: user.userId })),
       );
       for (const row of rows) {
         const alert = toAlert(row);
-        socket.emit('alert:emergency', { alert, replayed: true });
+        // Not again when its live copy reached this socket during the connect sequence; its
+        // live copy still on the way is dropped instead (§12.4, delivery-guard.ts).
+        replayOnce(socket, deliveryKey.alert(alert.id), true, () =>
+          socket.emit('alert:emergency', { alert, replayed: true }),
+        );
         this.delivered(
           alert,
           sent.filter((s) => s.alertId === row.id),
@@ -378,6 +414,8 @@ export class AlertsService implements OnModuleInit {
         outcome: 'success',
         details: { kind: row.kind },
       });
+      // §12.7: an acknowledgement by any recipient stops the alert's escalation.
+      if (escalates(row.kind, row.severity)) await this.escalation.stop(alertId, 'acknowledged');
     }
     return { alertId, acknowledgedAt: result.acknowledgedAt.toISOString() };
   }
@@ -414,6 +452,8 @@ export class AlertsService implements OnModuleInit {
       ...(requestId ? { requestId } : {}),
       details: { kind: resolved.kind, actorRole: principal.role },
     });
+    if (escalates(resolved.kind, resolved.severity))
+      await this.escalation.stop(alertId, 'resolved');
     this.logger.info({ alertId, organizationId: resolved.organizationId }, 'alert resolved');
     return { alert };
   }
@@ -424,11 +464,17 @@ export class AlertsService implements OnModuleInit {
   ): Promise<{
     alert: Alert;
     recipients: { targeted: number; delivered: number; acknowledged: number };
+    escalation: EscalationStatus;
   }> {
     const row = await this.alerts.find(alertId);
     if (!row) throw AppError.notFound('Alert');
     assertOrganizationAccess(principal, row.organizationId);
-    return { alert: toAlert(row), recipients: await this.recipients.counts(alertId) };
+    await this.recording.get(alertId);
+    return {
+      alert: toAlert(row),
+      recipients: await this.recipients.counts(alertId),
+      escalation: await this.escalations.status(alertId),
+    };
   }
 
   get resendIntervalMs(): number {

@@ -88,3 +88,76 @@ describe('parseRateLimits', () => {
     }
   });
 });
+
+describe('alert escalation (§12.7)', () => {
+  const prod = {
+    NODE_ENV: 'production',
+    JWT_SECRET: 'x'.repeat(32),
+    CORS_ORIGIN: 'https://a.example',
+    DATABASE_URL: 'postgres://x@h/db',
+    REDIS_URL: 'redis://h:6379',
+  };
+  const fails = (env: Record<string, string>, variable: string) => {
+    let err: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(variable);
+    expect((err as Error).message).not.toContain('\n');
+  };
+
+  it('is off without a URL; the deadline defaults to 120000 ms and the attempt timeout to 5 s', () => {
+    expect(loadConfig(base).alertEscalation).toBeUndefined();
+    const c = loadConfig({
+      ...base,
+      ALERT_ESCALATION_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      ALERT_ESCALATION_SECRET: 's',
+    });
+    expect(c.alertEscalation).toMatchObject({
+      webhookUrl: 'http://127.0.0.1:9/hook',
+      afterMs: 120000,
+      attemptTimeoutMs: 5000,
+    });
+    expect(Buffer.from(c.alertEscalation!.secret).toString('utf8')).toBe('s');
+  });
+
+  it('refuses bad values with one line naming the variable', () => {
+    const url = { ALERT_ESCALATION_WEBHOOK_URL: 'https://pager.example/h' };
+    fails({ ...base, ...url }, 'ALERT_ESCALATION_SECRET');
+    fails(
+      { ...base, ALERT_ESCALATION_WEBHOOK_URL: 'not a url', ALERT_ESCALATION_SECRET: 's' },
+      'ALERT_ESCALATION_WEBHOOK_URL',
+    );
+    fails(
+      { ...base, ALERT_ESCALATION_WEBHOOK_URL: 'ftp://h/x', ALERT_ESCALATION_SECRET: 's' },
+      'ALERT_ESCALATION_WEBHOOK_URL',
+    );
+    fails(
+      { ...base, ALERT_ESCALATION_WEBHOOK_URL: 'https://u:p@h/x', ALERT_ESCALATION_SECRET: 's' },
+      'ALERT_ESCALATION_WEBHOOK_URL',
+    );
+    fails({ ...base, ALERT_ESCALATION_AFTER_MS: 'soon' }, 'ALERT_ESCALATION_AFTER_MS');
+    fails({ ...base, ALERT_ESCALATION_AFTER_MS: '5' }, 'ALERT_ESCALATION_AFTER_MS');
+    fails(
+      { ...base, ALERT_ESCALATION_ATTEMPT_TIMEOUT_MS: '-1' },
+      'ALERT_ESCALATION_ATTEMPT_TIMEOUT_MS',
+    );
+    // production: https only, a secret of at least 32 bytes
+    fails(
+      {
+        ...prod,
+        ALERT_ESCALATION_WEBHOOK_URL: 'http://pager.example/h',
+        ALERT_ESCALATION_SECRET: 'k'.repeat(32),
+      },
+      'ALERT_ESCALATION_WEBHOOK_URL',
+    );
+    fails({ ...prod, ...url, ALERT_ESCALATION_SECRET: 'k'.repeat(31) }, 'ALERT_ESCALATION_SECRET');
+    expect(
+      loadConfig({ ...prod, ...url, ALERT_ESCALATION_SECRET: 'k'.repeat(32) }).alertEscalation
+        ?.webhookUrl,
+    ).toBe('https://pager.example/h');
+  });
+});

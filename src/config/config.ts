@@ -74,6 +74,17 @@ export interface RedisConfig {
   commandTimeoutMs: number;
 }
 
+/** Alert escalation to a webhook (§12.7); absent when ALERT_ESCALATION_WEBHOOK_URL is unset. */
+export interface AlertEscalationConfig {
+  webhookUrl: string;
+  /** HMAC-SHA256 key: the UTF-8 bytes of ALERT_ESCALATION_SECRET. */
+  secret: Uint8Array;
+  /** An unacknowledged alert escalates this long after its creation. */
+  afterMs: number;
+  /** Timeout of one webhook attempt (5 s; ALERT_ESCALATION_ATTEMPT_TIMEOUT_MS exists for tests). */
+  attemptTimeoutMs: number;
+}
+
 export interface AppConfig {
   nodeEnv: string;
   isProduction: boolean;
@@ -94,6 +105,7 @@ export interface AppConfig {
     pingTimeoutMs: number;
   };
   alertResendIntervalMs: number;
+  alertEscalation?: AlertEscalationConfig;
   logLevel: string;
   shutdownGraceMs: number;
   /** Development conveniences (demo page, demo token endpoint); never on in production. */
@@ -285,6 +297,38 @@ function parseCors(env: Env, production: boolean): string[] {
   return origins;
 }
 
+function parseAlertEscalation(env: Env, production: boolean): AlertEscalationConfig | undefined {
+  const afterMs = int(env, 'ALERT_ESCALATION_AFTER_MS', 120000, 100, 7 * 24 * 3600 * 1000);
+  const attemptTimeoutMs = int(env, 'ALERT_ESCALATION_ATTEMPT_TIMEOUT_MS', 5000, 100, 60000);
+  const raw = str(env, 'ALERT_ESCALATION_WEBHOOK_URL');
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('ALERT_ESCALATION_WEBHOOK_URL', 'is not a valid URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ConfigError('ALERT_ESCALATION_WEBHOOK_URL', 'must be an http(s) URL');
+  if (url.username !== '' || url.password !== '')
+    throw new ConfigError(
+      'ALERT_ESCALATION_WEBHOOK_URL',
+      'must not carry user:password@ (fetch refuses it; use a token in the path or query)',
+    );
+  if (production && url.protocol !== 'https:')
+    throw new ConfigError('ALERT_ESCALATION_WEBHOOK_URL', 'must be an https: URL in production');
+  const secretRaw = env.ALERT_ESCALATION_SECRET;
+  if (secretRaw === undefined || secretRaw === '')
+    throw new ConfigError(
+      'ALERT_ESCALATION_SECRET',
+      'is required when ALERT_ESCALATION_WEBHOOK_URL is set',
+    );
+  const secret = new TextEncoder().encode(secretRaw);
+  if (production && secret.byteLength < 32)
+    throw new ConfigError('ALERT_ESCALATION_SECRET', 'must be at least 32 bytes in production');
+  return { webhookUrl: url.toString(), secret, afterMs, attemptTimeoutMs };
+}
+
 /** Parses and validates the environment once. Nothing else in the service reads process.env. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = str(env, 'NODE_ENV') ?? 'development';
@@ -304,6 +348,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const redis = parseRedis(env, isProduction);
   const rateLimits = parseRateLimits(str(env, 'RATE_LIMITS'));
   const jwt = parseJwt(env, isProduction, dataDir);
+  const alertEscalation = parseAlertEscalation(env, isProduction);
   return {
     nodeEnv,
     isProduction,
@@ -324,6 +369,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       pingTimeoutMs: int(env, 'WS_PING_TIMEOUT_MS', 60000, 100),
     },
     alertResendIntervalMs: int(env, 'ALERT_RESEND_INTERVAL_MS', 60000, 50),
+    ...(alertEscalation ? { alertEscalation } : {}),
     logLevel,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 600000),
     demoEnabled: !isProduction && bool(env, 'DEMO_ENABLED', true),
@@ -346,6 +392,13 @@ export function describeConfig(c: AppConfig): Record<string, unknown> {
     rateLimits: c.rateLimits,
     ws: c.ws,
     alertResendIntervalMs: c.alertResendIntervalMs,
+    // The webhook's origin only: a path or query may carry the receiver's integration key.
+    alertEscalation: c.alertEscalation
+      ? {
+          webhookOrigin: new URL(c.alertEscalation.webhookUrl).origin,
+          afterMs: c.alertEscalation.afterMs,
+        }
+      : 'disabled',
     nodeId: c.nodeId,
   };
 }

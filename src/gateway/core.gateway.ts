@@ -13,6 +13,7 @@ import { AuthRefreshDto, ChannelDto } from '../protocol/dto/client.dto.js';
 import type { ClientAckData } from '../protocol/events.js';
 import type { NamespaceName } from '../protocol/constants.js';
 import { ChannelService } from '../channels/channel.service.js';
+import { closeDeliveryGuard, openDeliveryGuard } from '../sessions/delivery-guard.js';
 import { SessionService } from '../sessions/session.service.js';
 import { AckPresent } from './ack-present.decorator.js';
 import { RealtimeGateway } from './realtime-gateway.decorator.js';
@@ -35,8 +36,17 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
       this.logger.info({ config: describeConfig(this.config) }, 'realtime gateway ready');
   }
 
-  handleConnection(socket: AppSocket): Promise<void> {
-    return this.sessions.onConnection(socket, this.namespace);
+  /**
+   * §4, guarded for §12.4: from before the socket joins its rooms until its connect hooks are
+   * done, what reaches it is recorded so the replay does not send it again (delivery-guard.ts).
+   */
+  async handleConnection(socket: AppSocket): Promise<void> {
+    openDeliveryGuard(socket);
+    try {
+      await this.sessions.onConnection(socket, this.namespace);
+    } finally {
+      closeDeliveryGuard(socket);
+    }
   }
 
   handleDisconnect(socket: AppSocket, reason: string): Promise<void> {

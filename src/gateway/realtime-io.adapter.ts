@@ -15,6 +15,7 @@ import {
 import { installWebSocketCorking } from './ws-corking.js';
 import { installSlowConsumerGuard } from './slow-consumer.js';
 import { MetricsService } from '../observability/metrics.service.js';
+import { installDeliveryGuard } from '../sessions/delivery-guard.js';
 import type { AppServer, AppSocket } from './socket.types.js';
 
 type Ack = (response: unknown) => void;
@@ -87,7 +88,8 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
       cors: { origin: corsOrigins, credentials: true },
       allowRequest: (req, callback) => {
         const allowed = isOriginAllowed(req, corsOrigins);
-        callback(allowed ? null : 'Origin not allowed', allowed);
+        // The 403 body says why (the SDK surfaces it), without echoing the origin.
+        callback(allowed ? null : 'Origin not allowed (see CORS_ORIGIN)', allowed);
       },
       // Never recover sessions without running the handshake middleware again (§3).
       connectionStateRecovery: undefined,
@@ -98,6 +100,7 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
   override createIOServer(port: number, _options?: ServerOptions): AppServer {
     if (this.server) return this.server;
     installWebSocketCorking();
+    installDeliveryGuard();
     const options = this.serverOptions();
     const server: AppServer =
       this.httpServer && port === 0

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle, type Db } from '../persistence/database.js';
+import { MicroBatcher } from '../persistence/micro-batcher.js';
 import { members } from '../persistence/schema.js';
 
 function upsertQuery(db: Db) {
@@ -18,6 +19,12 @@ function upsertQuery(db: Db) {
     .prepare('members_upsert');
 }
 
+interface Member {
+  organizationId: string;
+  userId: string;
+  role: string;
+}
+
 /** The `members` table: users seen connecting, per organization, with their latest role. */
 @Injectable()
 export class MembersRepository {
@@ -27,12 +34,32 @@ export class MembersRepository {
    */
   private readonly upsertStatement: ReturnType<typeof upsertQuery>;
 
+  /** A connect storm's upserts, grouped into multi-row statements (micro-batcher.ts). */
+  private readonly upserts = new MicroBatcher<Member, void>((batch) => this.upsertMany(batch));
+
   constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {
     this.upsertStatement = upsertQuery(database.db);
   }
 
-  async upsert(organizationId: string, userId: string, role: string): Promise<void> {
-    await this.upsertStatement.execute({ organizationId, userId, role });
+  upsert(organizationId: string, userId: string, role: string): Promise<void> {
+    return this.upserts.load({ organizationId, userId, role });
+  }
+
+  /** One statement for the batch; a member named twice keeps the role it was named with last. */
+  private async upsertMany(batch: Member[]): Promise<void[]> {
+    const unique = [
+      ...new Map(batch.map((m) => [`${m.organizationId}\u0000${m.userId}`, m])).values(),
+    ];
+    if (unique.length === 1) await this.upsertStatement.execute({ ...unique[0] });
+    else
+      await this.database.db
+        .insert(members)
+        .values(unique)
+        .onConflictDoUpdate({
+          target: [members.organizationId, members.userId],
+          set: { role: sql`excluded.role`, lastSeenAt: sql`now()` },
+        });
+    return batch.map(() => undefined);
   }
 
   async userIds(organizationId: string): Promise<string[]> {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
+import { MicroBatcher } from '../persistence/micro-batcher.js';
 import { queryRows, type Executor } from './db-rows.js';
 
 /** A conversation in which the user has not confirmed everything (`last_seq > delivered_seq`). */
@@ -40,23 +41,47 @@ export class ParticipantsRepository {
   }
 
   /** Every conversation of the user (in its organization) with messages above the delivered cursor. */
-  async lagging(userId: string, organizationId: string): Promise<LaggingConversation[]> {
+  lagging(userId: string, organizationId: string): Promise<LaggingConversation[]> {
+    return this.laggingLookups.load({ userId, organizationId });
+  }
+
+  /** The connect-time lookups of a storm, one query per batch (micro-batcher.ts). */
+  private readonly laggingLookups = new MicroBatcher<
+    { userId: string; organizationId: string },
+    LaggingConversation[]
+  >(async (batch) => {
+    const users = sql.join(
+      [...new Map(batch.map((b) => [`${b.organizationId}\u0000${b.userId}`, b])).values()].map(
+        (b) => sql`(${b.userId}, ${b.organizationId})`,
+      ),
+      sql`, `,
+    );
     const rows = await queryRows<{
+      user_id: string;
+      organization_id: string;
       conversation_id: string;
       delivered_seq: number;
       last_seq: number;
     }>(
       this.database.db,
-      sql`SELECT p.conversation_id, p.delivered_seq, c.last_seq
+      sql`SELECT p.user_id, p.organization_id, p.conversation_id, p.delivered_seq, c.last_seq
           FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id
-          WHERE p.user_id = ${userId} AND p.organization_id = ${organizationId} AND c.last_seq > p.delivered_seq`,
+          WHERE (p.user_id, p.organization_id) IN (${users}) AND c.last_seq > p.delivered_seq`,
     );
-    return rows.map((r) => ({
-      conversationId: r.conversation_id,
-      deliveredSeq: Number(r.delivered_seq),
-      lastSeq: Number(r.last_seq),
-    }));
-  }
+    const byUser = new Map<string, LaggingConversation[]>();
+    for (const r of rows) {
+      const key = `${r.organization_id}\u0000${r.user_id}`;
+      const list = byUser.get(key) ?? [];
+      list.push({
+        conversationId: r.conversation_id,
+        deliveredSeq: Number(r.delivered_seq),
+        lastSeq: Number(r.last_seq),
+      });
+      byUser.set(key, list);
+    }
+    // Each caller gets a list of its own (two sockets of one user may be in one batch).
+    return batch.map((b) => [...(byUser.get(`${b.organizationId}\u0000${b.userId}`) ?? [])]);
+  });
 
   /**
    * Moves the user's delivered cursor (and, for `read`, the read cursor too) up to the seq of

@@ -49,6 +49,12 @@ export class MetricsService implements OnModuleDestroy {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly alertEscalations = new Counter({
+    name: 'realtime_alert_escalations_total',
+    help: 'Alert escalation webhook outcomes: delivered (a 2xx), failed (an attempt to retry), abandoned (acknowledged, resolved or expired during retries), cancelled (before the deadline)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly databaseUp = new Gauge({
     name: 'realtime_database_up',
     help: '1 when the last database check answered',

@@ -146,6 +146,40 @@ export const alertRecipients = pgTable(
   ],
 );
 
+/**
+ * Alert escalation outbox (§12.7, migration 0005): one row per alert that may escalate, claimed by
+ * one node at a time (FOR UPDATE SKIP LOCKED + a lease). See src/alerts/escalation/.
+ */
+export const alertEscalations = pgTable(
+  'alert_escalations',
+  {
+    alertId: text('alert_id')
+      .primaryKey()
+      .references(() => alerts.id, { onDelete: 'cascade' }),
+    organizationId: text('organization_id').notNull(),
+    deliveryId: text('delivery_id').notNull(),
+    /** scheduled | pending | delivered | abandoned | cancelled */
+    state: text('state').notNull().default('scheduled'),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    claimToken: text('claim_token'),
+    claimedBy: text('claimed_by'),
+    claimExpiresAt: ts('claim_expires_at'),
+    /** The exact body sent (ids and counts only), fixed at the first attempt. */
+    payload: text('payload'),
+    escalatedAt: ts('escalated_at'),
+    deliveredAt: ts('delivered_at'),
+    lastOutcome: text('last_outcome'),
+    finishedAt: ts('finished_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('alert_escalations_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`${t.state} IN ('scheduled', 'pending')`),
+  ],
+);
+
 /** Session revocations: tokens of the user with `iat` ≤ `revoked_at` (or no iat) are refused. */
 export const revocations = pgTable('revocations', {
   userId: text('user_id').primaryKey(),
@@ -179,6 +213,7 @@ export const schema = {
   notifications,
   alerts,
   alertRecipients,
+  alertEscalations,
   revocations,
   auditLog,
 };

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { PresenceEntry, PresenceStatus } from '../protocol/models.js';
+import { EmitBatcher } from '../sessions/emit-batcher.js';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { SessionService } from '../sessions/session.service.js';
@@ -13,6 +14,11 @@ import { PRESENCE_STORE, type PresenceStore } from './presence.store.js';
  */
 @Injectable()
 export class PresenceService implements OnModuleInit, OnApplicationShutdown {
+  /** Announcements of a connect storm go out together, every 10 ms (emit-batcher.ts). */
+  private readonly announcer = new EmitBatcher(10, 1000, (err) =>
+    this.logger.error({ errorName: (err as Error)?.name }, 'presence announcement failed'),
+  );
+
   constructor(
     @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
     private readonly sessions: SessionService,
@@ -29,7 +35,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       onDisconnect: (ctx) => this.disconnected(ctx),
     });
     // A dead node's users, reaped by this node (Redis store only).
-    this.store.onExpired?.((organizationId, entry) => this.changed(organizationId, entry));
+    this.store.onExpired?.((organizationId, entry) => void this.changed(organizationId, entry));
   }
 
   private async connected({ socket, user }: SessionContext): Promise<void> {
@@ -41,7 +47,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     if (first)
-      this.changed(user.organizationId, {
+      await this.changed(user.organizationId, {
         userId: user.userId,
         status: 'online',
         lastSeenAt: at.toISOString(),
@@ -58,7 +64,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       at,
     );
     if (last && before.status !== 'offline') {
-      this.changed(user.organizationId, {
+      await this.changed(user.organizationId, {
         userId: user.userId,
         status: 'offline',
         lastSeenAt: at.toISOString(),
@@ -76,7 +82,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     const at = new Date();
     await this.store.setStatus(organizationId, userId, status, at);
     if (before.status !== status)
-      this.changed(organizationId, { userId, status, lastSeenAt: at.toISOString() });
+      await this.changed(organizationId, { userId, status, lastSeenAt: at.toISOString() });
     return { status };
   }
 
@@ -86,15 +92,19 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     return { users: await this.store.get(organizationId, [...new Set(userIds)]) };
   }
 
-  private changed(organizationId: string, entry: PresenceEntry): void {
-    this.publisher.toOrg(organizationId, 'presence:changed', entry);
-    this.logger.debug(
-      { organizationId, userId: entry.userId, status: entry.status },
-      'presence changed',
-    );
+  /** Resolves once emitted: coalesced with the other announcements of this 10 ms window. */
+  private changed(organizationId: string, entry: PresenceEntry): Promise<void> {
+    return this.announcer.add(() => {
+      this.publisher.toOrg(organizationId, 'presence:changed', entry);
+      this.logger.debug(
+        { organizationId, userId: entry.userId, status: entry.status },
+        'presence changed',
+      );
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.announcer.flush();
     await this.store.close();
   }
 }

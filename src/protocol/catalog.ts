@@ -14,6 +14,7 @@ import {
   ConversationCreateDto,
   ConversationHistoryDto,
   ConversationJoinDto,
+  ConversationListDto,
   ConversationRefDto,
   MessageEditDto,
   MessageReceiptDto,
@@ -119,6 +120,13 @@ export const MODEL_SCHEMAS: Record<string, Schema> = {
     },
     ['studentId', 'location', 'dueAt', 'expiresAt', 'resolvedAt'],
   ),
+  ConversationSummary: obj({
+    conversation: ref('Conversation'),
+    lastMessage: { oneOf: [ref('Message'), { type: 'null' }] },
+    unreadCount: int(0),
+    deliveredSeq: int(0),
+    readSeq: int(0),
+  }),
   PresenceEntry: obj({
     userId: str(),
     status: { type: 'string', enum: ['online', 'away', 'offline'] },
@@ -206,6 +214,17 @@ export const CLIENT_EVENTS = {
     summary:
       'Leaves the room, not the membership (`message:new` still reaches every session of a participant).',
     ack: obj({ conversationId: str() }),
+    effects: 'none',
+  },
+  'conversation:list': {
+    dto: ConversationListDto,
+    optionalPayload: true,
+    summary:
+      'The caller’s conversations in its organization, most recent activity first (last message, else creation; ties by id), `limit` per page (1..100, default 50). `before` is the `nextCursor` of the previous page (opaque; `null` on the last page; a malformed one → VALIDATION_ERROR). `lastMessage` is `null` for an empty conversation; `unreadCount` counts messages above the caller’s read cursor (one’s own sends move it). Keyset paging: a conversation whose activity did not change is never repeated or skipped; one with a new message moves to the front.',
+    ack: obj({
+      conversations: arr(ref('ConversationSummary')),
+      nextCursor: { type: ['string', 'null'] },
+    }),
     effects: 'none',
   },
   'message:send': {
@@ -323,6 +342,13 @@ export const SERVER_EVENTS = {
     audience: 'the new socket',
     namespaces: BOTH,
   },
+  'sync:required': {
+    summary:
+      'Live events from other nodes may have been missed (this node’s link to the adapter’s Redis came back after an outage): catch up every tracked conversation with `conversation:join` `afterSeq` (the SDK does it by itself).',
+    payload: obj({ reason: { type: 'string', enum: ['adapter-recovered'] } }),
+    audience: 'every socket of the recovered node',
+    namespaces: BOTH,
+  },
   'message:new': {
     summary:
       'A new message; `replayed: true` when replayed on connect (seq above the delivered cursor, oldest first).',
@@ -414,6 +440,13 @@ export const SERVER_EVENTS = {
     audience: 'the target users/roles (default roles `nurse`, `admin`)',
     namespaces: ROOT,
   },
+  'alert:escalated': {
+    summary:
+      'Nobody acknowledged an emergency (or critical health) alert within ALERT_ESCALATION_AFTER_MS, and the escalation webhook accepted it (once per alert). `escalatedAt` is the time of the first webhook attempt.',
+    payload: obj({ alertId: str(), escalatedAt: time }),
+    audience: 'the organization’s admins (`org:<organizationId>:role:admin`)',
+    namespaces: ROOT,
+  },
   'channel:message': {
     summary: 'Published through `POST /api/v1/channels/publish`.',
     payload: obj({ channel: str(), event: str(), data: {}, publishedAt: time }),
@@ -425,13 +458,6 @@ export const SERVER_EVENTS = {
       'The token expired (or the session was revoked: the message says so). The server disconnects the socket right after (`io server disconnect`): reconnect only with a fresh token.',
     payload: ref('ErrorObject'),
     audience: 'the socket, just before it is dropped',
-    namespaces: BOTH,
-  },
-  'sync:required': {
-    summary:
-      'This node’s link to the cluster’s Redis came back after an outage (§12.8): live events sent on other nodes meanwhile may have been missed. Catch up with `conversation:join` and `afterSeq` (the last seq you hold) for every open conversation, and re-read notifications and presence if shown; the SDK does it by itself. Nothing acknowledged was lost: it is all in the database.',
-    payload: obj({ reason: { type: 'string', enum: ['adapter-recovered'] } }),
-    audience: 'every socket of the node whose adapter link recovered',
     namespaces: BOTH,
   },
   error: {

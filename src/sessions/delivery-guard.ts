@@ -1,0 +1,202 @@
+import { Adapter } from 'socket.io-adapter';
+import type { AppSocket } from '../gateway/socket.types.js';
+
+/**
+ * At most once per session (§12.4), also in a connect storm.
+ *
+ * A new socket joins its rooms first (so nothing sent meanwhile falls between live delivery and
+ * the replay), then its connect hooks replay what it missed (§4 step 4). Two races follow, and
+ * the guard closes both for `message:new` (by message id) and first copies of
+ * `alert:emergency` (by alert id; re-sends flagged `redelivered` may repeat by contract):
+ *
+ * 1. live before replay: a broadcast reaches the socket after it joined, and the replay query
+ *    (which runs later) finds the same item. While the connect sequence runs, every tracked item
+ *    delivered to the socket — by a broadcast, on any adapter — is recorded; the replay skips
+ *    what is recorded.
+ * 2. replay before live: the item was committed before the replay query, but its broadcast was
+ *    still on its way (the publishing node emits after its commit, and across nodes through
+ *    Redis). The replayed item's id is kept after the sequence ends, and the live copy is
+ *    dropped for that socket when it arrives. Only items young enough to still have a broadcast
+ *    in flight are kept (created less than IN_FLIGHT_MS ago; alerts always, they are few), for
+ *    ECHO_HOLD_MS after the sequence, or until their live copy was dropped.
+ *
+ * Broadcasts are filtered where every adapter (in-memory, Redis pub/sub, Redis streams) hands a
+ * packet to its local sockets: `Adapter.prototype.broadcast` of socket.io-adapter, which the
+ * cluster adapters call with `super.broadcast` both for their own emits and for the ones received
+ * from other nodes. While no socket of this process is guarded, the patch costs one comparison
+ * per broadcast; a guarded socket costs one property read per delivery. The state lives on the
+ * socket only while it is guarded; no listener is added per socket.
+ */
+
+/** How long after its connect sequence a socket drops the late live copy of a replayed item. */
+export const ECHO_HOLD_MS = 30_000;
+/** A replayed item created less than this long ago may still have its broadcast in flight. */
+export const IN_FLIGHT_MS = 60_000;
+
+const STATE = Symbol('white-cross.delivery-guard');
+const PATCHED = Symbol.for('white-cross.delivery-guard');
+
+interface GuardState {
+  /** The connect sequence is running. */
+  open: boolean;
+  /** Items delivered to the socket during the sequence, live or replayed. */
+  seen?: Set<string>;
+  /** Replayed items whose live copy may still arrive. */
+  held?: Set<string>;
+  /** When the held items are released (after the sequence). */
+  until: number;
+}
+
+type Guarded = AppSocket & { [STATE]?: GuardState };
+
+interface BroadcastPacket {
+  data?: unknown[];
+}
+
+let guardedSockets = 0;
+const holding = new Set<Guarded>();
+let sweeper: NodeJS.Timeout | undefined;
+let dropped = 0;
+
+export const deliveryKey = {
+  message: (id: string): string => `m:${id}`,
+  alert: (id: string): string => `a:${id}`,
+};
+
+/** The tracked key of a broadcast packet, if it is a `message:new` or a first-copy alert. */
+function keyOf(packet: BroadcastPacket): string | undefined {
+  const data = packet.data;
+  if (!Array.isArray(data)) return undefined;
+  const payload = data[1] as
+    { message?: { id?: unknown }; alert?: { id?: unknown }; redelivered?: unknown } | undefined;
+  if (data[0] === 'message:new') {
+    const id = payload?.message?.id;
+    return typeof id === 'string' ? deliveryKey.message(id) : undefined;
+  }
+  if (data[0] === 'alert:emergency' && payload?.redelivered !== true) {
+    const id = payload?.alert?.id;
+    return typeof id === 'string' ? deliveryKey.alert(id) : undefined;
+  }
+  return undefined;
+}
+
+/** Whether a live copy of `key` may go to a guarded socket; records it. */
+function admit(socket: Guarded, state: GuardState, key: string): boolean {
+  if (state.open) {
+    state.seen ??= new Set();
+    if (state.seen.has(key)) return false;
+    state.seen.add(key);
+    return true;
+  }
+  if (!state.held?.delete(key)) return true;
+  if (state.held.size === 0) release(socket);
+  return false;
+}
+
+function release(socket: Guarded): void {
+  if (socket[STATE] === undefined) return;
+  delete socket[STATE];
+  holding.delete(socket);
+  guardedSockets--;
+}
+
+function sweep(): void {
+  const now = Date.now();
+  for (const socket of holding) {
+    const state = socket[STATE];
+    if (!state || state.until <= now || socket.disconnected) release(socket);
+  }
+  if (holding.size === 0 && sweeper) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+/** Installs the broadcast filter once per process (idempotent). */
+export function installDeliveryGuard(): void {
+  const proto = Adapter.prototype as unknown as Record<symbol, boolean> & {
+    broadcast(this: Adapter, packet: BroadcastPacket, opts: unknown): void;
+  };
+  if (proto[PATCHED]) return;
+  const broadcast = proto.broadcast;
+  proto.broadcast = function (this: Adapter, packet: BroadcastPacket, opts: unknown): void {
+    if (guardedSockets === 0) return broadcast.call(this, packet, opts);
+    const key = keyOf(packet);
+    if (key === undefined) return broadcast.call(this, packet, opts);
+    // Adapter.broadcast encodes once and calls `this.apply(opts, deliver)` synchronously; an own
+    // `apply` wraps `deliver` for this one call. It wraps the class's method (never an outer
+    // call's wrapper, should a delivery broadcast again) and puts back what was there.
+    const self = this as unknown as {
+      apply(opts: unknown, deliver: (socket: Guarded) => void): void;
+    };
+    const apply = (Object.getPrototypeOf(self) as typeof self).apply;
+    const outer = Object.prototype.hasOwnProperty.call(self, 'apply') ? self.apply : undefined;
+    self.apply = (o, deliver) =>
+      apply.call(this, o, (socket: Guarded) => {
+        const state = socket[STATE];
+        if (state !== undefined && !admit(socket, state, key)) {
+          dropped++;
+          return;
+        }
+        deliver(socket);
+      });
+    try {
+      broadcast.call(this, packet, opts);
+    } finally {
+      if (outer) self.apply = outer;
+      else delete (self as { apply?: unknown }).apply;
+    }
+  };
+  proto[PATCHED] = true;
+}
+
+/** Before the socket joins its rooms (§4 step 1): start recording what reaches it. */
+export function openDeliveryGuard(socket: AppSocket): void {
+  const s = socket as Guarded;
+  if (s[STATE] !== undefined) return;
+  s[STATE] = { open: true, until: 0 };
+  guardedSockets++;
+}
+
+/**
+ * A replayed item: emitted unless the socket already got it during its connect sequence.
+ * `inFlight`: its live broadcast may still arrive (then it is dropped for this socket).
+ * Returns whether it was emitted.
+ */
+export function replayOnce(
+  socket: AppSocket,
+  key: string,
+  inFlight: boolean,
+  emit: () => void,
+): boolean {
+  const state = (socket as Guarded)[STATE];
+  if (state?.open) {
+    state.seen ??= new Set();
+    if (state.seen.has(key)) return false;
+    state.seen.add(key);
+    if (inFlight) (state.held ??= new Set()).add(key);
+  }
+  emit();
+  return true;
+}
+
+/** The connect sequence ended: keep only the replayed items whose live copy may still come. */
+export function closeDeliveryGuard(socket: AppSocket): void {
+  const s = socket as Guarded;
+  const state = s[STATE];
+  if (!state || !state.open) return;
+  state.open = false;
+  state.seen = undefined;
+  if (!state.held || state.held.size === 0 || socket.disconnected) {
+    release(s);
+    return;
+  }
+  state.until = Date.now() + ECHO_HOLD_MS;
+  holding.add(s);
+  sweeper ??= setInterval(sweep, 1000).unref();
+}
+
+/** For tests and metrics: sockets guarded now, live copies dropped so far. */
+export function deliveryGuardStats(): { guarded: number; holding: number; dropped: number } {
+  return { guarded: guardedSockets, holding: holding.size, dropped };
+}
