@@ -147,8 +147,9 @@ describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
     async () => {
       const { RateLimitService } = await import('../src/rate-limit/rate-limit.service.js');
       const limits = srv.app.get(RateLimitService);
-      const user = uid('ops');
-      const s = await open(user);
+      const userId = uid('ops');
+      const user = { organizationId: 'org-rl', userId };
+      const s = await open(userId);
       expect(await limits.tokensLeft(user, 'ping')).toBe(3);
       await request(s, 'ping');
       await request(s, 'ping');

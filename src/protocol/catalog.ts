@@ -164,7 +164,7 @@ export const CLIENT_EVENTS = {
   subscribe: {
     dto: ChannelDto,
     summary:
-      'Join a channel: `org:<own org>`, `org:<own org>:<topic>` (topic `^[a-z0-9-]{1,32}$`, not `role`) or `user:<own id>`. Another org or user → AUTHORIZATION_FAILED; malformed → VALIDATION_ERROR.',
+      'Join a channel: `org:<own org>`, `org:<own org>:<topic>`, `user:<own id>` or `user:<own id>:<topic>` (topic `^[a-z0-9-]{1,32}$`, not `role`). Another org or user → AUTHORIZATION_FAILED; malformed → VALIDATION_ERROR.',
     ack: obj({ channel: str() }),
     effects: 'the socket receives `channel:message` for that channel',
   },
