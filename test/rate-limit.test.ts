@@ -302,6 +302,7 @@ describe('operators’ HTTP API for rate limits', () => {
   });
   type UserView = {
     userId: string;
+    organizationId: string;
     buckets: Array<{
       event: string;
       maxTokens: number;
@@ -318,9 +319,13 @@ describe('operators’ HTTP API for rate limits', () => {
     await request(s, 'ping');
     await request(s, 'ping');
     const service = await signToken({ userId: 'svc', organizationId: 'platform', role: 'service' });
-    const before = await http<UserView>(srv.url, 'GET', `/api/v1/rate-limits/${user}`, {
-      token: service,
-    });
+    // §12.1: a user is (organizationId, userId); a service names the organization.
+    const before = await http<UserView>(
+      srv.url,
+      'GET',
+      `/api/v1/rate-limits/${user}?organizationId=org-op`,
+      { token: service },
+    );
     expect(before.status).toBe(200);
     expect(bucket(before.body, 'ping')).toEqual({
       event: 'ping',
@@ -336,14 +341,17 @@ describe('operators’ HTTP API for rate limits', () => {
     const reset = await http<{ bucketsReset: number }>(
       srv.url,
       'POST',
-      `/api/v1/rate-limits/${user}/reset`,
+      `/api/v1/rate-limits/${user}/reset?organizationId=org-op`,
       { token: service },
     );
     expect(reset.status).toBe(200);
-    expect(reset.body).toEqual({ userId: user, bucketsReset: 1 });
-    const after = await http<UserView>(srv.url, 'GET', `/api/v1/rate-limits/${user}`, {
-      token: service,
-    });
+    expect(reset.body).toEqual({ userId: user, organizationId: 'org-op', bucketsReset: 1 });
+    const after = await http<UserView>(
+      srv.url,
+      'GET',
+      `/api/v1/rate-limits/${user}?organizationId=org-op`,
+      { token: service },
+    );
     expect(bucket(after.body, 'ping')?.tokensLeft).toBe(3);
     expect((await request(s, 'ping')).ok).toBe(true);
     const overview = await http<{ limits: Record<string, unknown> }>(
