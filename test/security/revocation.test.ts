@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { closeAll, connect, connectError, settle, type TestSocket } from '../support/client.js';
 import { http } from '../support/http.js';
@@ -200,6 +201,7 @@ describe.skipIf(!hasRedis() || !hasPostgres())('revocation with a frozen node', 
   let nodes: ServerProcess[] = [];
   let drop: (() => Promise<void>) | undefined;
   const open: TestSocket[] = [];
+  const prefix = redisPrefix('revfrozen');
   beforeAll(async () => {
     const db = await createTestDatabase('revfrozen');
     drop = db.drop;
@@ -208,7 +210,7 @@ describe.skipIf(!hasRedis() || !hasPostgres())('revocation with a frozen node', 
       JWT_SECRET: TEST_JWT_SECRET,
       DATABASE_URL: db.url,
       REDIS_URL: REDIS_TEST_URL,
-      REDIS_KEY_PREFIX: redisPrefix('revfrozen'),
+      REDIS_KEY_PREFIX: prefix,
       LOG_LEVEL: 'warn',
       RATE_LIMITS: JSON.stringify({ 'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 } }),
     };
@@ -261,6 +263,44 @@ describe.skipIf(!hasRedis() || !hasPostgres())('revocation with a frozen node', 
       expect(onFrozen.recorder.of('auth:expired')).toHaveLength(1);
     } finally {
       if (!resumed) process.kill(frozen.proc.pid!, 'SIGCONT');
+    }
+  }, 30_000);
+
+  it('a node that lost the revocation message during its pause re-reads before its first handshake and drops the socket', async () => {
+    const [healthy, frozen] = nodes;
+    const org = uniq('frz2');
+    const token = await signToken({ userId: 'victim', organizationId: org, role: 'nurse' });
+    const onFrozen = await connect(frozen.url, token, { record: ['auth:expired'] });
+    open.push(onFrozen.socket);
+    const frozenClosed = disconnected(onFrozen.socket);
+    const service = await signToken({ userId: 'svc', organizationId: org, role: 'service' });
+    // Only this test's node's own subscription is touched (found by its connection name).
+    const admin = new Redis(REDIS_TEST_URL);
+    process.kill(frozen.proc.pid!, 'SIGSTOP');
+    let resumed = false;
+    try {
+      const res = await http<RevokeBody>(healthy.url, 'POST', '/api/v1/sessions/revoke', {
+        token: service,
+        body: { userId: 'victim' },
+      });
+      expect(res.body).toEqual({ disconnected: 0, nodes: { confirmed: 1, unreachable: 1 } });
+      // The message waits in the frozen node's socket: cut that connection so it is lost.
+      const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+      const ids = list
+        .split('\n')
+        .filter((l) => l.includes(`name=${prefix}revocation-sub `))
+        .map((l) => /id=(\d+)/.exec(l)?.[1])
+        .filter((id): id is string => !!id);
+      expect(ids.length).toBe(2); // one per node
+      for (const id of ids) await admin.call('CLIENT', 'KILL', 'ID', id);
+      process.kill(frozen.proc.pid!, 'SIGCONT');
+      resumed = true;
+      expect((await connectError(frozen.url, token)).message).toBe('AUTHENTICATION_FAILED');
+      expect(await frozenClosed).toBe('io server disconnect');
+      expect(onFrozen.recorder.of('auth:expired')).toHaveLength(1);
+    } finally {
+      if (!resumed) process.kill(frozen.proc.pid!, 'SIGCONT');
+      admin.disconnect();
     }
   }, 30_000);
 });
