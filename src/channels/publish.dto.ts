@@ -1,4 +1,5 @@
-import { Allow, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { Allow, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { ID_PATTERN } from '../protocol/constants.js';
 import { MaxJsonBytes } from '../protocol/dto/validators.js';
 
 /** POST /api/v1/channels/publish body. `data` is any JSON value up to 64 KiB. */
@@ -15,4 +16,10 @@ export class ChannelPublishDto {
   @Allow()
   @MaxJsonBytes(65536)
   data?: unknown;
+
+  /** §12.1: the organization a `user:` channel is delivered in (default: the caller's). */
+  @IsOptional()
+  @IsString()
+  @Matches(ID_PATTERN)
+  organizationId?: string;
 }

@@ -43,7 +43,14 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitKey, BucketSpec>> = {
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
 
 export interface JwtConfig {
+  /** The key's algorithm (with a JWKS and no JWT_ALGORITHM: RS256, the first of `algorithms`). */
   algorithm: JwtAlgorithm;
+  /**
+   * The algorithms a token may be signed with, pinned to what the configured key allows: HS256
+   * with a secret, the key's own with a PEM, RS256 and ES256 with a JWKS (or JWT_ALGORITHM's one).
+   * Never `none`, never HS with a public key.
+   */
+  algorithms: JwtAlgorithm[];
   /** HS256 secret as the UTF-8 bytes of JWT_SECRET (or the generated one). */
   secret?: Uint8Array;
   /** Where a generated development secret lives (so the token CLI can reuse it). */
@@ -238,9 +245,11 @@ function parseJwt(env: Env, production: boolean, dataDir: string): JwtConfig {
     }
     if (type !== 'rsa' && type !== 'ec')
       throw new ConfigError('JWT_PUBLIC_KEY', 'must be an RSA or EC (P-256) key');
+    const algorithm = type === 'rsa' ? 'RS256' : 'ES256';
     return {
       ...base,
-      algorithm: type === 'rsa' ? 'RS256' : 'ES256',
+      algorithm,
+      algorithms: [algorithm],
       publicKeyPem: pem,
       secretSource: 'none',
     };
@@ -248,16 +257,19 @@ function parseJwt(env: Env, production: boolean, dataDir: string): JwtConfig {
   if (jwksUrl) {
     if (!/^https?:\/\//.test(jwksUrl))
       throw new ConfigError('JWT_JWKS_URL', 'must be an http(s) URL');
-    const alg = str(env, 'JWT_ALGORITHM') ?? 'RS256';
-    if (alg !== 'RS256' && alg !== 'ES256')
+    // Unset: whatever the set's RSA and EC (P-256) keys allow; jose matches a token's `alg` to a
+    // key of the right type (and the key's own `alg` when it has one).
+    const alg = str(env, 'JWT_ALGORITHM');
+    if (alg !== undefined && alg !== 'RS256' && alg !== 'ES256')
       throw new ConfigError('JWT_ALGORITHM', 'must be RS256 or ES256 with JWT_JWKS_URL');
-    return { ...base, algorithm: alg, jwksUrl, secretSource: 'none' };
+    const algorithms: JwtAlgorithm[] = alg ? [alg] : ['RS256', 'ES256'];
+    return { ...base, algorithm: algorithms[0], algorithms, jwksUrl, secretSource: 'none' };
   }
   if (secretRaw !== undefined && secretRaw !== '') {
     const secret = new TextEncoder().encode(secretRaw);
     if (production && secret.byteLength < 32)
       throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes in production');
-    return { ...base, algorithm: 'HS256', secret, secretSource: 'env' };
+    return { ...base, algorithm: 'HS256', algorithms: ['HS256'], secret, secretSource: 'env' };
   }
   if (production)
     throw new ConfigError(
@@ -267,6 +279,7 @@ function parseJwt(env: Env, production: boolean, dataDir: string): JwtConfig {
   return {
     ...base,
     algorithm: 'HS256',
+    algorithms: ['HS256'],
     secret: loadOrCreateSecret(dataDir),
     secretSource: 'generated',
   };
@@ -376,7 +389,7 @@ export function describeConfig(c: AppConfig): Record<string, unknown> {
   return {
     nodeEnv: c.nodeEnv,
     port: c.port,
-    jwtAlgorithm: c.jwt.algorithm,
+    jwtAlgorithm: c.jwt.algorithms.join(','),
     jwtKeySource: c.jwt.publicKeyPem ? 'public-key' : c.jwt.jwksUrl ? 'jwks' : c.jwt.secretSource,
     jwtIssuer: c.jwt.issuer ?? null,
     jwtAudience: c.jwt.audience ?? null,
