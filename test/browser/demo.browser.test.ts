@@ -34,7 +34,7 @@ describe.skipIf(!existsSync(CHROMIUM))('demo nurse-station page in Chromium', ()
   const pages: Record<string, Page> = {};
 
   beforeAll(async () => {
-    srv = await startServer();
+    srv = await startServer({ env: { DEMO_ENABLED: 'true' } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
