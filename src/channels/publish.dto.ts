@@ -1,5 +1,5 @@
 import { Allow, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { MaxJsonBytes } from '../protocol/dto/validators.js';
+import { MaxJsonBytes, NoControlCharacters } from '../protocol/dto/validators.js';
 
 /** POST /api/v1/channels/publish body. `data` is any JSON value up to 64 KiB. */
 export class ChannelPublishDto {
@@ -14,5 +14,6 @@ export class ChannelPublishDto {
 
   @Allow()
   @MaxJsonBytes(65536)
+  @NoControlCharacters()
   data?: unknown;
 }
