@@ -8,6 +8,7 @@ import {
 import type { Request, Response } from 'express';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { errorFields, isDatabaseError } from '../observability/error-fields.js';
 import { AppError, HTTP_STATUS, toErrorObject, type ErrorType } from '../protocol/errors.js';
 
 const STATUS_TYPES: Record<number, ErrorType> = {
@@ -50,13 +51,15 @@ export class HttpExceptionFilter implements ExceptionFilter {
             ? 'Request body too large'
             : exception.message;
       err = new AppError(type, text);
+    } else if (isDatabaseError(exception)) {
+      // A database refusal or a lost connection: 503, logged by class, SQLSTATE and constraint
+      // only — drizzle's message carries the query's parameters (§12.3).
+      status = 503;
+      err = AppError.unavailable('Storage unavailable');
+      this.logger.error(errorFields(exception), 'request failed');
     } else {
       status = 500;
-      const e = exception as Error | undefined;
-      this.logger.error(
-        { errorName: e?.name, stack: e?.stack?.split('\n').slice(1, 8).join('\n') },
-        'request failed',
-      );
+      this.logger.error(errorFields(exception), 'request failed');
     }
     const body = toErrorObject(err, {
       ...(requestId ? { requestId } : {}),

@@ -11,7 +11,7 @@ import type { AuthenticatedUser, Conversation, Message } from '../protocol/model
 import { rooms } from '../protocol/rooms.js';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import { ConversationsRepository, type ConversationRecord } from './conversations.repository.js';
-import { sqlState } from './db-rows.js';
+import { errorFields } from '../observability/error-fields.js';
 import { MessageWriter } from './message-writer.js';
 import { MessagesRepository } from './messages.repository.js';
 import { ParticipantsRepository } from './participants.repository.js';
@@ -508,10 +508,7 @@ export class MessagingService {
       return await fn();
     } catch (err) {
       if (err instanceof AppError) throw err;
-      this.logger.error(
-        { errorName: (err as Error)?.name, sqlState: sqlState(err) },
-        'storage failed',
-      );
+      this.logger.error(errorFields(err), 'storage failed');
       throw AppError.unavailable('Storage unavailable');
     }
   }
@@ -521,10 +518,7 @@ export class MessagingService {
     try {
       await this.audit.record(r);
     } catch (err) {
-      this.logger.error(
-        { errorName: (err as Error)?.name, sqlState: sqlState(err), action: r.action },
-        'audit write failed',
-      );
+      this.logger.error({ ...errorFields(err), action: r.action }, 'audit write failed');
     }
   }
 }
