@@ -19,6 +19,24 @@ export function parseChannel(channel: string, field = 'channel'): ParsedChannel 
   return { kind: kind as 'org' | 'user', id, ...(topic !== undefined ? { topic } : {}) };
 }
 
+/** Channels one socket may hold besides its automatic rooms (§12.3). */
+export const MAX_SUBSCRIPTIONS = 100;
+
+/**
+ * The channels a socket subscribed to: its rooms minus its own id room, the automatic rooms and
+ * the conversation rooms (joined by `conversation:join`, not by `subscribe`).
+ */
+export function subscribedChannels(socket: AppSocket): number {
+  const automatic = automaticRooms(socket.data.user);
+  let n = 0;
+  for (const room of socket.rooms) {
+    if (room === socket.id || room.startsWith('conversation:') || automatic.includes(room))
+      continue;
+    n++;
+  }
+  return n;
+}
+
 /** Subscribe rules (§5, §11) and channel publishing. */
 @Injectable()
 export class ChannelService {
@@ -37,6 +55,10 @@ export class ChannelService {
 
   async subscribe(socket: AppSocket, channel: string): Promise<{ channel: string }> {
     this.authorize(socket, channel);
+    // §12.3: at most 100 subscribed channels per socket besides its automatic rooms; a channel
+    // it already holds is not counted again.
+    if (!socket.rooms.has(channel) && subscribedChannels(socket) >= MAX_SUBSCRIPTIONS)
+      throw AppError.badRequest(`At most ${MAX_SUBSCRIPTIONS} subscribed channels per connection`);
     await socket.join(channel);
     return { channel };
   }

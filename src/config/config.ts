@@ -100,6 +100,8 @@ export interface AppConfig {
   alertResendIntervalMs: number;
   logLevel: string;
   shutdownGraceMs: number;
+  /** Budget of the node's conversation cache, in estimated heap bytes (§12.3). */
+  conversationCacheBytes: number;
   /**
    * Development conveniences (demo page, demo token endpoint), §12.3: on only when NODE_ENV is
    * development (or unset) and the JWT key is the generated development secret, or when
@@ -363,6 +365,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     alertResendIntervalMs: int(env, 'ALERT_RESEND_INTERVAL_MS', 60000, 50),
     logLevel,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 600000),
+    conversationCacheBytes: int(
+      env,
+      'CONVERSATION_CACHE_BYTES',
+      32 * 1024 * 1024,
+      65536,
+      64 * 1024 * 1024,
+    ),
     ...demoSetting(env, nodeEnv, isProduction, jwt),
     nodeId: str(env, 'NODE_ID') ?? `${process.pid}-${randomBytes(3).toString('hex')}`,
   };

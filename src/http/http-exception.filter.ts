@@ -65,6 +65,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
       ...(requestId ? { requestId } : {}),
       production: this.config.isProduction,
     });
-    if (!res.headersSent) res.status(status).json(body);
+    if (res.headersSent) return;
+    // 429: Retry-After in whole seconds, rounded up (§12.3); details.retryAfterMs is exact.
+    const retryAfterMs = (body.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+    if (status === 429 && typeof retryAfterMs === 'number')
+      res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+    res.status(status).json(body);
   }
 }
