@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import { errorFields, isDatabaseError } from '../observability/error-fields.js';
+import { databaseAnswer, errorFields, isDatabaseError } from '../observability/error-fields.js';
 import { AppError, toErrorObject } from '../protocol/errors.js';
 import { SilentDrop } from './silent-drop.js';
 import type { AppSocket } from './socket.types.js';
@@ -63,10 +63,10 @@ export class EventOutcomes {
       ack?.({ ok: true, data: {} });
       return;
     }
-    // A database refusal or lost connection that no service mapped: SERVICE_UNAVAILABLE (§12.3).
+    // A database refusal or lost connection that no service mapped (§12.3): see databaseAnswer.
     const answer =
       !(exception instanceof AppError) && isDatabaseError(exception)
-        ? AppError.unavailable('Storage unavailable')
+        ? databaseAnswer(exception)
         : exception;
     const error = toErrorObject(answer, { event, production: this.config.isProduction });
     this.metrics.events.inc({ event, outcome: error.type });

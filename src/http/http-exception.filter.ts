@@ -8,7 +8,7 @@ import {
 import type { Request, Response } from 'express';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { errorFields, isDatabaseError } from '../observability/error-fields.js';
+import { databaseAnswer, errorFields, isDatabaseError } from '../observability/error-fields.js';
 import { AppError, HTTP_STATUS, toErrorObject, type ErrorType } from '../protocol/errors.js';
 
 const STATUS_TYPES: Record<number, ErrorType> = {
@@ -52,10 +52,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
             : exception.message;
       err = new AppError(type, text);
     } else if (isDatabaseError(exception)) {
-      // A database refusal or a lost connection: 503, logged by class, SQLSTATE and constraint
+      // A database refusal (400 storable) or a lost connection (503), logged by class, SQLSTATE and constraint
       // only — drizzle's message carries the query's parameters (§12.3).
-      status = 503;
-      err = AppError.unavailable('Storage unavailable');
+      const answer = databaseAnswer(exception);
+      status = HTTP_STATUS[answer.type];
+      err = answer;
       this.logger.error(errorFields(exception), 'request failed');
     } else {
       status = 500;

@@ -1,3 +1,5 @@
+import { AppError } from '../protocol/errors.js';
+
 /**
  * What a log line may say about an error (§12.3): its class, and for a database error the
  * SQLSTATE and the constraint name — never its message. drizzle's query errors carry the query
@@ -31,7 +33,7 @@ function chain(err: unknown): unknown[] {
 
 function nameOf(e: unknown): string {
   if (e instanceof Error) return e.name || e.constructor?.name || 'Error';
-  if (e && typeof e === 'object') return (e as object).constructor?.name ?? 'object';
+  if (e && typeof e === 'object') return e.constructor?.name ?? 'object';
   return typeof e;
 }
 
@@ -63,6 +65,20 @@ export function isDatabaseError(err: unknown): boolean {
     if (CONNECTION_LOST.test(message.slice(0, 200))) return true;
   }
   return false;
+}
+
+/**
+ * The answer for a database error no service mapped: a value the database refuses to store
+ * (SQLSTATE class 22, data exception) is the client's input, VALIDATION_ERROR `storable` on `$`;
+ * anything else (a lost connection, a refusal of the database itself) SERVICE_UNAVAILABLE.
+ */
+export function databaseAnswer(err: unknown): AppError {
+  if (sqlStateOf(err)?.startsWith('22'))
+    return AppError.validation(
+      [{ field: '$', constraints: ['storable'] }],
+      'A value could not be stored',
+    );
+  return AppError.unavailable('Storage unavailable');
 }
 
 /** Loggable fields of any error: class, SQLSTATE, constraint name and (non-database) stack frames. */

@@ -312,7 +312,7 @@ describe.each([
               messageId: randomUUID(),
               conversationId: atkConv.id,
               content: 'a\u0000b',
-            }).then((res) => ({ bad: true, res: res as { ok: boolean } })),
+            }).then((res) => ({ bad: true, res: res })),
           );
         }
         sends.push(

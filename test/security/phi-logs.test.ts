@@ -149,7 +149,7 @@ describe.skipIf(!hasPostgres())('no PHI or token in any log line (§8, §12.3)',
       messageId: 'not-a-uuid',
       conversationId,
       content: `${M}\u0000`,
-    } as never);
+    });
     expect(
       (
         await rawRequest(nurse.socket, 'conversation:create', {
