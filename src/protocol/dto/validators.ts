@@ -30,6 +30,7 @@ export function MaxJsonBytes(max: number, options?: ValidationOptions): Property
  * C0 control characters except tab, LF and CR (§12.3): U+0000 in particular, which PostgreSQL
  * refuses in text and jsonb, so one such value used to fail a whole batch of other users' writes.
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 export const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
 
 /** True when no string in `value` (the value itself, or any key or string inside) has a C0 control character. */
