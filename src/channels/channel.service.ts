@@ -37,7 +37,25 @@ export function channelRoom(parsed: ParsedChannel, organizationId: string): stri
     : rooms.memberTopic(key, parsed.topic);
 }
 
-/** Subscribe rules (§5, §11, §12.1) and channel publishing. */
+/** Channels one socket may hold besides its automatic rooms (§12.3). */
+export const MAX_SUBSCRIPTIONS = 100;
+
+/**
+ * The channels a socket subscribed to: its rooms minus its own id room, the automatic rooms and
+ * the conversation rooms (joined by `conversation:join`, not by `subscribe`).
+ */
+export function subscribedChannels(socket: AppSocket): number {
+  const automatic = automaticRooms(socket.data.user);
+  let n = 0;
+  for (const room of socket.rooms) {
+    if (room === socket.id || room.startsWith('conversation:') || automatic.includes(room))
+      continue;
+    n++;
+  }
+  return n;
+}
+
+/** Subscribe rules (§5, §11, §12.1, §12.3) and channel publishing. */
 @Injectable()
 export class ChannelService {
   constructor(private readonly publisher: RealtimePublisher) {}
@@ -56,6 +74,10 @@ export class ChannelService {
 
   async subscribe(socket: AppSocket, channel: string): Promise<{ channel: string }> {
     const room = this.authorize(socket, channel);
+    // §12.3: at most 100 subscribed channels per socket besides its automatic rooms; a channel
+    // it already holds is not counted again.
+    if (!socket.rooms.has(room) && subscribedChannels(socket) >= MAX_SUBSCRIPTIONS)
+      throw AppError.badRequest(`At most ${MAX_SUBSCRIPTIONS} subscribed channels per connection`);
     await socket.join(room);
     return { channel };
   }

@@ -60,6 +60,27 @@ export class RateLimitService {
     return decision;
   }
 
+  /** §12.3 `http:api`: one bucket per principal, the (organizationId, userId) of the token. */
+  async consumeHttpApi(organizationId: string, userId: string): Promise<LimitDecision> {
+    const decision = await this.store.consume(
+      `http:api:${organizationId}:${userId}`,
+      this.config.rateLimits['http:api'],
+    );
+    if (!decision.allowed) this.metrics.rateLimited.inc({ scope: 'http', event: 'http:api' });
+    return decision;
+  }
+
+  /** §12.3 `http:auth-failure`: spent by each HTTP request refused with 401, per client address. */
+  async consumeHttpAuthFailure(address: string): Promise<LimitDecision> {
+    const decision = await this.store.consume(
+      `http:auth-failure:${address}`,
+      this.config.rateLimits['http:auth-failure'],
+    );
+    if (!decision.allowed)
+      this.metrics.rateLimited.inc({ scope: 'http', event: 'http:auth-failure' });
+    return decision;
+  }
+
   /** Operators: tokens left for a user and event. */
   async tokensLeft(user: UserKey, event: string): Promise<number> {
     return this.store.peek(userBucketPrefix(user) + event, this.specFor(event));
