@@ -111,7 +111,15 @@ export function dtoSchema(dto: new () => object): Schema {
           s.maxItems = c[0] as number;
           break;
         case 'maxJsonBytes':
-          target.description = `at most ${c[0] as number} bytes as JSON`;
+          target.description = [target.description, `at most ${c[0] as number} bytes as JSON`]
+            .filter(Boolean)
+            .join('; ');
+          break;
+        case 'noControlCharacters':
+          // §12.3: no C0 control character except tab, LF, CR (in keys and string values too).
+          target.description = [target.description, 'no control characters except tab, LF, CR']
+            .filter(Boolean)
+            .join('; ');
           break;
         default:
           throw new Error(`${dto.name}.${name}: no schema mapping for validator "${m.name}"`);

@@ -6,6 +6,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class MetricsService implements OnModuleDestroy {
   readonly registry = new Registry();
 
+  readonly conversationCacheBytes = new Gauge({
+    name: 'realtime_conversation_cache_bytes',
+    help: 'Estimated heap bytes of the conversation cache (bounded, §12.3)',
+    registers: [this.registry],
+  });
   readonly connections = new Gauge({
     name: 'realtime_connections',
     help: 'Live Socket.IO connections on this node',

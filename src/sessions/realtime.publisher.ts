@@ -17,7 +17,7 @@ export interface PublishOptions {
 
 /**
  * Deliveries addressed to users name their organization: users are reached through
- * `org:<org>:user:<id>`, never the bare `user:<id>` that equal ids of two organizations share
+ * `user:<org>:<id>` (rooms.member), never the bare `user:<id>` that equal ids of two organizations share
  * (invariant 1).
  */
 export interface UserPublishOptions extends PublishOptions {

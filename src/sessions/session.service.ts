@@ -11,6 +11,7 @@ import { NAMESPACE_EVENTS, type ClientEventName } from '../protocol/events.js';
 import { AppError, toErrorObject, type ErrorObject } from '../protocol/errors.js';
 import type { AuthenticatedUser } from '../protocol/models.js';
 import { automaticRooms } from '../protocol/rooms.js';
+import { userKeyString } from '../protocol/user-key.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
 import { ExpirySchedule } from './expiry-schedule.js';
@@ -108,7 +109,7 @@ export class SessionService implements OnApplicationShutdown {
     for (const check of this.checks) await check.check(user, ns);
     const acquired = await this.counter.tryAcquire(
       ns,
-      user.userId,
+      userKeyString(user),
       socket.id,
       this.config.ws.maxConnectionsPerUser,
     );
@@ -163,7 +164,7 @@ export class SessionService implements OnApplicationShutdown {
     if (!user) return;
     this.metrics.connections.dec({ namespace: ns });
     this.expiries.delete(socket, this.deadline(socket.data.user));
-    await this.counter.release(ns, user.userId, socket.id).catch(() => undefined);
+    await this.counter.release(ns, userKeyString(user), socket.id).catch(() => undefined);
     const ctx: SessionContext = { socket, user, namespace: ns };
     for (const hook of this.hooks) {
       if (!hook.onDisconnect || !hook.namespaces.includes(ns)) continue;
