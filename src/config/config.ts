@@ -83,6 +83,11 @@ export interface RedisConfig {
   adapter: 'pubsub' | 'streams';
   /** A node whose heartbeat is older than this is dead: its sockets and presence sessions stop counting. */
   nodeTtlMs: number;
+  /**
+   * Every Redis command fails after this long without an answer (a hung Redis), and the same
+   * fallbacks as for a refused connection engage (§12.8).
+   */
+  commandTimeoutMs: number;
 }
 
 /** Alert escalation to a webhook (§12.7); absent when ALERT_ESCALATION_WEBHOOK_URL is unset. */
@@ -210,7 +215,8 @@ function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
   if (adapter !== 'pubsub' && adapter !== 'streams')
     throw new ConfigError('REDIS_ADAPTER', 'must be pubsub or streams');
   const nodeTtlMs = int(env, 'REDIS_NODE_TTL_MS', 15000, 1000, 600000);
-  const common = { keyPrefix, adapter, nodeTtlMs } as const;
+  const commandTimeoutMs = int(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 50, 60000);
+  const common = { keyPrefix, adapter, nodeTtlMs, commandTimeoutMs } as const;
   if (url) {
     if (!/^rediss?:\/\//.test(url))
       throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
