@@ -111,14 +111,19 @@ export function dtoSchema(dto: new () => object): Schema {
           s.maxItems = c[0] as number;
           break;
         case 'maxJsonBytes':
-          target.description = `at most ${c[0] as number} bytes as JSON`;
+          target.description = [target.description, `at most ${c[0] as number} bytes as JSON`]
+            .filter(Boolean)
+            .join('; ');
+          break;
+        case 'noControlCharacters':
+          // §12.3: no C0 control character except tab, LF, CR (in keys and string values too).
+          target.description = [target.description, 'no control characters except tab, LF, CR']
+            .filter(Boolean)
+            .join('; ');
           break;
         case 'isIso8601':
           target.type = 'string';
           target.format = 'date-time';
-          break;
-        case 'noControlCharacters':
-          target.description = 'no C0 control characters other than tab, LF and CR';
           break;
         case '':
           // @Allow(): any JSON value, may be absent.

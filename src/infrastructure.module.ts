@@ -13,6 +13,7 @@ import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { AuditService } from './audit/audit.service.js';
 import { TokenVerifier } from './auth/token-verifier.service.js';
 import { MetricsService } from './observability/metrics.service.js';
+import { DependencyLog } from './observability/dependency-log.js';
 import { HealthService } from './observability/health.service.js';
 import { pinoParams } from './observability/logger.js';
 import { DATABASE, openPglite, openPostgres, type DatabaseHandle } from './persistence/database.js';
@@ -87,6 +88,7 @@ export class InfrastructureModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: DATABASE, useFactory: () => options.database ?? openDatabase(config) },
+        DependencyLog,
         RedisService,
         InFlightTracker,
         EventOutcomes,
@@ -130,6 +132,7 @@ export class InfrastructureModule {
         DATABASE,
         RATE_LIMIT_STORE,
         CONNECTION_COUNTER,
+        DependencyLog,
         RedisService,
         InFlightTracker,
         EventOutcomes,

@@ -20,7 +20,8 @@ const post = (url: string, body: unknown) =>
 describe('demo page and token endpoint (development)', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startServer();
+    // The test server has a configured JWT_SECRET, so the demo is forced on (§12.3).
+    srv = await startServer({ env: { DEMO_ENABLED: 'true' } });
   });
   afterAll(() => srv.close());
 

@@ -147,8 +147,9 @@ describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
     async () => {
       const { RateLimitService } = await import('../src/rate-limit/rate-limit.service.js');
       const limits = srv.app.get(RateLimitService);
-      const user = uid('ops');
-      const s = await open(user);
+      const userId = uid('ops');
+      const user = { organizationId: 'org-rl', userId };
+      const s = await open(userId);
       expect(await limits.tokensLeft(user, 'ping')).toBe(3);
       await request(s, 'ping');
       await request(s, 'ping');
@@ -301,6 +302,7 @@ describe('operators’ HTTP API for rate limits', () => {
   });
   type UserView = {
     userId: string;
+    organizationId: string;
     buckets: Array<{
       event: string;
       maxTokens: number;
@@ -317,9 +319,13 @@ describe('operators’ HTTP API for rate limits', () => {
     await request(s, 'ping');
     await request(s, 'ping');
     const service = await signToken({ userId: 'svc', organizationId: 'platform', role: 'service' });
-    const before = await http<UserView>(srv.url, 'GET', `/api/v1/rate-limits/${user}`, {
-      token: service,
-    });
+    // §12.1: a user is (organizationId, userId); a service names the organization.
+    const before = await http<UserView>(
+      srv.url,
+      'GET',
+      `/api/v1/rate-limits/${user}?organizationId=org-op`,
+      { token: service },
+    );
     expect(before.status).toBe(200);
     expect(bucket(before.body, 'ping')).toEqual({
       event: 'ping',
@@ -335,14 +341,17 @@ describe('operators’ HTTP API for rate limits', () => {
     const reset = await http<{ bucketsReset: number }>(
       srv.url,
       'POST',
-      `/api/v1/rate-limits/${user}/reset`,
+      `/api/v1/rate-limits/${user}/reset?organizationId=org-op`,
       { token: service },
     );
     expect(reset.status).toBe(200);
-    expect(reset.body).toEqual({ userId: user, bucketsReset: 1 });
-    const after = await http<UserView>(srv.url, 'GET', `/api/v1/rate-limits/${user}`, {
-      token: service,
-    });
+    expect(reset.body).toEqual({ userId: user, organizationId: 'org-op', bucketsReset: 1 });
+    const after = await http<UserView>(
+      srv.url,
+      'GET',
+      `/api/v1/rate-limits/${user}?organizationId=org-op`,
+      { token: service },
+    );
     expect(bucket(after.body, 'ping')?.tokensLeft).toBe(3);
     expect((await request(s, 'ping')).ok).toBe(true);
     const overview = await http<{ limits: Record<string, unknown> }>(

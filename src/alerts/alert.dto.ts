@@ -10,6 +10,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { ID_PATTERN, ROLES, type Role } from '../protocol/constants.js';
+import { NoControlCharacters } from '../protocol/dto/validators.js';
 import type { Severity } from '../protocol/models.js';
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
@@ -23,11 +24,13 @@ abstract class AlertBaseDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
+  @NoControlCharacters()
   title: string;
 
   @IsString()
   @MinLength(1)
   @MaxLength(2000)
+  @NoControlCharacters()
   message: string;
 }
 
@@ -41,6 +44,7 @@ export class EmergencyAlertDto extends AlertBaseDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
+  @NoControlCharacters()
   location?: string;
 
   @IsOptional()

@@ -15,8 +15,8 @@ import { mapClaims } from './claims.js';
 type Key = Uint8Array | CryptoKey | JWTVerifyGetKey;
 
 /**
- * Verifies bearer tokens for the handshake, `auth:refresh` and the HTTP API with one pinned
- * algorithm (never `none`, never HS with a public key). Errors say only missing / invalid /
+ * Verifies bearer tokens for the handshake, `auth:refresh` and the HTTP API with the algorithms
+ * pinned by config (never `none`, never HS with a public key; a JWKS may mix RSA and EC keys). Errors say only missing / invalid /
  * expired.
  */
 @Injectable()
@@ -43,7 +43,7 @@ export class TokenVerifier {
     let payload;
     try {
       const result = await jwtVerify(token, key as Uint8Array, {
-        algorithms: [jwt.algorithm],
+        algorithms: jwt.algorithms,
         clockTolerance: jwt.clockToleranceSec,
         requiredClaims: ['exp'],
         ...(jwt.issuer ? { issuer: jwt.issuer } : {}),

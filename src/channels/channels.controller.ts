@@ -16,6 +16,12 @@ export class ChannelsController {
     @Principal() principal: ApiPrincipal,
     @Body() body: ChannelPublishDto,
   ): Promise<{ channel: string; publishedAt: string }> {
-    return this.channels.publish(principal, body.channel, body.event, body.data ?? null);
+    return this.channels.publish(
+      principal,
+      body.channel,
+      body.event,
+      body.data ?? null,
+      body.organizationId,
+    );
   }
 }

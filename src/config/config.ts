@@ -21,6 +21,11 @@ export const RATE_LIMIT_KEYS = [
   'conversation:join',
   'default',
   'handshake:ip',
+  // §12.3
+  'conversation:create',
+  'handshake:user',
+  'http:api',
+  'http:auth-failure',
 ] as const;
 export type RateLimitKey = (typeof RATE_LIMIT_KEYS)[number];
 
@@ -29,7 +34,7 @@ export interface BucketSpec {
   refillIntervalMs: number;
 }
 
-/** §7 defaults plus §11's `handshake:ip`. */
+/** §7 defaults plus §11's `handshake:ip` and §12.3's buckets. */
 export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitKey, BucketSpec>> = {
   'message:send': { maxTokens: 10, refillIntervalMs: 6000 },
   'message:typing': { maxTokens: 5, refillIntervalMs: 2000 },
@@ -38,12 +43,23 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitKey, BucketSpec>> = {
   'conversation:join': { maxTokens: 20, refillIntervalMs: 3000 },
   default: { maxTokens: 60, refillIntervalMs: 100 },
   'handshake:ip': { maxTokens: 100, refillIntervalMs: 20 },
+  'conversation:create': { maxTokens: 5, refillIntervalMs: 10000 },
+  'handshake:user': { maxTokens: 30, refillIntervalMs: 1000 },
+  'http:api': { maxTokens: 100, refillIntervalMs: 50 },
+  'http:auth-failure': { maxTokens: 20, refillIntervalMs: 1000 },
 };
 
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
 
 export interface JwtConfig {
+  /** The key's algorithm (with a JWKS and no JWT_ALGORITHM: RS256, the first of `algorithms`). */
   algorithm: JwtAlgorithm;
+  /**
+   * The algorithms a token may be signed with, pinned to what the configured key allows: HS256
+   * with a secret, the key's own with a PEM, RS256 and ES256 with a JWKS (or JWT_ALGORITHM's one).
+   * Never `none`, never HS with a public key.
+   */
+  algorithms: JwtAlgorithm[];
   /** HS256 secret as the UTF-8 bytes of JWT_SECRET (or the generated one). */
   secret?: Uint8Array;
   /** Where a generated development secret lives (so the token CLI can reuse it). */
@@ -67,6 +83,11 @@ export interface RedisConfig {
   adapter: 'pubsub' | 'streams';
   /** A node whose heartbeat is older than this is dead: its sockets and presence sessions stop counting. */
   nodeTtlMs: number;
+  /**
+   * Every Redis command fails after this long without an answer (a hung Redis), and the same
+   * fallbacks as for a refused connection engage (§12.8).
+   */
+  commandTimeoutMs: number;
 }
 
 /** Alert escalation to a webhook (§12.7); absent when ALERT_ESCALATION_WEBHOOK_URL is unset. */
@@ -105,8 +126,19 @@ export interface AppConfig {
   /** `pretty` (human-readable) or `json` lines; `auto`: pretty on a terminal outside production. */
   logFormat: 'auto' | 'json' | 'pretty';
   shutdownGraceMs: number;
-  /** Development conveniences (demo page, demo token endpoint); never on in production. */
+  /** Budget of the node's conversation cache, in estimated heap bytes (§12.3). */
+  conversationCacheBytes: number;
+  /**
+   * Development conveniences (demo page, demo token endpoint), §12.3: on only when NODE_ENV is
+   * development (or unset) and the JWT key is the generated development secret, or when
+   * DEMO_ENABLED=true forces them outside production. Never on in production.
+   */
   demoEnabled: boolean;
+  /**
+   * Why the demo is in the state it is when that deserves a warning at every start: `forced`
+   * (DEMO_ENABLED=true outside production) or `refused-in-production` (DEMO_ENABLED=true ignored).
+   */
+  demoWarning?: 'forced' | 'refused-in-production';
   nodeId: string;
 }
 
@@ -185,7 +217,8 @@ function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
   if (adapter !== 'pubsub' && adapter !== 'streams')
     throw new ConfigError('REDIS_ADAPTER', 'must be pubsub or streams');
   const nodeTtlMs = int(env, 'REDIS_NODE_TTL_MS', 15000, 1000, 600000);
-  const common = { keyPrefix, adapter, nodeTtlMs } as const;
+  const commandTimeoutMs = int(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 50, 60000);
+  const common = { keyPrefix, adapter, nodeTtlMs, commandTimeoutMs } as const;
   if (url) {
     if (!/^rediss?:\/\//.test(url))
       throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
@@ -240,9 +273,11 @@ function parseJwt(env: Env, production: boolean, dataDir: string): JwtConfig {
     }
     if (type !== 'rsa' && type !== 'ec')
       throw new ConfigError('JWT_PUBLIC_KEY', 'must be an RSA or EC (P-256) key');
+    const algorithm = type === 'rsa' ? 'RS256' : 'ES256';
     return {
       ...base,
-      algorithm: type === 'rsa' ? 'RS256' : 'ES256',
+      algorithm,
+      algorithms: [algorithm],
       publicKeyPem: pem,
       secretSource: 'none',
     };
@@ -250,16 +285,19 @@ function parseJwt(env: Env, production: boolean, dataDir: string): JwtConfig {
   if (jwksUrl) {
     if (!/^https?:\/\//.test(jwksUrl))
       throw new ConfigError('JWT_JWKS_URL', 'must be an http(s) URL');
-    const alg = str(env, 'JWT_ALGORITHM') ?? 'RS256';
-    if (alg !== 'RS256' && alg !== 'ES256')
+    // Unset: whatever the set's RSA and EC (P-256) keys allow; jose matches a token's `alg` to a
+    // key of the right type (and the key's own `alg` when it has one).
+    const alg = str(env, 'JWT_ALGORITHM');
+    if (alg !== undefined && alg !== 'RS256' && alg !== 'ES256')
       throw new ConfigError('JWT_ALGORITHM', 'must be RS256 or ES256 with JWT_JWKS_URL');
-    return { ...base, algorithm: alg, jwksUrl, secretSource: 'none' };
+    const algorithms: JwtAlgorithm[] = alg ? [alg] : ['RS256', 'ES256'];
+    return { ...base, algorithm: algorithms[0], algorithms, jwksUrl, secretSource: 'none' };
   }
   if (secretRaw !== undefined && secretRaw !== '') {
     const secret = new TextEncoder().encode(secretRaw);
     if (production && secret.byteLength < 32)
       throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes in production');
-    return { ...base, algorithm: 'HS256', secret, secretSource: 'env' };
+    return { ...base, algorithm: 'HS256', algorithms: ['HS256'], secret, secretSource: 'env' };
   }
   if (production)
     throw new ConfigError(
@@ -269,6 +307,7 @@ function parseJwt(env: Env, production: boolean, dataDir: string): JwtConfig {
   return {
     ...base,
     algorithm: 'HS256',
+    algorithms: ['HS256'],
     secret: loadOrCreateSecret(dataDir),
     secretSource: 'generated',
   };
@@ -325,6 +364,31 @@ function parseAlertEscalation(env: Env, production: boolean): AlertEscalationCon
   return { webhookUrl: url.toString(), secret, afterMs, attemptTimeoutMs };
 }
 
+/**
+ * §12.3: the demo page and `/demo/token` (which mints tokens with the server's own key) exist only
+ * in development with the generated development secret. `DEMO_ENABLED=true` forces them on outside
+ * production (with a warning at every start); in production they never exist (DEMO_ENABLED=true is
+ * ignored, with a warning). `DEMO_ENABLED=false` turns them off anywhere.
+ */
+function demoSetting(
+  env: Env,
+  nodeEnv: string,
+  isProduction: boolean,
+  jwt: JwtConfig,
+): Pick<AppConfig, 'demoEnabled' | 'demoWarning'> {
+  const raw = str(env, 'DEMO_ENABLED');
+  const asked = raw === undefined ? undefined : bool(env, 'DEMO_ENABLED', false);
+  if (isProduction)
+    return { demoEnabled: false, ...(asked ? { demoWarning: 'refused-in-production' } : {}) };
+  if (asked === true) return { demoEnabled: true, demoWarning: 'forced' };
+  if (asked === false) return { demoEnabled: false };
+  return {
+    demoEnabled:
+      (str(env, 'NODE_ENV') === undefined || nodeEnv === 'development') &&
+      jwt.secretSource === 'generated',
+  };
+}
+
 /** Parses and validates the environment once. Nothing else in the service reads process.env. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = str(env, 'NODE_ENV') ?? 'development';
@@ -372,7 +436,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel,
     logFormat,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 600000),
-    demoEnabled: !isProduction && bool(env, 'DEMO_ENABLED', true),
+    conversationCacheBytes: int(
+      env,
+      'CONVERSATION_CACHE_BYTES',
+      32 * 1024 * 1024,
+      65536,
+      64 * 1024 * 1024,
+    ),
+    ...demoSetting(env, nodeEnv, isProduction, jwt),
     nodeId: str(env, 'NODE_ID') ?? `${process.pid}-${randomBytes(3).toString('hex')}`,
   };
 }
@@ -382,7 +453,7 @@ export function describeConfig(c: AppConfig): Record<string, unknown> {
   return {
     nodeEnv: c.nodeEnv,
     port: c.port,
-    jwtAlgorithm: c.jwt.algorithm,
+    jwtAlgorithm: c.jwt.algorithms.join(','),
     jwtKeySource: c.jwt.publicKeyPem ? 'public-key' : c.jwt.jwksUrl ? 'jwks' : c.jwt.secretSource,
     jwtIssuer: c.jwt.issuer ?? null,
     jwtAudience: c.jwt.audience ?? null,

@@ -32,8 +32,16 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
   afterInit(server: AppServer | AppNamespace): void {
     const nsp = 'of' in server ? server.of('/') : server;
     this.sessions.install(nsp);
-    if (this.namespace === '/')
-      this.logger.debug({ config: describeConfig(this.config) }, 'realtime gateway ready');
+    if (this.namespace !== '/') return;
+    this.logger.debug({ config: describeConfig(this.config) }, 'realtime gateway ready');
+    // §12.3: a forced demo (or one refused in production) is announced at every start.
+    if (this.config.demoWarning === 'forced')
+      this.logger.warn(
+        'DEMO_ENABLED=true: the demo page and POST /demo/token are on; anyone who can reach this ' +
+          'server can mint tokens for any user, role and organization. Never use this outside a demo.',
+      );
+    else if (this.config.demoWarning === 'refused-in-production')
+      this.logger.warn('DEMO_ENABLED=true is ignored in production: no demo page, no /demo/token');
   }
 
   /**

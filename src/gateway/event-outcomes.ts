@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MetricsService } from '../observability/metrics.service.js';
+import { databaseAnswer, errorFields, isDatabaseError } from '../observability/error-fields.js';
 import { AppError, toErrorObject } from '../protocol/errors.js';
 import { SilentDrop } from './silent-drop.js';
 import type { AppSocket } from './socket.types.js';
@@ -62,7 +63,12 @@ export class EventOutcomes {
       ack?.({ ok: true, data: {} });
       return;
     }
-    const error = toErrorObject(exception, { event, production: this.config.isProduction });
+    // A database refusal or lost connection that no service mapped (§12.3): see databaseAnswer.
+    const answer =
+      !(exception instanceof AppError) && isDatabaseError(exception)
+        ? databaseAnswer(exception)
+        : exception;
+    const error = toErrorObject(answer, { event, production: this.config.isProduction });
     this.metrics.events.inc({ event, outcome: error.type });
     if (typeof startedAt === 'number')
       this.metrics.eventDuration.observe({ event }, (performance.now() - startedAt) / 1000);
@@ -76,12 +82,8 @@ export class EventOutcomes {
     if (exception instanceof AppError) {
       this.logger.debug(fields, 'event refused');
     } else {
-      // Log the error class and stack frames only: driver messages can quote values.
-      const e = exception as Error | undefined;
-      this.logger.error(
-        { ...fields, errorName: e?.name, stack: e?.stack?.split('\n').slice(1, 8).join('\n') },
-        'event failed',
-      );
+      // The error class, SQLSTATE, constraint and stack frames only: driver messages quote values.
+      this.logger.error({ ...fields, ...errorFields(exception) }, 'event failed');
     }
     if (ack) ack({ ok: false, error });
     else socket.emit('error', error);

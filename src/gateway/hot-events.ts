@@ -67,7 +67,7 @@ export class HotEventRouter {
     const started = performance.now();
     this.inFlight.begin();
     try {
-      const decision = await this.limits.consumeEvent(socket.data.user.userId, event);
+      const decision = await this.limits.consumeEvent(socket.data.user, event);
       if (!decision.allowed) throw AppError.rateLimited(decision.retryAfterMs);
       const body = route.accepts(payload)
         ? payload

@@ -16,28 +16,38 @@ const ELEMENT_CHECKS: Record<string, (v: unknown) => boolean> = {
   isIn: () => true,
 };
 
-function flatten(errors: ValidationError[], prefix = ''): ValidationDetail[] {
-  const out: ValidationDetail[] = [];
+/** §12.3: a VALIDATION_ERROR carries at most this many details. */
+export const MAX_VALIDATION_DETAILS = 20;
+
+function flatten(
+  errors: ValidationError[],
+  prefix = '',
+  out: ValidationDetail[] = [],
+): ValidationDetail[] {
   for (const e of errors) {
+    if (out.length >= MAX_VALIDATION_DETAILS) break;
     const field = prefix ? `${prefix}.${e.property}` : e.property;
     const names = Object.keys(e.constraints ?? {});
     const messages = e.constraints ?? {};
     const eachNames = names.filter((n) => messages[n]?.startsWith('each value in'));
     const plain = names.filter((n) => !eachNames.includes(n));
     if (plain.length > 0) out.push({ field, constraints: plain });
+    // An array over its size limit is reported once, not per element (§12.3).
+    if (plain.includes('arrayMaxSize')) continue;
     if (eachNames.length > 0 && Array.isArray(e.value)) {
-      (e.value as unknown[]).forEach((item, i) => {
-        const failed = eachNames.filter((n) => !(ELEMENT_CHECKS[n] ?? (() => false))(item));
+      const before = out.length;
+      const items = e.value as unknown[];
+      for (let i = 0; i < items.length && out.length < MAX_VALIDATION_DETAILS; i++) {
+        const failed = eachNames.filter((n) => !(ELEMENT_CHECKS[n] ?? (() => false))(items[i]));
         if (failed.length > 0) out.push({ field: `${field}.${i}`, constraints: failed });
-      });
-      if (!out.some((d) => d.field.startsWith(`${field}.`)))
-        out.push({ field, constraints: eachNames });
+      }
+      if (out.length === before) out.push({ field, constraints: eachNames });
     } else if (eachNames.length > 0) {
       out.push({ field, constraints: eachNames });
     }
-    if (e.children && e.children.length > 0) out.push(...flatten(e.children, field));
+    if (e.children && e.children.length > 0) flatten(e.children, field, out);
   }
-  return out;
+  return out.slice(0, MAX_VALIDATION_DETAILS);
 }
 
 /**

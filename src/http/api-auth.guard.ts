@@ -7,6 +7,7 @@ import {
 import type { Request } from 'express';
 import { stripBearer, TokenVerifier } from '../auth/token-verifier.service.js';
 import { AppError } from '../protocol/errors.js';
+import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { RevocationService } from '../revocation/revocation.service.js';
 
 /** Who called the HTTP API: a `service` (any organization) or an `admin` (its own only). */
@@ -29,6 +30,7 @@ export class ApiAuthGuard implements CanActivate {
   constructor(
     private readonly verifier: TokenVerifier,
     private readonly revocations: RevocationService,
+    private readonly limits: RateLimitService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -36,13 +38,32 @@ export class ApiAuthGuard implements CanActivate {
     const header = req.headers.authorization;
     const token =
       typeof header === 'string' && /^Bearer\s+/i.test(header) ? stripBearer(header) : undefined;
-    const user = await this.verifier.verify(token);
-    await this.revocations.check(user);
+    let user: Awaited<ReturnType<TokenVerifier['verify']>>;
+    try {
+      user = await this.verifier.verify(token);
+      await this.revocations.check(user);
+    } catch (err) {
+      // §12.3 `http:auth-failure`: refused requests spend their address's bucket; once it is
+      // empty they answer 429 instead of 401 (valid tokens from that address still pass).
+      if (err instanceof AppError && err.type === 'AUTHENTICATION_FAILED') {
+        const d = await this.limits.consumeHttpAuthFailure(clientAddress(req));
+        if (!d.allowed) throw AppError.rateLimited(d.retryAfterMs);
+      }
+      throw err;
+    }
+    // §12.3 `http:api`: per principal, also for requests refused with 403 below.
+    const d = await this.limits.consumeHttpApi(user.organizationId, user.userId);
+    if (!d.allowed) throw AppError.rateLimited(d.retryAfterMs);
     if (user.role !== 'admin' && user.role !== 'service')
       throw AppError.forbidden('This API needs a service or admin token');
     req.principal = { userId: user.userId, organizationId: user.organizationId, role: user.role };
     return true;
   }
+}
+
+/** The client's address: the socket's (X-Forwarded-For is trusted only through TRUST_PROXY). */
+function clientAddress(req: Request): string {
+  return req.socket.remoteAddress ?? 'unknown';
 }
 
 /** The caller set by ApiAuthGuard. */

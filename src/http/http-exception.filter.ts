@@ -8,6 +8,7 @@ import {
 import type { Request, Response } from 'express';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { databaseAnswer, errorFields, isDatabaseError } from '../observability/error-fields.js';
 import { AppError, HTTP_STATUS, toErrorObject, type ErrorType } from '../protocol/errors.js';
 
 const STATUS_TYPES: Record<number, ErrorType> = {
@@ -50,18 +51,26 @@ export class HttpExceptionFilter implements ExceptionFilter {
             ? 'Request body too large'
             : exception.message;
       err = new AppError(type, text);
+    } else if (isDatabaseError(exception)) {
+      // A database refusal (400 storable) or a lost connection (503), logged by class, SQLSTATE and constraint
+      // only — drizzle's message carries the query's parameters (§12.3).
+      const answer = databaseAnswer(exception);
+      status = HTTP_STATUS[answer.type];
+      err = answer;
+      this.logger.error(errorFields(exception), 'request failed');
     } else {
       status = 500;
-      const e = exception as Error | undefined;
-      this.logger.error(
-        { errorName: e?.name, stack: e?.stack?.split('\n').slice(1, 8).join('\n') },
-        'request failed',
-      );
+      this.logger.error(errorFields(exception), 'request failed');
     }
     const body = toErrorObject(err, {
       ...(requestId ? { requestId } : {}),
       production: this.config.isProduction,
     });
-    if (!res.headersSent) res.status(status).json(body);
+    if (res.headersSent) return;
+    // 429: Retry-After in whole seconds, rounded up (§12.3); details.retryAfterMs is exact.
+    const retryAfterMs = (body.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+    if (status === 429 && typeof retryAfterMs === 'number')
+      res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+    res.status(status).json(body);
   }
 }

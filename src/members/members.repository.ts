@@ -79,6 +79,26 @@ export class MembersRepository {
     return rows.map((r) => r.userId);
   }
 
+  /** Those of `userIds` whose recorded role in the organization is one of `roles`. */
+  async userIdsWithRolesAmong(
+    organizationId: string,
+    roles: readonly string[],
+    userIds: readonly string[],
+  ): Promise<string[]> {
+    if (roles.length === 0 || userIds.length === 0) return [];
+    const rows = await this.database.db
+      .select({ userId: members.userId })
+      .from(members)
+      .where(
+        and(
+          eq(members.organizationId, organizationId),
+          inArray(members.role, [...roles]),
+          inArray(members.userId, [...userIds]),
+        ),
+      );
+    return rows.map((r) => r.userId);
+  }
+
   async isMember(organizationId: string, userId: string): Promise<boolean> {
     const rows = await this.database.db
       .select({ userId: members.userId })
@@ -86,13 +106,5 @@ export class MembersRepository {
       .where(and(eq(members.organizationId, organizationId), eq(members.userId, userId)))
       .limit(1);
     return rows.length > 0;
-  }
-
-  async organizationsOf(userId: string): Promise<string[]> {
-    const rows = await this.database.db
-      .select({ organizationId: members.organizationId })
-      .from(members)
-      .where(eq(members.userId, userId));
-    return rows.map((r) => r.organizationId);
   }
 }

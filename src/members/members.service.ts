@@ -74,12 +74,16 @@ export class MembersService implements OnModuleInit {
     return this.repository.userIdsWithRoles(organizationId, roles);
   }
 
-  isMember(organizationId: string, userId: string): Promise<boolean> {
-    return this.repository.isMember(organizationId, userId);
+  userIdsWithRolesAmong(
+    organizationId: string,
+    roles: readonly string[],
+    userIds: readonly string[],
+  ): Promise<string[]> {
+    return this.repository.userIdsWithRolesAmong(organizationId, roles, userIds);
   }
 
-  organizationsOf(userId: string): Promise<string[]> {
-    return this.repository.organizationsOf(userId);
+  isMember(organizationId: string, userId: string): Promise<boolean> {
+    return this.repository.isMember(organizationId, userId);
   }
 
   /** userIds ∪ members with any of the roles, without duplicates, in a stable order. */

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
+import { AppError } from '../protocol/errors.js';
 import type { Message } from '../protocol/models.js';
 import { DEADLOCK, SERIALIZATION_FAILURE, sqlState, UNIQUE_VIOLATION } from './db-rows.js';
 import { MessagesRepository, type NewMessage } from './messages.repository.js';
@@ -36,8 +37,10 @@ export const WRITE_CONCURRENCY = 2;
  * conversations. A statement takes every waiting message of the conversations it takes (up to
  * MAX_BATCH), so under load the batches grow instead of the number of statements.
  *
- * If a statement fails on a repeated id (or a deadlock), its messages are written one by one, so
- * each gets its own answer; a single message whose id exists resolves `{duplicate: true}`.
+ * If a statement fails on one row (a repeated id, a value the database refuses) or a deadlock, it
+ * is split in halves until each message has its own answer: a single message whose id exists
+ * resolves `{duplicate: true}`, one the database refuses fails alone (VALIDATION_ERROR), and every
+ * other message of the batch is stored.
  */
 @Injectable()
 export class MessageWriter {
@@ -121,17 +124,51 @@ export class MessageWriter {
       }
     } catch (err) {
       const state = sqlState(err);
-      const retryable =
-        state === UNIQUE_VIOLATION || state === DEADLOCK || state === SERIALIZATION_FAILURE;
-      if (group.length > 1 && retryable) {
-        for (const p of group) await this.writeGroup([p]);
+      if (group.length > 1 && rowSpecific(state)) {
+        // One row the database refuses (a repeated id, a value it cannot store) or a lost lock
+        // race fails the whole statement: split it, so every other message is still written and
+        // only the refused one fails (§12.3). Halves keep the cost at O(bad rows × log n)
+        // statements; a conversation's messages stay in arrival order (first half first).
+        const half = Math.ceil(group.length / 2);
+        await this.writeGroup(group.slice(0, half));
+        await this.writeGroup(group.slice(half));
         return;
       }
       if (group.length === 1 && state === UNIQUE_VIOLATION) {
         group[0].resolve({ duplicate: true });
         return;
       }
+      if (group.length === 1 && refusedValue(state)) {
+        group[0].reject(
+          AppError.validation(
+            [{ field: '$', constraints: ['storable'] }],
+            'The message could not be stored',
+          ),
+        );
+        return;
+      }
       for (const p of group) p.reject(err);
     }
   }
+}
+
+/**
+ * SQLSTATEs that belong to a row rather than to the connection or the database: class 22 (data
+ * exception: a character or value the database cannot store), class 23 (integrity: a repeated id)
+ * and the two lock races. A lost connection (class 08, 57P01, no SQLSTATE at all) is not one of
+ * them: retrying rows one by one would only fail again.
+ */
+function rowSpecific(state: string | undefined): boolean {
+  if (state === undefined) return false;
+  return (
+    refusedValue(state) ||
+    state.startsWith('23') ||
+    state === DEADLOCK ||
+    state === SERIALIZATION_FAILURE
+  );
+}
+
+/** A value the database refuses to store (class 22, data exception; or a check violation). */
+function refusedValue(state: string | undefined): boolean {
+  return state !== undefined && (state.startsWith('22') || state === '23514');
 }

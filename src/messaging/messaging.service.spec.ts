@@ -102,7 +102,7 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
     publisher.calls = [];
     await sut.delivered(bob, { conversationId: conversation.id, messageId: message.id });
     expect(publisher.calls[0].args.slice(0, 2)).toEqual([
-      [`conversation:${conversation.id}`, 'org:o1:user:alice'],
+      [`conversation:${conversation.id}`, 'user:o1:alice'],
       'message:delivered',
     ]);
     await sut.delivered(bob, { conversationId: conversation.id, messageId: message.id });

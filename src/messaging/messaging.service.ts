@@ -1,5 +1,7 @@
+import { DependencyLog } from '../observability/dependency-log.js';
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AuditService, type AuditRecord } from '../audit/audit.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
@@ -15,7 +17,8 @@ import {
   type ConversationRecord,
   type ListPosition,
 } from './conversations.repository.js';
-import { sqlState } from './db-rows.js';
+import { errorFields } from '../observability/error-fields.js';
+import { ByteBudgetCache, stringBytes } from './byte-budget-cache.js';
 import { MessageWriter } from './message-writer.js';
 import { MessagesRepository } from './messages.repository.js';
 import { ParticipantsRepository } from './participants.repository.js';
@@ -38,7 +41,21 @@ export type ReplayItem =
 
 type Caller = Pick<AuthenticatedUser, 'userId' | 'organizationId' | 'role'>;
 
-const CACHE_LIMIT = 20_000;
+/**
+ * Default bytes of conversation metadata a node keeps (CONVERSATION_CACHE_BYTES; §12.3: a flood of large conversations raises the
+ * heap by at most 64 MiB; this cache is the one that grows with them).
+ */
+export const CONVERSATION_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** An over-estimate of a cached conversation's heap bytes: its strings, the array and the Set. */
+function metaBytes(m: ConversationMeta): number {
+  let n = 400 + stringBytes(m.id) + stringBytes(m.organizationId) + stringBytes(m.title);
+  n += stringBytes(m.createdBy) + stringBytes(m.createdAt);
+  // Each participant: its string, a slot in the array and an entry of the Set.
+  for (const id of m.participantIds) n += stringBytes(id) + 8 + 32;
+  return n;
+}
+
 const LIST_CURSOR = /^(\d{1,20}):([A-Za-z0-9_-]{1,64})$/;
 
 /** `nextCursor` of `conversation:list`: opaque to clients (base64url of "activityµs:id"). */
@@ -58,7 +75,7 @@ const DEFAULT_PAGE = 50;
  */
 @Injectable()
 export class MessagingService {
-  private readonly cache = new Map<string, ConversationMeta>();
+  private readonly cache: ByteBudgetCache<string, ConversationMeta>;
   /** Sends in flight per sender+messageId: a concurrent repeat waits for the first instead of racing it. */
   private readonly inFlight = new Map<string, Promise<{ message: Message; created: boolean }>>();
 
@@ -72,7 +89,15 @@ export class MessagingService {
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
     @InjectPinoLogger('messaging') private readonly logger: PinoLogger,
-  ) {}
+    @Optional() @Inject(APP_CONFIG) config?: AppConfig,
+    // Optional so that code building the service by hand (specs) needs no change.
+    @Optional() private readonly dependencyLog?: DependencyLog,
+  ) {
+    this.cache = new ByteBudgetCache(
+      config?.conversationCacheBytes ?? CONVERSATION_CACHE_BYTES,
+      metaBytes,
+    );
+  }
 
   // ---- conversations -------------------------------------------------------------------------
 
@@ -531,12 +556,9 @@ export class MessagingService {
       participantIds: record.participantIds,
       participants: new Set(record.participantIds),
     };
-    if (this.cache.size >= CACHE_LIMIT) {
-      // Evict the oldest entry (Map keeps insertion order); it is reloaded on demand.
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
+    // Bounded by bytes: the oldest entries go (they are reloaded on demand).
     this.cache.set(record.id, meta);
+    this.metrics.conversationCacheBytes.set(this.cache.bytes);
     return meta;
   }
 
@@ -552,16 +574,20 @@ export class MessagingService {
     };
   }
 
+  /** A database failure: at most one line per operation per 5 s (DependencyLog), by class and SQLSTATE only. */
+  private logFailure(operation: string, err: unknown, extra: Record<string, unknown> = {}): void {
+    const fields = { ...errorFields(err), ...extra };
+    if (this.dependencyLog) this.dependencyLog.failed('database', operation, err, fields);
+    else this.logger.error(fields, `${operation} failed`);
+  }
+
   /** Runs a storage call; a driver failure becomes SERVICE_UNAVAILABLE (logged by class and SQLSTATE only). */
   private async storage<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof AppError) throw err;
-      this.logger.error(
-        { errorName: (err as Error)?.name, sqlState: sqlState(err) },
-        'storage failed',
-      );
+      this.logFailure('storage', err);
       throw AppError.unavailable('Storage unavailable');
     }
   }
@@ -571,10 +597,7 @@ export class MessagingService {
     try {
       await this.audit.record(r);
     } catch (err) {
-      this.logger.error(
-        { errorName: (err as Error)?.name, sqlState: sqlState(err), action: r.action },
-        'audit write failed',
-      );
+      this.logFailure('audit-write', err, { action: r.action });
     }
   }
 }

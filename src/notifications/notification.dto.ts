@@ -10,7 +10,7 @@ import {
   MinLength,
 } from 'class-validator';
 import { ID_PATTERN, ROLES, type Role } from '../protocol/constants.js';
-import { MaxJsonBytes } from '../protocol/dto/validators.js';
+import { MaxJsonBytes, NoControlCharacters } from '../protocol/dto/validators.js';
 import type { Priority } from '../protocol/models.js';
 
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
@@ -42,11 +42,13 @@ export class NotificationCreateDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
+  @NoControlCharacters()
   title: string;
 
   @IsOptional()
   @IsString()
   @MaxLength(2000)
+  @NoControlCharacters()
   body?: string;
 
   @IsOptional()
@@ -56,5 +58,6 @@ export class NotificationCreateDto {
   @IsOptional()
   @IsObject()
   @MaxJsonBytes(16384)
+  @NoControlCharacters()
   data?: Record<string, unknown>;
 }

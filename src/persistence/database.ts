@@ -44,6 +44,15 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
   // An idle client that errors (server restart) must not crash the process.
   pool.on('error', () => undefined);
+  // Nor one that is checked out: the pool listens for errors of idle clients only, and a
+  // connection killed between two statements of a transaction (failover, pg_terminate_backend)
+  // made the checked-out client emit an unhandled 'error' that ended the process (§12.3). With a
+  // listener of its own, the client is marked broken: the transaction's next statement fails,
+  // drizzle rolls back (the server already did), the request answers SERVICE_UNAVAILABLE, and the
+  // pool discards the client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   const db = drizzlePg({ client: pool, schema }) as unknown as Db;
   const lockClient = await pool.connect();
   try {

@@ -180,12 +180,22 @@ export const alertEscalations = pgTable(
   ],
 );
 
-/** Session revocations: tokens of the user with `iat` ≤ `revoked_at` (or no iat) are refused. */
-export const revocations = pgTable('revocations', {
-  userId: text('user_id').primaryKey(),
-  organizationId: text('organization_id').notNull(),
-  revokedAt: ts('revoked_at').notNull(),
-});
+/**
+ * Session revocations, one row per user of an organization (§12.1): tokens of that user with
+ * `iat` ≤ `revoked_at` (or no iat) are refused. Migration 0003.
+ */
+export const revocations = pgTable(
+  'revocations',
+  {
+    organizationId: text('organization_id').notNull(),
+    userId: text('user_id').notNull(),
+    revokedAt: ts('revoked_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.organizationId, t.userId] }),
+    index('revocations_revoked_at_idx').on(t.revokedAt),
+  ],
+);
 
 /** Audit trail: who, what, when, outcome, request id — never message, notification or alert text. */
 export const auditLog = pgTable(

@@ -19,8 +19,8 @@ export class PresenceGateway {
     @ConnectedSocket() socket: AppSocket,
     @MessageBody() body: PresenceUpdateDto,
   ): Promise<ClientAckData<'presence:update'>> {
-    const { organizationId, userId } = socket.data.user;
-    return this.presence.update(organizationId, userId, body.status);
+    const { organizationId, userId, role } = socket.data.user;
+    return this.presence.update(organizationId, userId, body.status, role);
   }
 
   @SubscribeMessage('presence:query')
@@ -28,6 +28,7 @@ export class PresenceGateway {
     @ConnectedSocket() socket: AppSocket,
     @MessageBody() body: PresenceQueryPayload,
   ): Promise<ClientAckData<'presence:query'>> {
-    return this.presence.query(socket.data.user.organizationId, body.userIds);
+    const { organizationId, role } = socket.data.user;
+    return this.presence.query(organizationId, body.userIds, role);
   }
 }

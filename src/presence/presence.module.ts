@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { MembersModule } from '../members/members.module.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryPresenceStore } from './memory-presence.store.js';
 import { PresenceGateway } from './presence.gateway.js';
@@ -8,6 +9,7 @@ import { RedisPresenceStore } from './redis-presence.store.js';
 
 /** Presence; the store is memory on one node, Redis (sessions with node heartbeats) with REDIS_URL. */
 @Module({
+  imports: [MembersModule],
   providers: [
     {
       provide: PRESENCE_STORE,

@@ -1,6 +1,9 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { MembersService } from '../members/members.service.js';
+import type { Role } from '../protocol/constants.js';
 import type { PresenceEntry, PresenceStatus } from '../protocol/models.js';
+import { PRESENCE_STAFF_ROLES, rooms } from '../protocol/rooms.js';
 import { EmitBatcher } from '../sessions/emit-batcher.js';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
@@ -9,8 +12,12 @@ import { PRESENCE_STORE, type PresenceStore } from './presence.store.js';
 
 /**
  * Presence (§4, §5, §11) over the PresenceStore port. Counts `/` sockets only. Emits
- * `presence:changed` to `org:<id>` only when the user's visible status changes: the first
- * session (online), the last one gone (offline with lastSeenAt), or `presence:update`.
+ * `presence:changed` only when the user's visible status changes: the first session (online),
+ * the last one gone (offline with lastSeenAt), or `presence:update`.
+ *
+ * Families' online status is private (§12.5): a `parent`'s change goes to the organization's
+ * admin, nurse, staff and service sessions (their role rooms) only, everyone else's to
+ * `org:<id>`; `presence:query` from a parent reports parents offline with lastSeenAt null.
  */
 @Injectable()
 export class PresenceService implements OnModuleInit, OnApplicationShutdown {
@@ -23,6 +30,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
     private readonly sessions: SessionService,
     private readonly publisher: RealtimePublisher,
+    private readonly members: MembersService,
     @InjectPinoLogger('presence') private readonly logger: PinoLogger,
   ) {}
 
@@ -35,7 +43,14 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       onDisconnect: (ctx) => this.disconnected(ctx),
     });
     // A dead node's users, reaped by this node (Redis store only).
-    this.store.onExpired?.((organizationId, entry) => void this.changed(organizationId, entry));
+    // The role is not at hand there: it is the member's recorded one.
+    this.store.onExpired?.((organizationId, entry) => {
+      this.members.userIdsWithRolesAmong(organizationId, ['parent'], [entry.userId]).then(
+        (parents) => this.changed(organizationId, entry, parents.length > 0 ? 'parent' : undefined),
+        // Unknown role: treat as private (staff roles still learn it).
+        () => this.changed(organizationId, entry, 'parent'),
+      );
+    });
   }
 
   private async connected({ socket, user }: SessionContext): Promise<void> {
@@ -47,11 +62,11 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     if (first)
-      await this.changed(user.organizationId, {
-        userId: user.userId,
-        status: 'online',
-        lastSeenAt: at.toISOString(),
-      });
+      await this.changed(
+        user.organizationId,
+        { userId: user.userId, status: 'online', lastSeenAt: at.toISOString() },
+        user.role,
+      );
   }
 
   private async disconnected({ socket, user }: SessionContext): Promise<void> {
@@ -64,11 +79,11 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       at,
     );
     if (last && before.status !== 'offline') {
-      await this.changed(user.organizationId, {
-        userId: user.userId,
-        status: 'offline',
-        lastSeenAt: at.toISOString(),
-      });
+      await this.changed(
+        user.organizationId,
+        { userId: user.userId, status: 'offline', lastSeenAt: at.toISOString() },
+        user.role,
+      );
     }
   }
 
@@ -77,25 +92,65 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     organizationId: string,
     userId: string,
     status: PresenceStatus,
+    role?: Role,
   ): Promise<{ status: PresenceStatus }> {
     const [before] = await this.store.get(organizationId, [userId]);
     const at = new Date();
     await this.store.setStatus(organizationId, userId, status, at);
     if (before.status !== status)
-      await this.changed(organizationId, { userId, status, lastSeenAt: at.toISOString() });
+      await this.changed(organizationId, { userId, status, lastSeenAt: at.toISOString() }, role);
     return { status };
   }
 
-  /** `presence:query`: own organization only; without ids every online or away user. */
-  async query(organizationId: string, userIds?: string[]): Promise<{ users: PresenceEntry[] }> {
-    if (userIds === undefined) return { users: await this.store.listActive(organizationId) };
-    return { users: await this.store.get(organizationId, [...new Set(userIds)]) };
+  /**
+   * `presence:query`: own organization only; without ids every online or away user. A parent
+   * asking learns about non-parent users only (§12.5).
+   */
+  async query(
+    organizationId: string,
+    userIds?: string[],
+    viewerRole?: Role,
+  ): Promise<{ users: PresenceEntry[] }> {
+    const users =
+      userIds === undefined
+        ? await this.store.listActive(organizationId)
+        : await this.store.get(organizationId, [...new Set(userIds)]);
+    if (viewerRole !== 'parent' || users.length === 0) return { users };
+    const parents = new Set(
+      await this.members.userIdsWithRolesAmong(
+        organizationId,
+        ['parent'],
+        users.map((u) => u.userId),
+      ),
+    );
+    if (parents.size === 0) return { users };
+    if (userIds === undefined) return { users: users.filter((u) => !parents.has(u.userId)) };
+    return {
+      users: users.map((u) =>
+        parents.has(u.userId) ? { userId: u.userId, status: 'offline', lastSeenAt: null } : u,
+      ),
+    };
   }
 
-  /** Resolves once emitted: coalesced with the other announcements of this 10 ms window. */
-  private changed(organizationId: string, entry: PresenceEntry): Promise<void> {
+  /**
+   * Resolves once emitted: coalesced with the other announcements of this 10 ms window. A
+   * parent's change goes to the staff roles only (§12.5).
+   */
+  private changed(
+    organizationId: string,
+    entry: PresenceEntry,
+    role: Role | undefined,
+  ): Promise<void> {
     return this.announcer.add(() => {
-      this.publisher.toOrg(organizationId, 'presence:changed', entry);
+      if (role === 'parent') {
+        this.publisher.toRooms(
+          PRESENCE_STAFF_ROLES.map((r) => rooms.orgRole(organizationId, r)),
+          'presence:changed',
+          entry,
+        );
+      } else {
+        this.publisher.toOrg(organizationId, 'presence:changed', entry);
+      }
       this.logger.debug(
         { organizationId, userId: entry.userId, status: entry.status },
         'presence changed',

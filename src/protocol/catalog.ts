@@ -172,14 +172,14 @@ export const CLIENT_EVENTS = {
   subscribe: {
     dto: ChannelDto,
     summary:
-      'Join a channel: `org:<own org>`, `org:<own org>:<topic>` (topic `^[a-z0-9-]{1,32}$`, not `role`) or `user:<own id>`. Another org or user → AUTHORIZATION_FAILED; malformed → VALIDATION_ERROR.',
+      'Join a channel: `org:<own org>`, `org:<own org>:<topic>`, `user:<own id>` or `user:<own id>:<topic>` (topic `^[a-z0-9-]{1,32}$`, not `role`). Another org or user → AUTHORIZATION_FAILED; malformed → VALIDATION_ERROR.',
     ack: obj({ channel: str() }),
     effects: 'the socket receives `channel:message` for that channel',
   },
   unsubscribe: {
     dto: ChannelDto,
     summary:
-      'Leave a channel. The automatic `user:`, `org:` and role rooms cannot be left (BAD_REQUEST).',
+      'Leave a channel. The automatic `user:<own id>`, `org:` and role rooms cannot be left (BAD_REQUEST).',
     ack: obj({ channel: str() }),
     effects: 'none',
   },
@@ -272,13 +272,14 @@ export const CLIENT_EVENTS = {
     dto: PresenceUpdateDto,
     summary: 'Set own status; `offline` means appear offline. Holds while the user has sessions.',
     ack: obj({ status: { type: 'string', enum: ['online', 'away', 'offline'] } }),
-    effects: '`presence:changed` to the organization when the aggregate status changes',
+    effects:
+      '`presence:changed` when the aggregate status changes: to the organization, or for a `parent` to its admin, nurse, staff and service sessions only (§12.5)',
   },
   'presence:query': {
     dto: PresenceQueryDto,
     optionalPayload: true,
     summary:
-      'Own organization only. Without `userIds`: everyone `online` or `away`. Unknown or other-organization ids come back `offline` with `lastSeenAt: null`.',
+      'Own organization only. Without `userIds`: everyone `online` or `away`. Unknown or other-organization ids come back `offline` with `lastSeenAt: null`. Asked by a `parent`: parents are left out of the list and come back `offline` with `lastSeenAt: null` when named (§12.5).',
     ack: obj({ users: arr(ref('PresenceEntry')) }),
     effects: 'none',
   },
@@ -391,7 +392,8 @@ export const SERVER_EVENTS = {
     summary:
       'A user’s aggregate status changed (first session online, last session gone, or `presence:update`).',
     payload: ref('PresenceEntry'),
-    audience: '`org:<organizationId>`',
+    audience:
+      '`org:<organizationId>`; a `parent`’s only to the organization’s admin, nurse, staff and service sessions (§12.5)',
     namespaces: ROOT,
   },
   'notification:new': {
@@ -450,7 +452,8 @@ export const SERVER_EVENTS = {
   'channel:message': {
     summary: 'Published through `POST /api/v1/channels/publish`.',
     payload: obj({ channel: str(), event: str(), data: {}, publishedAt: time }),
-    audience: 'subscribers of the channel',
+    audience:
+      'subscribers of the channel; a `user:` channel reaches that user’s sessions in one organization only (§12.1)',
     namespaces: ROOT,
   },
   'auth:expired': {

@@ -1,8 +1,7 @@
 /** Ids of users and organizations (§3). */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-/** Subscribable channels (§11). */
-export const CHANNEL_PATTERN =
-  /^(org:[A-Za-z0-9_-]{1,64}(:[a-z0-9-]{1,32})?|user:[A-Za-z0-9_-]{1,64})$/;
+/** Subscribable channels (§11, §12.1): `org:<org>[:<topic>]` and `user:<user>[:<topic>]`. */
+export const CHANNEL_PATTERN = /^(org|user):[A-Za-z0-9_-]{1,64}(:[a-z0-9-]{1,32})?$/;
 export const TOPIC_PATTERN = /^[a-z0-9-]{1,32}$/;
 /** Roles and namespaces: defined once in the SDK package, re-exported for server code. */
 export {

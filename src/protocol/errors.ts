@@ -39,8 +39,9 @@ export class AppError extends Error {
     this.name = 'AppError';
   }
 
+  /** At most 20 details (§12.3): an answer never grows with the size of the bad input. */
   static validation(details: ValidationDetail[], message = 'Payload validation failed'): AppError {
-    return new AppError('VALIDATION_ERROR', message, details);
+    return new AppError('VALIDATION_ERROR', message, details.slice(0, 20));
   }
   static notFound(what: string): AppError {
     return new AppError('RESOURCE_NOT_FOUND', `${what} not found`);

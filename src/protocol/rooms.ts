@@ -1,19 +1,26 @@
 import type { Role } from './constants.js';
+import { userKeyString, type UserKey } from './user-key.js';
 
-/** Room names: the one place they are spelled. */
+/**
+ * Room names: the one place they are spelled. Rooms of an organization start with `org:`, rooms
+ * of a user with `user:<org>:<user>` (§12.1: a user is (organizationId, userId)), conversations
+ * with `conversation:`; the three families cannot produce each other's names, so no channel a
+ * client may subscribe to ever names another family's room.
+ */
 export const rooms = {
-  user: (userId: string) => `user:${userId}`,
   org: (orgId: string) => `org:${orgId}`,
   orgRole: (orgId: string, role: Role) => `org:${orgId}:role:${role}`,
   orgTopic: (orgId: string, topic: string) => `org:${orgId}:${topic}`,
   conversation: (conversationId: string) => `conversation:${conversationId}`,
   /**
-   * A user's sessions within one organization. `user:<id>` is the contract's room, but the same
-   * user id may exist in two organizations; deliveries of organization data use this one so a
-   * socket of another organization can never receive them (invariant 1). Not subscribable: the
-   * channel pattern allows no second `:` after the topic.
+   * A user's sessions within one organization: `user:<org>:<user>`, the room of the channel
+   * `user:<user>` for a socket of `<org>`. The bare `user:<id>` of the contract is a channel
+   * name, never a room: equal ids of two organizations must not share a room (invariant 1).
    */
-  member: (orgId: string, userId: string) => `org:${orgId}:user:${userId}`,
+  member: (orgId: string, userId: string) =>
+    `user:${userKeyString({ organizationId: orgId, userId })}`,
+  /** The room of channel `user:<user>:<topic>` within `<org>`. */
+  memberTopic: (key: UserKey, topic: string) => `user:${userKeyString(key)}:${topic}`,
 };
 
 /** The rooms a socket joins on connect and may never leave. */
@@ -23,9 +30,11 @@ export function automaticRooms(user: {
   role: Role;
 }): string[] {
   return [
-    rooms.user(user.userId),
     rooms.org(user.organizationId),
     rooms.orgRole(user.organizationId, user.role),
     rooms.member(user.organizationId, user.userId),
   ];
 }
+
+/** The role rooms that see a parent's presence (§12.5): everyone but parents. */
+export const PRESENCE_STAFF_ROLES: readonly Role[] = ['admin', 'nurse', 'staff', 'service'];

@@ -7,6 +7,7 @@ import {
   type RateLimitKey,
 } from '../config/config.js';
 import { MetricsService } from '../observability/metrics.service.js';
+import { userKeyString, type UserKey } from '../protocol/user-key.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit.store.js';
 
 export interface LimitDecision {
@@ -15,7 +16,15 @@ export interface LimitDecision {
   retryAfterMs: number;
 }
 
-/** Token buckets per user and event (§7) and per IP at the handshake (§11). */
+/** The key prefix of every bucket of one user: `user:<org>:<user>:` (§12.1). */
+export function userBucketPrefix(user: UserKey): string {
+  return `user:${userKeyString(user)}:`;
+}
+
+/**
+ * Token buckets per user and event (§7) and per IP at the handshake (§11). A user is
+ * (organizationId, userId) (§12.1): the same id in two organizations has two sets of buckets.
+ */
 @Injectable()
 export class RateLimitService {
   constructor(
@@ -32,9 +41,9 @@ export class RateLimitService {
     return override ?? this.config.rateLimits.default;
   }
 
-  async consumeEvent(userId: string, event: string, override?: BucketSpec): Promise<LimitDecision> {
+  async consumeEvent(user: UserKey, event: string, override?: BucketSpec): Promise<LimitDecision> {
     const decision = await this.store.consume(
-      `user:${userId}:${event}`,
+      userBucketPrefix(user) + event,
       this.specFor(event, override),
     );
     if (!decision.allowed) this.metrics.rateLimited.inc({ scope: 'event', event });
@@ -51,13 +60,34 @@ export class RateLimitService {
     return decision;
   }
 
+  /** §12.3 `http:api`: one bucket per principal, the (organizationId, userId) of the token. */
+  async consumeHttpApi(organizationId: string, userId: string): Promise<LimitDecision> {
+    const decision = await this.store.consume(
+      `http:api:${organizationId}:${userId}`,
+      this.config.rateLimits['http:api'],
+    );
+    if (!decision.allowed) this.metrics.rateLimited.inc({ scope: 'http', event: 'http:api' });
+    return decision;
+  }
+
+  /** §12.3 `http:auth-failure`: spent by each HTTP request refused with 401, per client address. */
+  async consumeHttpAuthFailure(address: string): Promise<LimitDecision> {
+    const decision = await this.store.consume(
+      `http:auth-failure:${address}`,
+      this.config.rateLimits['http:auth-failure'],
+    );
+    if (!decision.allowed)
+      this.metrics.rateLimited.inc({ scope: 'http', event: 'http:auth-failure' });
+    return decision;
+  }
+
   /** Operators: tokens left for a user and event. */
-  async tokensLeft(userId: string, event: string): Promise<number> {
-    return this.store.peek(`user:${userId}:${event}`, this.specFor(event));
+  async tokensLeft(user: UserKey, event: string): Promise<number> {
+    return this.store.peek(userBucketPrefix(user) + event, this.specFor(event));
   }
 
   /** Operators: refill every bucket of a user. Returns how many buckets were dropped. */
-  async resetUser(userId: string): Promise<number> {
-    return this.store.reset(`user:${userId}:`);
+  async resetUser(user: UserKey): Promise<number> {
+    return this.store.reset(userBucketPrefix(user));
   }
 }

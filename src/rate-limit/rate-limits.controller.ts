@@ -1,13 +1,19 @@
-import { Controller, Get, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig, type BucketSpec } from '../config/config.js';
-import { ApiAuthGuard, Principal, type ApiPrincipal } from '../http/api-auth.guard.js';
+import {
+  ApiAuthGuard,
+  assertOrganizationAccess,
+  Principal,
+  type ApiPrincipal,
+} from '../http/api-auth.guard.js';
 import { RequestId } from '../http/request-id.js';
 import { MembersService } from '../members/members.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { ID_PATTERN } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import { NAMESPACE_EVENTS } from '../protocol/events.js';
+import type { UserKey } from '../protocol/user-key.js';
 import { RateLimitService } from './rate-limit.service.js';
 
 export interface BucketView extends BucketSpec {
@@ -22,8 +28,10 @@ const EVENTS = [
 
 /**
  * Operators' view of §7 (docs/scaling.md): the configured limits with rejection counts, a user's
- * tokens per event, and a reset that refills every bucket of a user on every node.
- * `service` tokens: any user; `admin`: members of its own organization only.
+ * tokens per event, and a reset that refills every bucket of a user on every node. A user is
+ * (organizationId, userId) (§12.1): `?organizationId=` names the organization, by default the
+ * caller's own. `service` tokens: any organization; `admin`: members of its own organization only
+ * (another organization → 403).
  */
 @Controller('api/v1/rate-limits')
 @UseGuards(ApiAuthGuard)
@@ -56,16 +64,17 @@ export class RateLimitsController {
   async user(
     @Principal() principal: ApiPrincipal,
     @Param('userId') userId: string,
-  ): Promise<{ userId: string; buckets: BucketView[] }> {
-    await this.authorize(principal, userId);
+    @Query('organizationId') organizationId: unknown,
+  ): Promise<{ userId: string; organizationId: string; buckets: BucketView[] }> {
+    const user = await this.authorize(principal, userId, organizationId);
     const buckets = await Promise.all(
       EVENTS.map(async (event) => ({
         event,
         ...this.limits.specFor(event),
-        tokensLeft: await this.limits.tokensLeft(userId, event),
+        tokensLeft: await this.limits.tokensLeft(user, event),
       })),
     );
-    return { userId, buckets };
+    return { userId, organizationId: user.organizationId, buckets };
   }
 
   @Post(':userId/reset')
@@ -73,31 +82,41 @@ export class RateLimitsController {
   async reset(
     @Principal() principal: ApiPrincipal,
     @Param('userId') userId: string,
+    @Query('organizationId') organizationId: unknown,
     @RequestId() requestId: string | undefined,
-  ): Promise<{ userId: string; bucketsReset: number }> {
-    await this.authorize(principal, userId);
-    const bucketsReset = await this.limits.resetUser(userId);
+  ): Promise<{ userId: string; organizationId: string; bucketsReset: number }> {
+    const user = await this.authorize(principal, userId, organizationId);
+    const bucketsReset = await this.limits.resetUser(user);
     await this.audit.record({
       actorId: principal.userId,
-      organizationId: principal.organizationId,
+      organizationId: user.organizationId,
       action: 'rate-limit.reset',
       resourceType: 'user',
       resourceId: userId,
       outcome: 'success',
       requestId,
-      details: { bucketsReset },
+      details: { bucketsReset, actorOrganizationId: principal.organizationId },
     });
-    return { userId, bucketsReset };
+    return { userId, organizationId: user.organizationId, bucketsReset };
   }
 
-  private async authorize(principal: ApiPrincipal, userId: string): Promise<void> {
+  private async authorize(
+    principal: ApiPrincipal,
+    userId: string,
+    organizationId: unknown,
+  ): Promise<UserKey> {
     if (!ID_PATTERN.test(userId))
       throw AppError.validation([{ field: 'userId', constraints: ['matches'] }]);
     if (
-      principal.role === 'admin' &&
-      !(await this.members.isMember(principal.organizationId, userId))
-    ) {
+      organizationId !== undefined &&
+      (typeof organizationId !== 'string' || !ID_PATTERN.test(organizationId))
+    )
+      throw AppError.validation([{ field: 'organizationId', constraints: ['matches'] }]);
+    const target = typeof organizationId === 'string' ? organizationId : principal.organizationId;
+    assertOrganizationAccess(principal, target);
+    if (principal.role === 'admin' && !(await this.members.isMember(target, userId))) {
       throw AppError.forbidden('Admins may see and reset members of their own organization only');
     }
+    return { organizationId: target, userId };
   }
 }

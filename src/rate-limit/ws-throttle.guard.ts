@@ -29,7 +29,7 @@ export class WsThrottleGuard implements CanActivate {
       options.maxTokens && options.refillIntervalMs
         ? { maxTokens: options.maxTokens, refillIntervalMs: options.refillIntervalMs }
         : undefined;
-    const decision = await this.limits.consumeEvent(socket.data.user.userId, event, override);
+    const decision = await this.limits.consumeEvent(socket.data.user, event, override);
     if (decision.allowed) return true;
     if (options.silent) throw new SilentDrop();
     throw AppError.rateLimited(decision.retryAfterMs);

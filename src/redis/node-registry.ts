@@ -23,6 +23,13 @@ for _, id in ipairs(dead) do redis.call('ZREM', KEYS[1], id) end
 return dead
 `;
 
+/** Ids of the nodes whose heartbeat holds now (Redis clock). */
+const LIVE_NODES_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
+`;
+
 /**
  * Shared Lua snippet: `alive(nodesKey, nodeId, now)` — true while the node's heartbeat holds.
  * Scripts that count per-user entries include it.
@@ -41,6 +48,7 @@ end
 interface RegistryCommands {
   wcrHeartbeat(key: string, nodeId: string, ttlMs: number): Promise<number>;
   wcrClaimDead(key: string, limit: number): Promise<string[]>;
+  wcrLiveNodes(key: string): Promise<string[]>;
 }
 
 export interface NodeRegistryOptions {
@@ -67,6 +75,8 @@ export class NodeRegistry {
       redis.defineCommand('wcrHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT });
     if (!r.wcrClaimDead)
       redis.defineCommand('wcrClaimDead', { numberOfKeys: 1, lua: CLAIM_DEAD_SCRIPT });
+    if (!r.wcrLiveNodes)
+      redis.defineCommand('wcrLiveNodes', { numberOfKeys: 1, lua: LIVE_NODES_SCRIPT });
     if (options.onDeadNodes) this.listeners.push(options.onDeadNodes);
   }
 
@@ -101,6 +111,11 @@ export class NodeRegistry {
   async beat(): Promise<void> {
     if (this.stopped) return;
     await this.cmd.wcrHeartbeat(this.key, this.options.nodeId, this.options.ttlMs);
+  }
+
+  /** Ids of the live nodes (this one included while its heartbeat holds). */
+  liveNodes(): Promise<string[]> {
+    return this.cmd.wcrLiveNodes(this.key);
   }
 
   /** Claims dead nodes and lets the listeners clean up after them. */

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { DependencyLog } from '../observability/dependency-log.js';
 import { HealthService } from '../observability/health.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { NodeRegistry } from './node-registry.js';
@@ -15,7 +16,6 @@ import { RedisConnections } from './redis.connections.js';
 export class RedisService implements OnModuleInit {
   readonly connections: RedisConnections | null = null;
   readonly registry: NodeRegistry | null = null;
-  private lastFailureLog = 0;
   private readonly reconnectListeners: Array<() => void> = [];
 
   constructor(
@@ -23,6 +23,7 @@ export class RedisService implements OnModuleInit {
     private readonly metrics: MetricsService,
     private readonly health: HealthService,
     @InjectPinoLogger('redis') private readonly logger: PinoLogger,
+    private readonly dependencyLog: DependencyLog,
   ) {
     const cfg = config.redis;
     this.metrics.redisConfigured.set(cfg ? 1 : 0);
@@ -81,12 +82,18 @@ export class RedisService implements OnModuleInit {
     await this.registry.start();
   }
 
-  /** Logs a Redis operation failure at most once a second (an outage must not flood the log). */
+  /** A Redis operation failed (or timed out): logged at most once per operation per 5 s (§12.8). */
   failure(operation: string, err: Error): void {
-    const now = Date.now();
-    if (now - this.lastFailureLog < 1000) return;
-    this.lastFailureLog = now;
-    this.logger.warn({ operation, errorName: err.name }, 'redis operation failed');
+    this.metrics.redisFailures.inc({ operation });
+    this.dependencyLog.failed('redis', operation, err, {
+      timedOut: err.message === 'Command timed out',
+    });
+  }
+
+  /** The adapter's link to Redis came back: `sockets` were told to catch up (`sync:required`). */
+  adapterRecovered(sockets: number): void {
+    this.metrics.adapterRecoveries.inc();
+    this.logger.info({ sockets }, 'redis adapter link recovered; sync:required sent');
   }
 
   async close(graceMs = 0): Promise<void> {

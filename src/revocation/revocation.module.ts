@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ApiAuthGuard } from '../http/api-auth.guard.js';
 import { HttpValidationPipe } from '../http/http-validation.pipe.js';
 import { MembersModule } from '../members/members.module.js';
+import { RevocationBus } from './revocation-bus.js';
 import { RevocationService } from './revocation.service.js';
 import { RevocationsRepository } from './revocations.repository.js';
 import { SessionsController } from './sessions.controller.js';
@@ -13,7 +14,13 @@ import { SessionsController } from './sessions.controller.js';
 @Module({
   imports: [MembersModule],
   controllers: [SessionsController],
-  providers: [RevocationsRepository, RevocationService, ApiAuthGuard, HttpValidationPipe],
+  providers: [
+    RevocationsRepository,
+    RevocationBus,
+    RevocationService,
+    ApiAuthGuard,
+    HttpValidationPipe,
+  ],
   exports: [RevocationService, ApiAuthGuard, HttpValidationPipe, MembersModule],
 })
 export class RevocationModule {}

@@ -1,68 +1,150 @@
-import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AuditService } from '../audit/audit.service.js';
-import type { ApiPrincipal } from '../http/api-auth.guard.js';
+import { assertOrganizationAccess, type ApiPrincipal } from '../http/api-auth.guard.js';
 import { MembersService } from '../members/members.service.js';
 import { NAMESPACES } from '../protocol/constants.js';
 import { AppError, toErrorObject } from '../protocol/errors.js';
-import type { AuthenticatedUser } from '../protocol/models.js';
 import { rooms } from '../protocol/rooms.js';
+import { userKeyString, type UserKey } from '../protocol/user-key.js';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import { SessionService } from '../sessions/session.service.js';
+import { RevocationBus, type RevocationNotice } from './revocation-bus.js';
 import { RevocationsRepository } from './revocations.repository.js';
 
-/** A node's view of the revocations table is at most this old when a handshake is checked. */
+/** A node's view of the revocations table is re-read at least this often. */
 export const REVOCATION_CACHE_MS = 1000;
 /** Re-read this far behind the newest revocation seen (transactions commit out of order). */
 const WATERMARK_OVERLAP_MS = 10_000;
-/** With the database unreachable, the cached view is trusted this long, then handshakes fail. */
-const MAX_STALE_MS = 60_000;
+/** §12.2: a node that could not read revocations for longer refuses handshakes (fail closed). */
+export const REVOCATION_MAX_STALE_MS = 5000;
+/** §12.2: a node that has not confirmed a revocation within this long is `unreachable`. */
+export const REVOKE_CONFIRM_TIMEOUT_MS = 2000;
+/** The event loop stood still this long (SIGSTOP, a VM pause): re-read before any handshake. */
+const PAUSE_DETECT_MS = 1500;
+const TICK_MS = 250;
+/** Re-sends of a revocation to nodes that did not confirm it (ms after the answer). */
+const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000, 30_000, 60_000];
+
+export interface RevokeResult {
+  disconnected: number;
+  nodes: { confirmed: number; unreachable: number };
+}
 
 /**
- * Session revocation (§9, §11): tokens of a revoked user whose `iat` is at or before the
- * revocation second, or that have no `iat`, are refused at the handshake, at `auth:refresh` and
- * by the HTTP API. Every node keeps the revocations in memory and re-reads the new rows at most
- * once per REVOCATION_CACHE_MS (one query per second per node, not per connection); a revocation
- * also drops the user's sockets on every node twice: at once, and again after that window, so a
- * handshake that raced the revocation on another node does not survive it.
+ * Session revocation (§9, §11, §12.1, §12.2), per user of an organization. Tokens of a revoked
+ * user whose `iat` is at or before the revocation second, or that have no `iat`, are refused at
+ * the handshake, at `auth:refresh` and by the HTTP API.
+ *
+ * Every node keeps the revocations in memory. A revoke stores the row, then tells every live node
+ * over the RevocationBus; each remembers it and drops its covered sockets before confirming, so
+ * when the 200 goes out every confirming node already refuses the tokens. A node that does not
+ * confirm within 2 s is reported unreachable and is sent the revocation again in the background;
+ * besides, every node re-reads new rows once a second and drops the sockets a newly learned
+ * revocation covers, so a node that missed the message (Redis blip, pause) catches up by itself.
+ *
+ * Fail closed: a node that could not read the table for more than 5 s refuses handshakes with
+ * SERVICE_UNAVAILABLE, and a node whose event loop stood still (SIGSTOP) re-reads before it
+ * accepts the next handshake.
  */
 @Injectable()
-export class RevocationService implements OnModuleInit, OnApplicationShutdown {
-  /** userId → revocation second (floor of the revocation instant). */
+export class RevocationService
+  implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
+{
+  /** userKeyString → revocation second (floor of the revocation instant). */
   private readonly revokedSec = new Map<string, number>();
   private watermark?: Date;
+  /** When the last successful read started. */
   private refreshedAt = 0;
   private refreshing?: Promise<void>;
+  /** Set when a pause was detected; cleared by a read that started after it. */
+  private pausedAt = 0;
+  private lastTick = Date.now();
+  private ticker?: NodeJS.Timeout;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+  private lastReadWarning = 0;
 
   constructor(
     private readonly repository: RevocationsRepository,
     private readonly members: MembersService,
     private readonly sessions: SessionService,
     private readonly publisher: RealtimePublisher,
+    private readonly bus: RevocationBus,
     private readonly audit: AuditService,
     @InjectPinoLogger('revocation') private readonly logger: PinoLogger,
   ) {}
 
   onModuleInit(): void {
     this.sessions.registerHandshakeCheck({ name: 'revocation', check: (user) => this.check(user) });
+    // First after the rooms are joined: a handshake that passed the check just before a
+    // revocation arrived is dropped here, before any replay reaches it.
+    this.sessions.registerHook({
+      name: 'revocation',
+      order: 0,
+      namespaces: NAMESPACES,
+      onConnect: ({ socket, user }) => {
+        const sec = this.revokedSec.get(userKeyString(user));
+        if (sec !== undefined && isRevoked(user.iat, sec)) this.dropSocket(socket);
+        return Promise.resolve();
+      },
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.bus.start((notice) => this.apply(notice));
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    this.ticker.unref();
+    await this.refresh().catch((err: unknown) =>
+      this.logger.warn({ errorName: (err as Error)?.name }, 'revocations could not be read'),
+    );
+  }
+
+  /** The event loop ran now; a gap longer than PAUSE_DETECT_MS was a pause. */
+  private noteTick(): void {
+    const now = Date.now();
+    if (now - this.lastTick > PAUSE_DETECT_MS) this.pausedAt = now;
+    this.lastTick = now;
+  }
+
+  private tick(): void {
+    this.noteTick();
+    if (this.mustReread || Date.now() - this.refreshedAt >= REVOCATION_CACHE_MS) {
+      this.fresh().catch(() => undefined);
+    }
   }
 
   /** Throws AUTHENTICATION_FAILED ("invalid", §3 says no more) for a revoked token. */
-  async check(user: Pick<AuthenticatedUser, 'userId' | 'iat'>): Promise<void> {
+  async check(user: UserKey & { iat?: number }): Promise<void> {
     await this.fresh();
-    const sec = this.revokedSec.get(user.userId);
+    const sec = this.revokedSec.get(userKeyString(user));
     if (sec !== undefined && isRevoked(user.iat, sec)) throw AppError.authentication('invalid');
   }
 
+  /** A pause was noticed and no read has started since. */
+  private get mustReread(): boolean {
+    return this.pausedAt > this.refreshedAt;
+  }
+
   private async fresh(): Promise<void> {
-    if (Date.now() - this.refreshedAt < REVOCATION_CACHE_MS) return;
-    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
+    this.noteTick();
+    if (!this.mustReread && Date.now() - this.refreshedAt < REVOCATION_CACHE_MS) return;
     try {
+      this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
       await this.refreshing;
+      // A read already running when the pause was noticed does not count: read again.
+      if (this.mustReread) await this.refresh();
     } catch (err) {
-      this.logger.warn({ errorName: (err as Error)?.name }, 'revocations could not be read');
-      if (Date.now() - this.refreshedAt > MAX_STALE_MS)
+      if (Date.now() - this.lastReadWarning > 5000) {
+        this.lastReadWarning = Date.now();
+        this.logger.warn({ errorName: (err as Error)?.name }, 'revocations could not be read');
+      }
+      if (this.mustReread || Date.now() - this.refreshedAt > REVOCATION_MAX_STALE_MS)
         throw AppError.unavailable('Revocations unavailable');
     }
   }
@@ -73,81 +155,151 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
       ? new Date(this.watermark.getTime() - WATERMARK_OVERLAP_MS)
       : undefined;
     const rows = await this.repository.since(since);
-    for (const row of rows) this.remember(row.userId, row.revokedAt);
+    const initial = this.refreshedAt === 0;
+    for (const row of rows) {
+      const sec = Math.floor(row.revokedAt.getTime() / 1000);
+      if (!this.watermark || row.revokedAt > this.watermark) this.watermark = row.revokedAt;
+      // A revocation this node did not hear of (missed message, pause): drop what it covers.
+      if (this.remember(row, sec) && !initial) this.dropLocal(row, sec);
+    }
     this.refreshedAt = started;
   }
 
-  private remember(userId: string, revokedAt: Date): number {
-    const sec = Math.floor(revokedAt.getTime() / 1000);
-    const prev = this.revokedSec.get(userId);
-    if (prev === undefined || sec > prev) this.revokedSec.set(userId, sec);
-    if (!this.watermark || revokedAt > this.watermark) this.watermark = revokedAt;
-    return Math.max(sec, prev ?? sec);
+  /** Records a revocation second; true when it is news (no entry, or a later second). */
+  private remember(user: UserKey, sec: number): boolean {
+    const key = userKeyString(user);
+    const prev = this.revokedSec.get(key);
+    if (prev !== undefined && prev >= sec) return false;
+    this.revokedSec.set(key, sec);
+    return true;
   }
 
-  /** POST /api/v1/sessions/revoke: store, then drop every session of the user on every node. */
+  /** A revocation from another node: remember it, drop the covered sockets here. */
+  private apply(notice: RevocationNotice): number {
+    this.remember(notice, notice.sec);
+    return this.dropLocal(notice, notice.sec);
+  }
+
+  /**
+   * POST /api/v1/sessions/revoke. `organizationId` defaults to the caller's own (a service
+   * token's is its claim); an admin naming another organization, or a user who is not a member
+   * of its organization → 403. Once the row is stored nothing here answers 5xx.
+   */
   async revoke(
     principal: ApiPrincipal,
     userId: string,
+    organizationId: string | undefined,
     requestId?: string,
-  ): Promise<{ disconnected: number }> {
-    let organizationId = principal.organizationId;
-    if (principal.role === 'admin') {
-      if (!(await this.members.isMember(principal.organizationId, userId))) {
-        throw AppError.forbidden('Admins may revoke members of their own organization only');
-      }
-    } else {
-      organizationId = (await this.members.organizationsOf(userId))[0] ?? principal.organizationId;
+  ): Promise<RevokeResult> {
+    const user: UserKey = { organizationId: organizationId ?? principal.organizationId, userId };
+    assertOrganizationAccess(principal, user.organizationId);
+    if (principal.role === 'admin' && !(await this.members.isMember(user.organizationId, userId))) {
+      throw AppError.forbidden('Admins may revoke members of their own organization only');
     }
-    const revokedAt = await this.repository.revoke(userId, organizationId);
-    const sec = this.remember(userId, revokedAt);
-    const disconnected = await this.dropSessions(userId, sec);
-    await this.audit.record({
-      actorId: principal.userId,
-      organizationId,
-      action: 'session.revoked',
-      resourceType: 'user',
-      resourceId: userId,
-      outcome: 'success',
-      ...(requestId ? { requestId } : {}),
-      details: { disconnected, actorRole: principal.role },
-    });
-    this.logger.info({ userId, organizationId, disconnected }, 'sessions revoked');
+    const revokedAt = await this.repository.revoke(user);
+    const sec = Math.floor(revokedAt.getTime() / 1000);
+    const notice: RevocationNotice = { ...user, sec };
+    let disconnected = 0;
+    let confirmed = 1;
+    let unreachable: string[] = [];
+    try {
+      this.remember(user, sec);
+      disconnected += this.dropLocal(user, sec);
+    } catch (err) {
+      // Still tell the others; this node re-reads and drops on its next tick.
+      confirmed = 0;
+      this.logger.error({ errorName: (err as Error)?.name }, 'local revocation drop failed');
+    }
+    const outcome = await this.bus.broadcast(notice, REVOKE_CONFIRM_TIMEOUT_MS);
+    disconnected += outcome.disconnected;
+    confirmed += outcome.confirmed.length;
+    unreachable = outcome.unreachable;
+    if (unreachable.length > 0) this.retry(notice, unreachable, 0);
+    const result: RevokeResult = {
+      disconnected,
+      nodes: { confirmed, unreachable: unreachable.length },
+    };
+    await this.audit
+      .record({
+        actorId: principal.userId,
+        organizationId: user.organizationId,
+        action: 'session.revoked',
+        resourceType: 'user',
+        resourceId: userId,
+        outcome: 'success',
+        ...(requestId ? { requestId } : {}),
+        details: {
+          disconnected,
+          actorRole: principal.role,
+          actorOrganizationId: principal.organizationId,
+          nodesConfirmed: confirmed,
+          nodesUnreachable: unreachable.length,
+        },
+      })
+      .catch((err: unknown) =>
+        this.logger.error({ errorName: (err as Error)?.name }, 'revocation audit failed'),
+      );
+    this.logger.info(
+      { userId, organizationId: user.organizationId, disconnected, ...result.nodes },
+      'sessions revoked',
+    );
+    return result;
+  }
+
+  /** Sends the revocation again to the nodes that did not confirm, until they do or die. */
+  private retry(notice: RevocationNotice, nodes: string[], attempt: number): void {
+    if (this.stopped || attempt >= RETRY_DELAYS_MS.length) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.dropSessions(userId, sec).catch((err: unknown) =>
-        this.logger.warn(
-          { userId, errorName: (err as Error)?.name },
-          'second revocation sweep failed',
-        ),
-      );
-    }, REVOCATION_CACHE_MS + 500);
+      void this.bus.broadcast(notice, REVOKE_CONFIRM_TIMEOUT_MS, nodes).then((outcome) => {
+        if (outcome.confirmed.length > 0)
+          this.logger.info(
+            {
+              organizationId: notice.organizationId,
+              userId: notice.userId,
+              nodes: outcome.confirmed.length,
+              disconnected: outcome.disconnected,
+            },
+            'revocation confirmed late',
+          );
+        // `unreachable` holds only nodes still alive in the registry: dead ones drop out.
+        if (outcome.unreachable.length > 0) this.retry(notice, outcome.unreachable, attempt + 1);
+      });
+    }, RETRY_DELAYS_MS[attempt]);
     timer.unref();
     this.timers.add(timer);
-    return { disconnected };
   }
 
   /**
    * `auth:expired` (type AUTHENTICATION_FAILED, "Session revoked"), then a server-side
-   * disconnect, for every socket of the user on every node whose token the revocation covers.
-   * Goes through the adapter, so with Redis it reaches the other nodes' sockets too.
+   * disconnect, for every socket of the user on THIS node (both namespaces) whose token the
+   * revocation covers. Synchronous and local: other nodes do their own on the bus message.
    */
-  private async dropSessions(userId: string, revokedSec: number): Promise<number> {
-    const error = toErrorObject(AppError.authentication('revoked'));
+  private dropLocal(user: UserKey, revokedSec: number): number {
+    const room = rooms.member(user.organizationId, user.userId);
     let total = 0;
     for (const ns of NAMESPACES) {
       const nsp = this.publisher.io.of(ns);
-      const sockets = await nsp.in(rooms.user(userId)).fetchSockets();
-      const ids = sockets.filter((s) => isRevoked(s.data.user?.iat, revokedSec)).map((s) => s.id);
-      if (ids.length === 0) continue;
-      total += ids.length;
-      nsp.to(ids).emit('auth:expired', error);
-      nsp.in(ids).disconnectSockets(true);
+      const ids = nsp.adapter.rooms.get(room);
+      if (!ids) continue;
+      for (const id of [...ids]) {
+        const socket = nsp.sockets.get(id);
+        if (!socket || socket.disconnected || !isRevoked(socket.data.user?.iat, revokedSec))
+          continue;
+        this.dropSocket(socket);
+        total++;
+      }
     }
     return total;
   }
 
+  private dropSocket(socket: Parameters<SessionService['drop']>[0]): void {
+    this.sessions.drop(socket, toErrorObject(AppError.authentication('revoked')));
+  }
+
   onApplicationShutdown(): void {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }

@@ -2,28 +2,28 @@ import { Inject, Injectable } from '@nestjs/common';
 import { gt, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
 import { revocations } from '../persistence/schema.js';
+import type { UserKey } from '../protocol/user-key.js';
 
-export interface RevocationRow {
-  userId: string;
+export interface RevocationRow extends UserKey {
   revokedAt: Date;
 }
 
-/** The `revocations` table: one row per user, the latest revocation instant (database clock). */
+/**
+ * The `revocations` table: one row per user of an organization (§12.1), the latest revocation
+ * instant (database clock).
+ */
 @Injectable()
 export class RevocationsRepository {
   constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
 
   /** Records a revocation now (database clock, so every node agrees) and returns its instant. */
-  async revoke(userId: string, organizationId: string): Promise<Date> {
+  async revoke(user: UserKey): Promise<Date> {
     const [row] = await this.database.db
       .insert(revocations)
-      .values({ userId, organizationId, revokedAt: sql`now()` })
+      .values({ organizationId: user.organizationId, userId: user.userId, revokedAt: sql`now()` })
       .onConflictDoUpdate({
-        target: revocations.userId,
-        set: {
-          organizationId,
-          revokedAt: sql`greatest(${revocations.revokedAt}, excluded.revoked_at)`,
-        },
+        target: [revocations.organizationId, revocations.userId],
+        set: { revokedAt: sql`greatest(${revocations.revokedAt}, excluded.revoked_at)` },
       })
       .returning({ revokedAt: revocations.revokedAt });
     return new Date(row.revokedAt);
@@ -32,9 +32,17 @@ export class RevocationsRepository {
   /** Rows revoked after `since` (all rows without it). */
   async since(since: Date | undefined): Promise<RevocationRow[]> {
     const q = this.database.db
-      .select({ userId: revocations.userId, revokedAt: revocations.revokedAt })
+      .select({
+        organizationId: revocations.organizationId,
+        userId: revocations.userId,
+        revokedAt: revocations.revokedAt,
+      })
       .from(revocations);
     const rows = since ? await q.where(gt(revocations.revokedAt, since)) : await q;
-    return rows.map((r) => ({ userId: r.userId, revokedAt: new Date(r.revokedAt) }));
+    return rows.map((r) => ({
+      organizationId: r.organizationId,
+      userId: r.userId,
+      revokedAt: new Date(r.revokedAt),
+    }));
   }
 }

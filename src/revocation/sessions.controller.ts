@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post, UseGuards, UsePipes } from '@nestjs/c
 import { ApiAuthGuard, Principal, type ApiPrincipal } from '../http/api-auth.guard.js';
 import { HttpValidationPipe } from '../http/http-validation.pipe.js';
 import { RequestId } from '../http/request-id.js';
-import { RevocationService } from './revocation.service.js';
+import { RevocationService, type RevokeResult } from './revocation.service.js';
 import { RevokeSessionsDto } from './revoke.dto.js';
 
 @Controller('api/v1/sessions')
@@ -17,7 +17,7 @@ export class SessionsController {
     @Principal() principal: ApiPrincipal,
     @Body() body: RevokeSessionsDto,
     @RequestId() requestId: string | undefined,
-  ): Promise<{ disconnected: number }> {
-    return this.revocations.revoke(principal, body.userId, requestId);
+  ): Promise<RevokeResult> {
+    return this.revocations.revoke(principal, body.userId, body.organizationId, requestId);
   }
 }

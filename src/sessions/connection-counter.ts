@@ -1,21 +1,21 @@
 /**
  * Port: live sockets per user and namespace across all nodes, for WS_MAX_CONNECTIONS_PER_USER.
- * Memory on one node; Redis (expiring per-node entries) across nodes.
+ * Memory on one node; Redis (expiring per-node entries) across nodes. `user` is the user's
+ * `userKeyString` (`<org>:<user>`, §12.1): the same id in two organizations has two caps.
  */
 export interface ConnectionCounter {
   /** Reserves a slot for `socketId`; false when the user already has `max` live sockets. */
-  tryAcquire(namespace: string, userId: string, socketId: string, max: number): Promise<boolean>;
-  release(namespace: string, userId: string, socketId: string): Promise<void>;
-  count(namespace: string, userId: string): Promise<number>;
+  tryAcquire(namespace: string, user: string, socketId: string, max: number): Promise<boolean>;
+  release(namespace: string, user: string, socketId: string): Promise<void>;
+  count(namespace: string, user: string): Promise<number>;
   close(): Promise<void>;
 }
 
 export const CONNECTION_COUNTER = Symbol('CONNECTION_COUNTER');
 
 /**
- * One node: per namespace, user id → the live socket ids: the one id (a user's usual single
- * socket; the strings are the socket's and the user's own, so an entry adds no string), or a Set
- * from the second on. At one idle socket per user this is part of every connection's cost.
+ * One node: per namespace, user key → the live socket ids: the one id (a user's usual single
+ * socket), or a Set from the second on. At one idle socket per user this is part of every connection's cost.
  */
 export class MemoryConnectionCounter implements ConnectionCounter {
   private readonly namespaces = new Map<string, Map<string, string | Set<string>>>();

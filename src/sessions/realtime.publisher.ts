@@ -17,7 +17,7 @@ export interface PublishOptions {
 
 /**
  * Deliveries addressed to users name their organization: users are reached through
- * `org:<org>:user:<id>`, never the bare `user:<id>` that equal ids of two organizations share
+ * `user:<org>:<id>` (rooms.member), never the bare `user:<id>` that equal ids of two organizations share
  * (invariant 1).
  */
 export interface UserPublishOptions extends PublishOptions {
@@ -103,6 +103,22 @@ export class RealtimePublisher {
       payload,
       options,
     );
+  }
+
+  /**
+   * This node's own sockets on both namespaces, not through the adapter (e.g. `sync:required`
+   * after this node's link to Redis recovered). Returns how many sockets it reached.
+   */
+  toLocalSockets<E extends ServerEventName>(event: E, payload: ServerEventSpec[E]): number {
+    if (!this.server) return 0;
+    let n = 0;
+    for (const ns of ['/', '/communication'] as const) {
+      const nsp = this.io.of(ns);
+      if (nsp.sockets.size === 0) continue;
+      n += nsp.sockets.size;
+      (nsp.local.emit as (ev: string, p: unknown) => boolean)(event, payload);
+    }
+    return n;
   }
 
   private userRooms(userIds: Iterable<string>, organizationId: string): string[] {

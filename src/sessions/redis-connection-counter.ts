@@ -65,8 +65,9 @@ export class RedisConnectionCounter implements ConnectionCounter {
       redis.defineCommand('wcrConnCount', { numberOfKeys: 2, lua: COUNT_SCRIPT });
   }
 
-  private key(ns: string, userId: string): string {
-    return `${this.opts.prefix}conn:${ns}:${userId}`;
+  /** `<prefix>conn:<ns>:<org>:<user>` (`user` is the userKeyString, §12.1). */
+  private key(ns: string, user: string): string {
+    return `${this.opts.prefix}conn:${ns}:${user}`;
   }
 
   private get cmd(): CounterCommands {

@@ -4,12 +4,14 @@ import type { ExtendedError } from 'socket.io';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { expiryDeadlineMs, stripBearer, TokenVerifier } from '../auth/token-verifier.service.js';
 import type { AppNamespace, AppSocket } from '../gateway/socket.types.js';
+import { DependencyLog } from '../observability/dependency-log.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import type { NamespaceName } from '../protocol/constants.js';
 import { NAMESPACE_EVENTS, type ClientEventName } from '../protocol/events.js';
 import { AppError, toErrorObject, type ErrorObject } from '../protocol/errors.js';
 import type { AuthenticatedUser } from '../protocol/models.js';
 import { automaticRooms } from '../protocol/rooms.js';
+import { userKeyString } from '../protocol/user-key.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
 import { ExpirySchedule } from './expiry-schedule.js';
@@ -45,7 +47,6 @@ export class SessionService implements OnApplicationShutdown {
   private readonly servedEvents = new Map<string, Set<string>>(
     Object.entries(NAMESPACE_EVENTS).map(([ns, evs]) => [ns, new Set<string>(evs)]),
   );
-  private sweeper?: NodeJS.Timeout;
   private draining = false;
   private readonly pendingDisconnects = new Set<Promise<void>>();
 
@@ -56,6 +57,7 @@ export class SessionService implements OnApplicationShutdown {
     @Inject(CONNECTION_COUNTER) private readonly counter: ConnectionCounter,
     private readonly metrics: MetricsService,
     @InjectPinoLogger('session') private readonly logger: PinoLogger,
+    private readonly dependencyLog: DependencyLog,
   ) {}
 
   registerHook(hook: SessionHook): void {
@@ -82,13 +84,11 @@ export class SessionService implements OnApplicationShutdown {
               : AppError.unavailable('Handshake could not be completed');
           this.metrics.handshakeRefused.inc({ reason: appErr.type });
           logRefusedHandshake(this.logger, refusalCategory(appErr), clientIp(socket), name);
-          if (!(err instanceof AppError))
-            this.logger.error({ errorName: (err as Error)?.name }, 'handshake failed');
+          if (!(err instanceof AppError)) this.dependencyLog.failed('hook', 'handshake', err);
           next(refusal(appErr));
         },
       );
     });
-    this.sweeper ??= setInterval(() => this.sweepSlowConsumers(), 500).unref();
   }
 
   /** Token sources, first found wins: auth.token, Authorization header, ?token= when allowed. */
@@ -111,7 +111,7 @@ export class SessionService implements OnApplicationShutdown {
     for (const check of this.checks) await check.check(user, ns);
     const acquired = await this.counter.tryAcquire(
       ns,
-      user.userId,
+      userKeyString(user),
       socket.id,
       this.config.ws.maxConnectionsPerUser,
     );
@@ -149,10 +149,7 @@ export class SessionService implements OnApplicationShutdown {
       try {
         await hook.onConnect(ctx);
       } catch (err) {
-        this.logger.error(
-          { hook: hook.name, userId: user.userId, errorName: (err as Error)?.name },
-          'connect hook failed',
-        );
+        this.dependencyLog.failed('hook', `connect:${hook.name}`, err);
       }
     }
   }
@@ -169,17 +166,14 @@ export class SessionService implements OnApplicationShutdown {
     if (!user) return;
     this.metrics.connections.dec({ namespace: ns });
     this.expiries.delete(socket, this.deadline(socket.data.user));
-    await this.counter.release(ns, user.userId, socket.id).catch(() => undefined);
+    await this.counter.release(ns, userKeyString(user), socket.id).catch(() => undefined);
     const ctx: SessionContext = { socket, user, namespace: ns };
     for (const hook of this.hooks) {
       if (!hook.onDisconnect || !hook.namespaces.includes(ns)) continue;
       try {
         await hook.onDisconnect(ctx, reason);
       } catch (err) {
-        this.logger.error(
-          { hook: hook.name, userId: user.userId, errorName: (err as Error)?.name },
-          'disconnect hook failed',
-        );
+        this.dependencyLog.failed('hook', `disconnect:${hook.name}`, err);
       }
     }
   }
@@ -258,19 +252,7 @@ export class SessionService implements OnApplicationShutdown {
     socket.disconnect(true);
   }
 
-  /** A socket whose outgoing buffer passed WS_MAX_BUFFERED_BYTES is dropped (§8); it replays on reconnect. */
-  private sweepSlowConsumers(): void {
-    const max = this.config.ws.maxBufferedBytes;
-    for (const nsp of this.namespaces.values()) {
-      for (const socket of nsp.sockets.values()) {
-        if (bufferedBytes(socket) > max) {
-          this.metrics.slowConsumersDropped.inc();
-          this.logger.warn({ userId: socket.data.user?.userId }, 'slow consumer disconnected');
-          socket.conn.close();
-        }
-      }
-    }
-  }
+  // Slow consumers (WS_MAX_BUFFERED_BYTES) are dropped at write time: gateway/slow-consumer.ts.
 
   /** Graceful shutdown: refuse new handshakes. */
   startDraining(): void {
@@ -282,18 +264,14 @@ export class SessionService implements OnApplicationShutdown {
   }
 
   /**
-   * Graceful shutdown: closes every local connection at the transport level (the client sees
-   * "transport close" and reconnects, to another node behind the load balancer; a server-side
-   * disconnect packet would tell it not to), then waits for the disconnect hooks to finish.
+   * Graceful shutdown (§12.8): a server disconnect for every local socket, all in this tick (the
+   * caller made sure no received event is left unanswered: its ack is queued before the
+   * disconnect packet on the same connection). The client sees `io server disconnect` and
+   * reconnects, to another node behind the load balancer. Then waits for the disconnect hooks.
    */
   async disconnectAll(timeoutMs: number): Promise<void> {
-    const engines = new Set<{ close(): void }>();
     for (const nsp of this.namespaces.values()) {
-      engines.add(nsp.server.engine);
-    }
-    for (const engine of engines) {
-      // engine.close() closes every client connection; the HTTP listener is closed by Nest.
-      engine.close();
+      for (const socket of [...nsp.sockets.values()]) socket.disconnect(true);
     }
     const deadline = Date.now() + timeoutMs;
     // Disconnect handlers start on the next ticks; wait for them, bounded.
@@ -316,21 +294,6 @@ export class SessionService implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
     this.expiries.clear();
   }
-}
-
-/** Bytes queued for a socket: the websocket's send buffer plus engine.io's write buffer. */
-export function bufferedBytes(socket: AppSocket): number {
-  const conn = socket.conn as unknown as {
-    writeBuffer?: Array<{ data?: unknown }>;
-    transport?: { socket?: { bufferedAmount?: number } };
-  };
-  let total = conn.transport?.socket?.bufferedAmount ?? 0;
-  for (const packet of conn.writeBuffer ?? []) {
-    const d = packet.data;
-    total += typeof d === 'string' ? d.length : d instanceof Buffer ? d.byteLength : 0;
-  }
-  return total;
 }

@@ -35,7 +35,7 @@ describe.skipIf(!existsSync(CHROMIUM))('demo nurse-station page in Chromium', ()
   const pages: Record<string, Page> = {};
 
   beforeAll(async () => {
-    srv = await startServer();
+    srv = await startServer({ env: { DEMO_ENABLED: 'true' } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -382,6 +382,7 @@ describe.skipIf(!existsSync(CHROMIUM))('demo nurse-station page in Chromium', ()
   it('a rate-limited message says when it will go and is sent after the tab was closed and reopened', async () => {
     const strict = await startServer({
       env: {
+        DEMO_ENABLED: 'true',
         RATE_LIMITS: JSON.stringify({ 'message:send': { maxTokens: 2, refillIntervalMs: 6000 } }),
       },
     });

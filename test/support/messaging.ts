@@ -14,6 +14,7 @@ export const GENEROUS_LIMITS = JSON.stringify({
   'message:edit': { maxTokens: 100000, refillIntervalMs: 1 },
   'message:delete': { maxTokens: 100000, refillIntervalMs: 1 },
   'conversation:join': { maxTokens: 100000, refillIntervalMs: 1 },
+  'conversation:create': { maxTokens: 100000, refillIntervalMs: 1 },
   default: { maxTokens: 100000, refillIntervalMs: 1 },
 });
 

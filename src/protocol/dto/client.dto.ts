@@ -23,7 +23,7 @@ import {
 import { ID_PATTERN } from '../constants.js';
 import type { ClientPayload } from '../events.js';
 import type { PresenceStatus } from '../models.js';
-import { MaxJsonBytes } from './validators.js';
+import { MaxJsonBytes, NoControlCharacters } from './validators.js';
 
 /** Ids we look up (conversations, messages, notifications, alerts): uuids and other safe ids. */
 export const LOOKUP_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -46,6 +46,7 @@ export class ConversationCreateDto implements ClientPayload<'conversation:create
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @NoControlCharacters()
   title?: string;
 
   @IsArray()
@@ -123,6 +124,7 @@ export class MessageSendDto implements ClientPayload<'message:send'> {
   @IsString()
   @MinLength(1)
   @MaxLength(MAX_CONTENT_CHARS)
+  @NoControlCharacters()
   content: string;
 
   @IsOptional()
@@ -132,6 +134,7 @@ export class MessageSendDto implements ClientPayload<'message:send'> {
   @IsOptional()
   @IsObject()
   @MaxJsonBytes(MAX_METADATA_BYTES)
+  @NoControlCharacters()
   metadata?: Record<string, unknown>;
 }
 
@@ -143,6 +146,7 @@ export class MessageEditDto implements ClientPayload<'message:edit'> {
   @IsString()
   @MinLength(1)
   @MaxLength(MAX_CONTENT_CHARS)
+  @NoControlCharacters()
   content: string;
 }
 

@@ -1,7 +1,7 @@
 import { isObject, isUUID, maxLength, minLength } from 'class-validator';
 import { assertSafePayload } from '../../gateway/payload-guard.js';
 import { LOOKUP_ID, MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MessageSendDto } from './client.dto.js';
-import { jsonBytesWithin } from './validators.js';
+import { CONTROL_CHARACTERS, freeOfControlCharacters, jsonBytesWithin } from './validators.js';
 const SEND_KEYS = new Set(['messageId', 'conversationId', 'content', 'type', 'metadata']);
 
 /**
@@ -22,13 +22,15 @@ export function isValidMessageSend(payload: unknown): payload is MessageSendDto 
   if (
     typeof content !== 'string' ||
     !minLength(content, 1) ||
-    !maxLength(content, MAX_CONTENT_CHARS)
+    !maxLength(content, MAX_CONTENT_CHARS) ||
+    CONTROL_CHARACTERS.test(content)
   )
     return false;
   if (p.type !== undefined && p.type !== 'text') return false;
   if (p.metadata !== undefined) {
     if (!isObject(p.metadata)) return false;
     if (!jsonBytesWithin(p.metadata, MAX_METADATA_BYTES)) return false;
+    if (!freeOfControlCharacters(p.metadata)) return false;
     try {
       assertSafePayload(payload);
     } catch {
