@@ -1,6 +1,7 @@
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import proxyaddr from 'proxy-addr';
 
 /** A configuration problem: printed as one line naming the variable, then exit code 1. */
 export class ConfigError extends Error {
@@ -21,6 +22,7 @@ export const RATE_LIMIT_KEYS = [
   'conversation:join',
   'default',
   'handshake:ip',
+  'handshake:user',
 ] as const;
 export type RateLimitKey = (typeof RATE_LIMIT_KEYS)[number];
 
@@ -38,6 +40,7 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<RateLimitKey, BucketSpec>> = {
   'conversation:join': { maxTokens: 20, refillIntervalMs: 3000 },
   default: { maxTokens: 60, refillIntervalMs: 100 },
   'handshake:ip': { maxTokens: 100, refillIntervalMs: 20 },
+  'handshake:user': { maxTokens: 30, refillIntervalMs: 1000 },
 };
 
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
@@ -87,7 +90,11 @@ export interface AppConfig {
     maxPayloadBytes: number;
     pingIntervalMs: number;
     pingTimeoutMs: number;
+    /** An Engine.IO connection without a namespace handshake within this is closed (§12.3). */
+    connectTimeoutMs: number;
   };
+  /** TRUST_PROXY: proxies whose X-Forwarded-For is believed (addresses, CIDRs); empty = none. */
+  trustProxy: string[];
   alertResendIntervalMs: number;
   logLevel: string;
   shutdownGraceMs: number;
@@ -121,6 +128,26 @@ function bool(env: Env, name: string, def: boolean): boolean {
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+/**
+ * TRUST_PROXY: comma-separated IPv4/IPv6 addresses or CIDRs (and proxy-addr's names `loopback`,
+ * `linklocal`, `uniquelocal`). Validated here with the library that applies it.
+ */
+export function parseTrustProxy(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of list) {
+    try {
+      proxyaddr.compile(entry);
+    } catch {
+      throw new ConfigError('TRUST_PROXY', `has an invalid address or CIDR "${entry}"`);
+    }
+  }
+  return list;
 }
 
 export function parseRateLimits(raw: string | undefined): Record<RateLimitKey, BucketSpec> {
@@ -316,7 +343,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 65536, 1024, 100 * 1024 * 1024),
       pingIntervalMs: int(env, 'WS_PING_INTERVAL_MS', 25000, 100),
       pingTimeoutMs: int(env, 'WS_PING_TIMEOUT_MS', 60000, 100),
+      connectTimeoutMs: int(env, 'WS_CONNECT_TIMEOUT_MS', 10000, 100, 600000),
     },
+    trustProxy: parseTrustProxy(str(env, 'TRUST_PROXY')),
     alertResendIntervalMs: int(env, 'ALERT_RESEND_INTERVAL_MS', 60000, 50),
     logLevel,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 600000),
@@ -339,6 +368,7 @@ export function describeConfig(c: AppConfig): Record<string, unknown> {
     redis: c.redis ? `${c.redis.host}:${c.redis.port}` : 'disabled (single node, in memory)',
     rateLimits: c.rateLimits,
     ws: c.ws,
+    trustProxy: c.trustProxy,
     alertResendIntervalMs: c.alertResendIntervalMs,
     nodeId: c.nodeId,
   };
