@@ -28,8 +28,11 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       onConnect: (ctx) => this.connected(ctx),
       onDisconnect: (ctx) => this.disconnected(ctx),
     });
-    // A dead node's users, reaped by this node (Redis store only).
-    this.store.onExpired?.((organizationId, entry) => this.changed(organizationId, entry));
+    // Across nodes every change comes from the store, in the order Redis applied it; each node
+    // emits it to its own sockets (#12 point 11).
+    this.store.onChanged?.((organizationId, entry) =>
+      this.changed(organizationId, entry, { local: true }),
+    );
   }
 
   private async connected({ socket, user }: SessionContext): Promise<void> {
@@ -40,7 +43,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       await this.store.removeSession(user.organizationId, user.userId, socket.id, new Date());
       return;
     }
-    if (first)
+    if (first && !this.store.announces)
       this.changed(user.organizationId, {
         userId: user.userId,
         status: 'online',
@@ -49,8 +52,15 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async disconnected({ socket, user }: SessionContext): Promise<void> {
-    const [before] = await this.store.get(user.organizationId, [user.userId]);
     const at = new Date();
+    if (this.store.announces) {
+      // The store decides and announces. Nothing is read first: with Redis down a read would
+      // throw and the session would never leave this node's map, so the next resync would write
+      // the dead session back (#12 point 3).
+      await this.store.removeSession(user.organizationId, user.userId, socket.id, at);
+      return;
+    }
+    const [before] = await this.store.get(user.organizationId, [user.userId]);
     const { last } = await this.store.removeSession(
       user.organizationId,
       user.userId,
@@ -72,8 +82,12 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     userId: string,
     status: PresenceStatus,
   ): Promise<{ status: PresenceStatus }> {
-    const [before] = await this.store.get(organizationId, [userId]);
     const at = new Date();
+    if (this.store.announces) {
+      await this.store.setStatus(organizationId, userId, status, at);
+      return { status };
+    }
+    const [before] = await this.store.get(organizationId, [userId]);
     await this.store.setStatus(organizationId, userId, status, at);
     if (before.status !== status)
       this.changed(organizationId, { userId, status, lastSeenAt: at.toISOString() });
@@ -86,8 +100,12 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     return { users: await this.store.get(organizationId, [...new Set(userIds)]) };
   }
 
-  private changed(organizationId: string, entry: PresenceEntry): void {
-    this.publisher.toOrg(organizationId, 'presence:changed', entry);
+  private changed(
+    organizationId: string,
+    entry: PresenceEntry,
+    options: { local?: boolean } = {},
+  ): void {
+    this.publisher.toOrg(organizationId, 'presence:changed', entry, options);
     this.logger.debug(
       { organizationId, userId: entry.userId, status: entry.status },
       'presence changed',

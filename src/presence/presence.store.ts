@@ -39,10 +39,13 @@ export interface PresenceStore {
   /** Every user of the organization whose visible status is online or away. */
   listActive(organizationId: string): Promise<PresenceEntry[]>;
   /**
-   * Across nodes only: users that went offline because the node holding their sessions died
-   * (no disconnect ever ran for them). The presence service announces them.
+   * Across nodes only: true when the store itself announces every visible change (first session,
+   * last session, status, a dead node's users) through `onChanged`, to every node in the order
+   * the changes were applied; the service then emits them to its local sockets only and never
+   * on its own, so no node's late `offline` can overtake another node's `online`.
    */
-  onExpired?(listener: (organizationId: string, entry: PresenceEntry) => void): void;
+  readonly announces?: boolean;
+  onChanged?(listener: (organizationId: string, entry: PresenceEntry) => void): void;
   /**
    * Graceful stop: this node's sessions are left to expire with its heartbeat instead of being
    * removed one by one, so users who reconnect to another node do not flap offline.

@@ -3,7 +3,7 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { HealthService } from '../observability/health.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import { NodeRegistry } from './node-registry.js';
+import { NodeRegistry, nodeInstanceId } from './node-registry.js';
 import { RedisConnections } from './redis.connections.js';
 
 /**
@@ -33,7 +33,8 @@ export class RedisService implements OnModuleInit {
     );
     this.registry = new NodeRegistry(this.connections.command, {
       prefix: cfg.keyPrefix,
-      nodeId: config.nodeId,
+      // NODE_ID plus an id per process start (#12 point 1; see nodeInstanceId).
+      nodeId: nodeInstanceId(config.nodeId),
       ttlMs: cfg.nodeTtlMs,
       heartbeatMs: Math.max(200, Math.floor(cfg.nodeTtlMs / 3)),
       onError: (err) => this.failure('heartbeat', err),
