@@ -22,7 +22,7 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(label: string): Promise<Cluster> {
+export async function startCluster(label: string, ttlMs = TTL_MS): Promise<Cluster> {
   const redis = await OwnRedis.start();
   const db = await createTestDatabase(label);
   const prefix = redisPrefix(label);
@@ -35,7 +35,7 @@ export async function startCluster(label: string): Promise<Cluster> {
     DATABASE_URL: db.url,
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: prefix,
-    REDIS_NODE_TTL_MS: String(TTL_MS),
+    REDIS_NODE_TTL_MS: String(ttlMs),
     WS_MAX_CONNECTIONS_PER_USER: String(CAP),
     LOG_LEVEL: 'warn',
     RATE_LIMITS: JSON.stringify({
