@@ -144,15 +144,19 @@ export class NodeRegistry {
    * Registers this node and keeps it alive; also reaps dead nodes on every beat. A node started
    * with the same NODE_ID as an earlier process reaps that process's entries at once.
    */
-  async start(): Promise<void> {
+  async start(): Promise<string[]> {
     await this.beat().catch((err: Error) => this.options.onError?.(err));
-    await this.reapPreviousLives().catch((err: Error) => this.options.onError?.(err));
+    const previous = await this.reapPreviousLives().catch((err: Error) => {
+      this.options.onError?.(err);
+      return [];
+    });
     this.timer = setInterval(() => {
       void this.beat()
         .then(() => this.reap())
         .catch((err: Error) => this.options.onError?.(err));
     }, this.options.heartbeatMs);
     this.timer.unref();
+    return previous;
   }
 
   async beat(): Promise<void> {

@@ -52,6 +52,15 @@ export class RedisService implements OnModuleInit {
           if (again) for (const l of this.reconnectListeners) l();
         });
     });
+    this.registry.onBeat(({ lapsed }) => {
+      // Frozen (SIGSTOP, GC, blocked event loop) past REDIS_NODE_TTL_MS, or Redis lost its data:
+      // other nodes stopped counting this node's users; presence and slots are written back.
+      if (lapsed)
+        this.logger.warn(
+          { ttlMs: cfg.nodeTtlMs },
+          'node heartbeat had lapsed; writing this node’s presence sessions and slots back',
+        );
+    });
     this.health.registerRedisCheck(() => this.connections!.ping());
   }
 
@@ -77,7 +86,12 @@ export class RedisService implements OnModuleInit {
         { host: this.config.redis!.host, port: this.config.redis!.port },
         'redis not reachable at start; retrying in the background',
       );
-    await this.registry.start();
+    const previous = await this.registry.start();
+    if (previous.length > 0)
+      this.logger.info(
+        { previousLives: previous.length },
+        'reaped what earlier processes of this NODE_ID left in Redis',
+      );
   }
 
   /** Logs a Redis operation failure at most once a second (an outage must not flood the log). */
