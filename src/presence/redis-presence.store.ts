@@ -455,7 +455,9 @@ export class RedisPresenceStore implements PresenceStore {
       if (!this.local.has(sessionId)) await this.remove(organizationId, userId, sessionId, now);
     }
     for (const [sessionId, { organizationId, userId }] of [...this.local]) {
-      await this.add(organizationId, userId, sessionId, now);
+      // Still live when sent: a disconnect after this point sends its removal behind the add on
+      // the same connection, so a session that just ended is never written back.
+      if (this.local.has(sessionId)) await this.add(organizationId, userId, sessionId, now);
     }
   }
 

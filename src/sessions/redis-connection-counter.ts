@@ -229,6 +229,8 @@ export class RedisConnectionCounter implements ConnectionCounter {
         await this.cmd.wcrConnRelease(this.key(ns, userId), this.nodeSet(), socketId, member);
     }
     for (const [socketId, { ns, userId }] of [...this.local]) {
+      // Still live when sent (a release after this is sent behind it on the same connection).
+      if (!this.local.has(socketId)) continue;
       await this.cmd.wcrConnRestore(
         this.key(ns, userId),
         this.nodeSet(),
