@@ -2,7 +2,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.spec.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.spec.ts', 'packages/*/src/**/*.spec.ts', 'test/**/*.test.ts'],
     // The browser suite needs Chromium and runs on its own: npm run test:browser.
     exclude: [...configDefaults.exclude, 'test/browser/**'],
     testTimeout: 20_000,

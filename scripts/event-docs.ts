@@ -66,6 +66,8 @@ export function dtoSchema(dto: new () => object): Schema {
         case 'isString':
           target.type = 'string';
           break;
+        case 'isDefined':
+          break; // required: not in `optional`
         case 'isInt':
           target.type = 'integer';
           break;
@@ -196,9 +198,10 @@ export function renderEventsMarkdown(): string {
     '     src/protocol/dto/client.dto.ts, NAMESPACE_EVENTS and DEFAULT_RATE_LIMITS. Do not edit by hand:',
     '     test/docs.test.ts fails when this file and the code disagree. -->',
     '',
-    'Every event of the White Cross real-time protocol. Types are in `src/protocol/events.ts`',
-    '(`ClientEventSpec`, `ServerEventSpec`), usable from TypeScript through the SDK',
-    '(`white-cross-realtime/client`). The same catalog as an AsyncAPI 3 document: [asyncapi.yaml](asyncapi.yaml).',
+    'Every event of the White Cross real-time protocol. Types are in',
+    '`packages/client/src/protocol/events.ts` (`ClientEventSpec`, `ServerEventSpec`), shipped with the SDK',
+    '(`@white-cross/realtime-client`, also `@white-cross/realtime-client/protocol`) and imported by the server.',
+    'The same catalog as an AsyncAPI 3 document: [asyncapi.yaml](asyncapi.yaml).',
     '',
     '## Conventions',
     '',

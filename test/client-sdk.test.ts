@@ -6,7 +6,7 @@ import {
   RealtimeClient,
   RealtimeError,
   type ConnectionState,
-} from '../src/client/index.js';
+} from '@white-cross/realtime-client';
 import type { Message } from '../src/protocol/models.js';
 import { closeAll, connect, ok, type TestSocket } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
@@ -269,7 +269,12 @@ describe('client SDK catch-up after a forced disconnect', () => {
     const away: Message[] = [];
     for (let i = 0; i < sentWhileAway; i++) away.push(await send(b.socket, `while away ${i}`));
     let synced = 0;
-    rt.on('client:synced', () => synced++);
+    let syncedMessages = -1;
+    rt.on('client:synced', (info) => {
+      synced++;
+      syncedMessages = info.messages;
+      expect(info.reason).toBe('reconnect');
+    });
     proxy.restore();
     await until(
       rt,
@@ -292,6 +297,8 @@ describe('client SDK catch-up after a forced disconnect', () => {
       'the live message after reconnect',
     );
 
+    // client:synced counts what was missed, whether the server's replay or a catch-up page brought it.
+    expect(syncedMessages).toBe(sentWhileAway);
     const seqs = received.map((m) => m.seq);
     expect(new Set(seqs).size).toBe(seqs.length); // exactly once
     expect([...seqs].sort((x, y) => x - y)).toEqual(

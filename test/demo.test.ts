@@ -24,18 +24,19 @@ describe('demo page and token endpoint (development)', () => {
   });
   afterAll(() => srv.close());
 
-  it('serves the page at / with a strict CSP, and the socket.io-client bundle from node_modules', async () => {
+  it('serves the page at / with a strict CSP, and the SDK browser bundle from the workspace package', async () => {
     const page = await fetch(`${srv.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     const html = await page.text();
-    expect(html).toContain('/vendor/socket.io.min.js');
+    expect(html).toContain('/vendor/realtime-client.js');
     expect(html).toContain('/app.js');
-    const bundle = await fetch(`${srv.url}/vendor/socket.io.min.js`);
+    const bundle = await fetch(`${srv.url}/vendor/realtime-client.js`);
     expect(bundle.status).toBe(200);
     expect(bundle.headers.get('content-type')).toContain('javascript');
-    expect(await bundle.text()).toContain('Socket.IO v4.8.3');
+    expect(await bundle.text()).toContain('RealtimeClient');
+    expect((await fetch(`${srv.url}/favicon.svg`)).status).toBe(200);
     expect((await fetch(`${srv.url}/app.js`)).status).toBe(200);
     // Anything that is not a file of web/ still reaches the API.
     expect((await fetch(`${srv.url}/health`)).status).toBe(200);
@@ -107,7 +108,7 @@ describe('demo is absent when disabled or in production', () => {
   const expectNoDemo = async (url: string) => {
     expect((await fetch(`${url}/`)).status).toBe(404);
     expect((await fetch(`${url}/app.js`)).status).toBe(404);
-    expect((await fetch(`${url}/vendor/socket.io.min.js`)).status).toBe(404);
+    expect((await fetch(`${url}/vendor/realtime-client.js`)).status).toBe(404);
     const token = await post(url, { userId: 'u1', organizationId: 'o1', role: 'admin' });
     expect(token.status).toBe(404);
     expect(((await token.json()) as { type: string }).type).toBe('RESOURCE_NOT_FOUND');

@@ -54,7 +54,7 @@ async function generatedYaml(): Promise<string> {
 }
 
 describe('event catalog (docs/events.md)', () => {
-  const source = read('src/protocol/events.ts');
+  const source = read('packages/client/src/protocol/events.ts');
   const clientSpec = interfaceKeys(source, 'ClientEventSpec');
   const serverSpec = interfaceKeys(source, 'ServerEventSpec');
 

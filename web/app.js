@@ -1,8 +1,13 @@
-/* global window, document, location, fetch, crypto, setTimeout, clearTimeout, TextEncoder */
-// White Cross nurse-station demo: plain JavaScript over the socket.io-client browser bundle
-// (window.io). It is also the "plain socket.io-client" example of docs/client-guide.md: every
-// call is an emit with an ack ({ok, data} | {ok, error}) and every screen change comes from a
-// server event. All user-provided text goes through textContent, never innerHTML.
+/* global document, location, fetch, crypto, setTimeout, clearTimeout, TextEncoder, sessionStorage */
+// White Cross nurse-station demo: plain JavaScript over the SDK's browser bundle
+// (@white-cross/realtime-client/browser, served at /vendor/realtime-client.js). The SDK does the
+// reconnects, token renewal, catch-up after a reconnect or `sync:required`, exactly-once
+// delivery and the send retries with an outbox that survives a tab close; this page only draws.
+// All user-provided text goes through textContent, never innerHTML.
+import { RealtimeClient } from '/vendor/realtime-client.js';
+
+const SESSION_KEY = 'wcr-demo-session';
+const DRILL_TTL_MS = 15 * 60 * 1000;
 
 const SCHOOLS = [
   {
@@ -43,7 +48,8 @@ const state = {
   school: null,
   me: null,
   token: null,
-  socket: null,
+  client: null,
+  listed: false,
   presence: new Map(), // userId -> {status, lastSeenAt}
   conversations: new Map(), // id -> {conversation, messages: Map<id, msg>, unread, deliveredBy, readBy}
   openId: null,
@@ -66,18 +72,9 @@ async function fetchToken(user) {
   return (await res.json()).token;
 }
 
-/** emit with an ack and a timeout; resolves data, rejects with the §8 error object. */
+/** emit with an ack; resolves data, rejects with a RealtimeError (§8 fields: type, message…). */
 function request(event, payload) {
-  return new Promise((resolve, reject) => {
-    const ack = (err, res) => {
-      if (err) return reject({ type: 'ACK_TIMEOUT', message: `no ack for ${event}` });
-      if (res.ok) resolve(res.data);
-      else reject(res.error);
-    };
-    const s = state.socket.timeout(10000);
-    if (payload === undefined) s.emit(event, ack);
-    else s.emit(event, payload, ack);
-  });
+  return payload === undefined ? state.client.emit(event) : state.client.emit(event, payload);
 }
 
 function setStatus(text, kind) {
@@ -89,6 +86,8 @@ function setStatus(text, kind) {
 async function signIn(user) {
   state.me = user;
   state.token = await fetchToken(user);
+  // A reload of this tab signs the same user in again (the list comes back from the server).
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ school: state.school.id, user: user.id }));
   $('signin').hidden = true;
   $('app').hidden = false;
   $('me-name').textContent = user.name;
@@ -98,22 +97,23 @@ async function signIn(user) {
   renderPeople();
   renderConversationList();
 
-  const socket = window.io(location.origin, {
-    // A function: evaluated on every (re)connect, so a renewed token is used.
-    auth: (cb) => cb({ token: state.token }),
+  const client = new RealtimeClient({
+    url: location.origin,
+    token: state.token,
+    // Called before the token expires and after the server ended the session: a fresh one.
+    tokenProvider: async () => (state.token = await fetchToken(user)),
     transports: ['websocket', 'polling'],
-    reconnectionDelay: 500,
-    reconnectionDelayMax: 10000,
-    randomizationFactor: 0.5,
   });
-  state.socket = socket;
-  wireSocket(socket);
+  state.client = client;
+  wireClient(client);
+  client.open().catch((e) => setStatus(`offline (${e.type})`, 'offline'));
 }
 
 function signOut() {
-  state.socket?.close();
+  state.client?.close();
+  sessionStorage.removeItem(SESSION_KEY);
   for (const t of state.typing.values()) for (const h of t.values()) clearTimeout(h);
-  Object.assign(state, { me: null, token: null, socket: null, openId: null });
+  Object.assign(state, { me: null, token: null, client: null, openId: null, listed: false });
   for (const m of [state.presence, state.conversations, state.typing, state.notifications])
     m.clear();
   for (const { node } of state.alerts.values()) node.remove();
@@ -127,9 +127,26 @@ function signOut() {
   $('signin').hidden = false;
 }
 
-function wireSocket(socket) {
+/** The caller's conversations from the server (conversation:list), most recent first. */
+async function loadConversationList() {
+  let pages = 0;
+  for await (const page of state.client.conversations.pages({ limit: 50 })) {
+    for (const s of page.conversations) {
+      const c = upsertConversation(s.conversation);
+      c.unread = s.unreadCount;
+      c.lastMessage = s.lastMessage;
+      c.myReadSeq = Math.max(c.myReadSeq ?? 0, s.readSeq);
+    }
+    if (++pages >= 4) break; // a demo school: 200 conversations are plenty
+  }
+  state.listed = true;
+  renderConversationList();
+}
+
+function wireClient(socket) {
   socket.on('connection:confirmed', async () => {
     setStatus('connected', 'connected');
+    if (!state.listed) loadConversationList().catch((e) => toast(`list unavailable: ${e.type}`));
     try {
       const { users } = await request('presence:query', {
         userIds: state.school.users.map((u) => u.id),
@@ -139,18 +156,22 @@ function wireSocket(socket) {
     } catch (e) {
       toast(`presence unavailable: ${e.type}`);
     }
-    // After a reconnect, re-join every open conversation from the last seq we have (catch-up).
-    for (const [id, c] of state.conversations)
-      if (c.joined) await joinConversation(id, lastSeq(c)).catch(() => undefined);
+    // Catch-up after a reconnect is the SDK's: it re-joins and delivers what was missed.
   });
-  socket.on('disconnect', (reason) => {
-    setStatus(reason === 'io client disconnect' ? 'signed out' : 'reconnecting…', 'reconnecting');
-    // The server dropped us (expired or revoked token): never retry with the same token.
-    if (reason === 'io server disconnect' && state.me) renewAndReconnect();
+  socket.on('client:state', (s) => {
+    if (s === 'reconnecting') setStatus('reconnecting…', 'reconnecting');
+    else if (s === 'closed' && state.me) setStatus('offline', 'offline');
   });
-  socket.on('connect_error', (err) => {
-    setStatus(`offline (${err.message})`, 'offline');
-    if (err.message === 'AUTHENTICATION_FAILED' && state.me) renewAndReconnect();
+  socket.on('client:error', (e) => {
+    if (!socket.connected) setStatus(`offline (${e.type})`, 'offline');
+    $('status').title = e.message;
+  });
+  socket.on('client:synced', ({ messages }) => {
+    if (messages > 0) toast(`Caught up ${messages} missed message${messages > 1 ? 's' : ''}`);
+  });
+  socket.on('client:outbox', () => {
+    if (state.openId) renderMessages();
+    renderConversationList();
   });
   socket.on('auth:expired', () => toast('Session expired, signing in again…'));
   socket.on('error', (e) => toast(`${e.event ?? 'error'}: ${e.type}`));
@@ -169,10 +190,6 @@ function wireSocket(socket) {
   socket.on('message:deleted', ({ messageId, conversationId, deletedAt }) => {
     const m = state.conversations.get(conversationId)?.messages.get(messageId);
     if (m) onMessage({ ...m, content: '', deletedAt }, true);
-  });
-  socket.on('conversation:sync-required', ({ conversationId, deliveredSeq }) => {
-    const c = state.conversations.get(conversationId);
-    joinConversation(conversationId, c ? lastSeq(c) : deliveredSeq).catch(() => undefined);
   });
   socket.on('message:delivered', (r) => onReceipt(r, 'deliveredBy'));
   socket.on('message:read', (r) => {
@@ -212,20 +229,6 @@ function wireSocket(socket) {
       });
       renderNotifications();
     });
-  }
-}
-
-let renewing = false;
-async function renewAndReconnect() {
-  if (renewing) return;
-  renewing = true;
-  try {
-    state.token = await fetchToken(state.me);
-    state.socket.connect();
-  } catch {
-    setStatus('signed out (token refused)', 'offline');
-  } finally {
-    renewing = false;
   }
 }
 
@@ -319,10 +322,19 @@ function conversationTitle(conv) {
   return others.map(userName).join(', ') || 'Just me';
 }
 
+const activity = (c) => c.lastMessage?.createdAt ?? c.conversation.createdAt;
+
 function renderConversationList() {
   const list = $('conversations');
   list.replaceChildren();
-  for (const [id, c] of state.conversations) {
+  const sorted = [...state.conversations].sort(([, a], [, b]) =>
+    activity(b).localeCompare(activity(a)),
+  );
+  for (const [id, c] of sorted) {
+    const last = c.lastMessage;
+    const preview = last
+      ? `${last.senderId === state.me.id ? 'You' : userName(last.senderId)}: ${last.deletedAt ? 'message deleted' : last.content}`
+      : 'No messages yet';
     const li = el(
       'li',
       {
@@ -331,7 +343,12 @@ function renderConversationList() {
         'data-id': id,
         onclick: () => openConversation(id),
       },
-      el('span', { text: conversationTitle(c.conversation) }),
+      el(
+        'span',
+        { class: 'conv-text' },
+        el('strong', { text: conversationTitle(c.conversation) }),
+        el('small', { class: 'muted preview', text: preview }),
+      ),
       c.unread > 0 ? el('span', { class: 'badge', text: String(c.unread) }) : null,
     );
     list.append(li);
@@ -375,29 +392,21 @@ async function openTeam() {
   );
 }
 
-const lastSeq = (c) => Math.max(0, ...[...c.messages.values()].map((m) => m.seq));
-
-async function joinConversation(conversationId, afterSeq) {
-  let from = afterSeq;
-  for (;;) {
-    const data = await request('conversation:join', {
-      conversationId,
-      ...(from !== undefined ? { afterSeq: from } : {}),
-      limit: 100,
-    });
-    const c = upsertConversation(data.conversation);
-    c.joined = true;
-    for (const m of data.messages) addMessage(c, m);
-    renderConversationList();
-    if (conversationId === state.openId) renderMessages();
-    if (from === undefined || !data.hasMore || data.messages.length === 0) return c;
-    from = data.messages[data.messages.length - 1].seq;
-  }
+/** Joins (the SDK tracks it and catches it up after any reconnect) and loads the newest page. */
+async function joinConversation(conversationId) {
+  const data = await request('conversation:join', { conversationId, limit: 100 });
+  const c = upsertConversation(data.conversation);
+  c.joined = true;
+  for (const m of data.messages) addMessage(c, m);
+  renderConversationList();
+  if (conversationId === state.openId) renderMessages();
+  return c;
 }
 
 function addMessage(c, m) {
   const isNew = !c.messages.has(m.id);
   c.messages.set(m.id, m);
+  if (!c.lastMessage || m.seq >= c.lastMessage.seq) c.lastMessage = m;
   return isNew;
 }
 
@@ -405,6 +414,12 @@ function openConversation(id) {
   state.openId = id;
   const c = state.conversations.get(id);
   if (!c) return;
+  if (!c.joined)
+    joinConversation(id).then(
+      () => markRead(c),
+      () => undefined,
+    );
+  document.body.classList.add('chat-open');
   c.unread = 0;
   $('chat-empty').hidden = true;
   $('chat-pane').hidden = false;
@@ -464,8 +479,19 @@ function onReceipt(r, field) {
   if (r.conversationId === state.openId) renderMessages();
 }
 
+const clock = (ms) =>
+  new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+/** What a pending message waits for, from the SDK's outbox entry. */
+function pendingNote(e) {
+  if (e.lastError === 'RATE_LIMIT_EXCEEDED' && e.nextAttemptAt > Date.now())
+    return `rate limited · sends at ${clock(e.nextAttemptAt)}`;
+  if (e.lastError && e.nextAttemptAt > Date.now()) return `retrying at ${clock(e.nextAttemptAt)}`;
+  return 'sending…';
+}
+
 function tickState(c, m) {
-  if (m.pending) return ['pending', '🕓', 'sending'];
+  if (m.pending) return ['pending', '🕓', pendingNote(m.pending)];
   const others = c.conversation.participantIds.filter((id) => id !== state.me.id);
   const all = (map) => others.length > 0 && others.every((id) => (map.get(id) ?? 0) >= m.seq);
   const names = (map) =>
@@ -484,7 +510,23 @@ function renderMessages() {
   if (!c) return;
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   list.replaceChildren();
-  const sorted = [...c.messages.values()].sort((a, b) => (a.seq || Infinity) - (b.seq || Infinity));
+  // Unsent messages come from the SDK's outbox (also those restored after a tab was closed).
+  const pending = (state.client?.outbox ?? [])
+    .filter((e) => e.conversationId === c.conversation.id && !c.messages.has(e.messageId))
+    .map((e) => ({
+      id: e.messageId,
+      conversationId: e.conversationId,
+      seq: 0,
+      senderId: state.me.id,
+      content: e.content,
+      createdAt: new Date(e.queuedAt).toISOString(),
+      editedAt: null,
+      deletedAt: null,
+      pending: e,
+    }));
+  const sorted = [...c.messages.values(), ...pending].sort(
+    (a, b) => (a.seq || Infinity) - (b.seq || Infinity),
+  );
   for (const m of sorted) {
     const mine = m.senderId === state.me.id;
     const [tick, symbol, label] = mine ? tickState(c, m) : [];
@@ -495,6 +537,7 @@ function renderMessages() {
         'data-testid': 'message',
         'data-seq': String(m.seq ?? ''),
         'data-mine': String(mine),
+        ...(m.pending ? { 'data-pending': 'true' } : {}),
       },
       mine ? null : el('div', { class: 'sender', text: userName(m.senderId) }),
       el('div', {
@@ -519,6 +562,9 @@ function renderMessages() {
               'data-testid': 'ticks',
               'data-state': tick,
             })
+          : null,
+        m.pending
+          ? el('span', { class: 'pending-note', 'data-testid': 'pending-note', text: ` ${label}` })
           : null,
       ),
     );
@@ -586,42 +632,18 @@ $('composer').addEventListener('submit', async (ev) => {
   clearTimeout(state.typingIdle);
   state.typingSentAt = 0;
   sendTyping(false);
-  // The messageId is the idempotency key: a retry after a lost ack reuses it and never duplicates.
-  const messageId = crypto.randomUUID();
-  const pending = {
-    id: messageId,
-    conversationId: c.conversation.id,
-    seq: 0,
-    senderId: state.me.id,
-    content,
-    createdAt: new Date().toISOString(),
-    pending: true,
-  };
-  c.messages.set(messageId, pending);
-  renderMessages();
-  for (let attempt = 0; attempt < 4; attempt++) {
-    try {
-      const { message } = await request('message:send', {
-        messageId,
-        conversationId: c.conversation.id,
-        content,
-      });
-      c.messages.set(message.id, message);
-      renderMessages();
-      return;
-    } catch (e) {
-      const retryable = ['ACK_TIMEOUT', 'SERVICE_UNAVAILABLE', 'RATE_LIMIT_EXCEEDED'].includes(
-        e.type,
-      );
-      if (!retryable || attempt === 3) {
-        c.messages.delete(messageId);
-        renderMessages();
-        toast(`message not sent: ${e.type}`);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, e.details?.retryAfterMs ?? 1000 * 2 ** attempt));
-    }
+  // The SDK keeps it in its outbox (shown as pending, kept across a tab close) and retries with
+  // the same messageId (the idempotency key) until acked, for up to 2 minutes.
+  try {
+    const message = await state.client.sendMessage(c.conversation.id, content, {
+      messageId: crypto.randomUUID(),
+    });
+    addMessage(c, message);
+  } catch (e) {
+    toast(`message not sent: ${e.type}`);
   }
+  renderMessages();
+  renderConversationList();
 });
 
 // ─── notifications ──────────────────────────────────────────────────────────────────────────
@@ -686,6 +708,22 @@ $('bell').addEventListener('click', () => $('panel').classList.toggle('open'));
 function showEmergency(alert) {
   if (state.alerts.has(alert.id)) return; // re-sent copies (redelivered/replayed) share the id
   const ack = el('button', { class: 'ack', text: 'Acknowledge', 'data-testid': 'ack-alert' });
+  const resolve =
+    state.me?.role === 'admin'
+      ? el('button', { class: 'ack ghost-light', text: 'Resolve', 'data-testid': 'resolve-alert' })
+      : null;
+  resolve?.addEventListener('click', async () => {
+    resolve.disabled = true;
+    const res = await fetch(`/api/v1/alerts/${encodeURIComponent(alert.id)}/resolve`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${state.token}` },
+    });
+    if (!res.ok) {
+      resolve.disabled = false;
+      toast(`resolve refused: ${(await res.json()).type}`);
+    }
+    // alert:resolved (to everyone) removes the banner.
+  });
   const node = el(
     'div',
     {
@@ -706,7 +744,7 @@ function showEmergency(alert) {
       el('strong', { class: 'alert-title', text: alert.title }),
       el('p', { text: alert.message }),
     ),
-    ack,
+    el('div', { class: 'alert-actions' }, ack, resolve),
   );
   ack.addEventListener('click', async () => {
     ack.disabled = true;
@@ -749,6 +787,8 @@ $('raise-drill').addEventListener('click', async () => {
       message: 'This is a drill: evacuate to the sports field.',
       severity: 'warning',
       location: 'Whole school',
+      // A drill ends by itself: without an expiry it would replay to every new sign-in for good.
+      expiresAt: new Date(Date.now() + DRILL_TTL_MS).toISOString(),
     }),
   });
   if (!res.ok) toast(`drill refused: ${(await res.json()).type}`);
@@ -808,4 +848,23 @@ function renderSignIn() {
 }
 
 $('signout').addEventListener('click', signOut);
+$('back').addEventListener('click', () => {
+  document.body.classList.remove('chat-open');
+  state.openId = null;
+  renderConversationList();
+});
 renderSignIn();
+
+// A reload of a signed-in tab signs the same demo user in again.
+try {
+  const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
+  const school = SCHOOLS.find((s) => s.id === saved?.school);
+  const user = school?.users.find((u) => u.id === saved?.user);
+  if (school && user) {
+    state.school = school;
+    $('school').value = school.id;
+    signIn(user).catch((e) => toast(e.message));
+  }
+} catch {
+  sessionStorage.removeItem(SESSION_KEY);
+}

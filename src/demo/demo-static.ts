@@ -20,13 +20,17 @@ export function demoWebDir(): string | undefined {
   return undefined;
 }
 
-/** The browser bundle shipped inside the installed socket.io-client package (never a committed copy). */
-export function socketIoBundlePath(): string {
+/**
+ * The SDK's browser bundle (`@white-cross/realtime-client/browser`: the SDK and socket.io-client
+ * in one ES module), built by the package's `build` (never a committed copy).
+ */
+export function sdkBundlePath(): string {
   const require = createRequire(import.meta.url);
   return join(
-    dirname(require.resolve('socket.io-client/package.json')),
+    dirname(require.resolve('@white-cross/realtime-client/package.json')),
     'dist',
-    'socket.io.min.js',
+    'browser',
+    'realtime-client.js',
   );
 }
 
@@ -42,24 +46,29 @@ const CSP = [
 ].join('; ');
 
 /**
- * Development only: serves the demo page at `/` and the socket.io-client browser bundle at
- * `/vendor/socket.io.min.js`. Called from createApp when `config.demoEnabled`.
+ * Development only: serves the demo page at `/` and the SDK's browser bundle at
+ * `/vendor/realtime-client.js` (+ its source map). Called from createApp when `config.demoEnabled`.
  */
 export function installDemoStatic(app: INestApplication): boolean {
   const dir = demoWebDir();
   if (!dir) return false;
-  const bundle = socketIoBundlePath();
+  const bundle = sdkBundlePath();
   const setHeaders = (res: Response) => {
     res.setHeader('Content-Security-Policy', CSP);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('Cache-Control', 'no-cache');
   };
-  app.use('/vendor/socket.io.min.js', (req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    setHeaders(res);
-    res.type('application/javascript').sendFile(bundle);
-  });
+  for (const [path, file, type] of [
+    ['/vendor/realtime-client.js', bundle, 'application/javascript'],
+    ['/vendor/realtime-client.js.map', `${bundle}.map`, 'application/json'],
+  ] as const)
+    app.use(path, (req: Request, res: Response, next: NextFunction) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+      if (req.path !== '/' || !existsSync(file)) return next();
+      setHeaders(res);
+      res.type(type).sendFile(file);
+    });
   // Only existing files of web/ are served; anything else (API, health, Socket.IO) falls through.
   app.use(
     express.static(dir, { index: 'index.html', fallthrough: true, dotfiles: 'ignore', setHeaders }),

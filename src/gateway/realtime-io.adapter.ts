@@ -74,7 +74,8 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
       cors: { origin: corsOrigins, credentials: true },
       allowRequest: (req, callback) => {
         const allowed = isOriginAllowed(req, corsOrigins);
-        callback(allowed ? null : 'Origin not allowed', allowed);
+        // The 403 body says why (the SDK surfaces it), without echoing the origin.
+        callback(allowed ? null : 'Origin not allowed (see CORS_ORIGIN)', allowed);
       },
       // Never recover sessions without running the handshake middleware again (§3).
       connectionStateRecovery: undefined,

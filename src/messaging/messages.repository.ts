@@ -14,7 +14,7 @@ export interface NewMessage {
   metadata: Record<string, unknown>;
 }
 
-interface MessageRow {
+export interface MessageRow {
   id: string;
   conversation_id: string;
   seq: number;

@@ -1,6 +1,7 @@
 import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import type { AppSocket } from '../gateway/socket.types.js';
 import { HotEventRouter } from '../gateway/hot-events.js';
+import { OptionalPayload } from '../gateway/optional-payload.js';
 import { RealtimeGateway } from '../gateway/realtime-gateway.decorator.js';
 import type { NamespaceName } from '../protocol/constants.js';
 import { isValidMessageSend } from '../protocol/dto/fast-checks.js';
@@ -8,6 +9,7 @@ import {
   ConversationCreateDto,
   ConversationHistoryDto,
   ConversationJoinDto,
+  ConversationListDto,
   ConversationRefDto,
   MessageEditDto,
   MessageReceiptDto,
@@ -19,6 +21,10 @@ import type { ClientAckData } from '../protocol/events.js';
 import { rooms } from '../protocol/rooms.js';
 import { Throttle } from '../rate-limit/throttle.decorator.js';
 import { MessagingService } from './messaging.service.js';
+
+/** `conversation:list` may be sent without a payload (then: the first page of 50). */
+@OptionalPayload()
+class ConversationListPayload extends ConversationListDto {}
 
 /**
  * `conversation:*` and `message:*` (§5): validate (DTO pipe), call the service, return the ack
@@ -74,6 +80,14 @@ abstract class MessagingGatewayBase {
     await this.messaging.checkAccess(socket.data.user, body.conversationId);
     await socket.leave(rooms.conversation(body.conversationId));
     return { conversationId: body.conversationId };
+  }
+
+  @SubscribeMessage('conversation:list')
+  list(
+    @ConnectedSocket() socket: AppSocket,
+    @MessageBody() body: ConversationListPayload,
+  ): Promise<ClientAckData<'conversation:list'>> {
+    return this.messaging.list(socket.data.user, body);
   }
 
   @SubscribeMessage('message:edit')

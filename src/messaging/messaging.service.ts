@@ -10,7 +10,11 @@ import { AppError } from '../protocol/errors.js';
 import type { AuthenticatedUser, Conversation, Message } from '../protocol/models.js';
 import { rooms } from '../protocol/rooms.js';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
-import { ConversationsRepository, type ConversationRecord } from './conversations.repository.js';
+import {
+  ConversationsRepository,
+  type ConversationRecord,
+  type ListPosition,
+} from './conversations.repository.js';
 import { sqlState } from './db-rows.js';
 import { MessageWriter } from './message-writer.js';
 import { MessagesRepository } from './messages.repository.js';
@@ -35,6 +39,17 @@ export type ReplayItem =
 type Caller = Pick<AuthenticatedUser, 'userId' | 'organizationId' | 'role'>;
 
 const CACHE_LIMIT = 20_000;
+const LIST_CURSOR = /^(\d{1,20}):([A-Za-z0-9_-]{1,64})$/;
+
+/** `nextCursor` of `conversation:list`: opaque to clients (base64url of "activityµs:id"). */
+export function encodeListCursor(p: ListPosition): string {
+  return Buffer.from(`${p.activityUs}:${p.id}`, 'utf8').toString('base64url');
+}
+
+export function decodeListCursor(cursor: string): ListPosition | undefined {
+  const m = LIST_CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return m ? { activityUs: m[1], id: m[2] } : undefined;
+}
 const DEFAULT_PAGE = 50;
 
 /**
@@ -111,6 +126,41 @@ export class MessagingService {
       );
     }
     return { conversation };
+  }
+
+  /** `conversation:list` (§12.6): the caller's conversations, most recent activity first. */
+  async list(
+    caller: Caller,
+    input: ClientPayload<'conversation:list'>,
+  ): Promise<ClientAckData<'conversation:list'>> {
+    let after: ListPosition | undefined;
+    if (input?.before !== undefined) {
+      after = decodeListCursor(input.before);
+      if (!after)
+        throw AppError.validation(
+          [{ field: 'before', constraints: ['isListCursor'] }],
+          'before is not a cursor returned by conversation:list',
+        );
+    }
+    const limit = input?.limit ?? DEFAULT_PAGE;
+    const page = await this.storage(() =>
+      this.conversations.listForUser(caller.userId, caller.organizationId, after, limit),
+    );
+    const conversations = page.items.map((item) => {
+      const meta = this.remember(item.record);
+      return {
+        conversation: this.toConversation(meta, item.record.lastSeq),
+        lastMessage: item.lastMessage,
+        unreadCount: Math.max(0, item.record.lastSeq - item.readSeq),
+        deliveredSeq: item.deliveredSeq,
+        readSeq: item.readSeq,
+      };
+    });
+    const last = page.items.at(-1);
+    return {
+      conversations,
+      nextCursor: page.hasMore && last ? encodeListCursor(last.position) : null,
+    };
   }
 
   /** Access check of `conversation:join`; the gateway joins the room, then calls `joinPage`. */

@@ -14,6 +14,7 @@ import {
   ConversationCreateDto,
   ConversationHistoryDto,
   ConversationJoinDto,
+  ConversationListDto,
   ConversationRefDto,
   MessageEditDto,
   MessageReceiptDto,
@@ -119,6 +120,13 @@ export const MODEL_SCHEMAS: Record<string, Schema> = {
     },
     ['studentId', 'location', 'dueAt', 'expiresAt', 'resolvedAt'],
   ),
+  ConversationSummary: obj({
+    conversation: ref('Conversation'),
+    lastMessage: { oneOf: [ref('Message'), { type: 'null' }] },
+    unreadCount: int(0),
+    deliveredSeq: int(0),
+    readSeq: int(0),
+  }),
   PresenceEntry: obj({
     userId: str(),
     status: { type: 'string', enum: ['online', 'away', 'offline'] },
@@ -206,6 +214,17 @@ export const CLIENT_EVENTS = {
     summary:
       'Leaves the room, not the membership (`message:new` still reaches every session of a participant).',
     ack: obj({ conversationId: str() }),
+    effects: 'none',
+  },
+  'conversation:list': {
+    dto: ConversationListDto,
+    optionalPayload: true,
+    summary:
+      'The caller’s conversations in its organization, most recent activity first (last message, else creation; ties by id), `limit` per page (1..100, default 50). `before` is the `nextCursor` of the previous page (opaque; `null` on the last page; a malformed one → VALIDATION_ERROR). `lastMessage` is `null` for an empty conversation; `unreadCount` counts messages above the caller’s read cursor (one’s own sends move it). Keyset paging: a conversation whose activity did not change is never repeated or skipped; one with a new message moves to the front.',
+    ack: obj({
+      conversations: arr(ref('ConversationSummary')),
+      nextCursor: { type: ['string', 'null'] },
+    }),
     effects: 'none',
   },
   'message:send': {
@@ -321,6 +340,13 @@ export const SERVER_EVENTS = {
       'Sent on connect instead of replaying more than 100 undelivered messages of one conversation: page with `conversation:join` `afterSeq`.',
     payload: obj({ conversationId: str(), deliveredSeq: int(0), lastSeq: int(0) }),
     audience: 'the new socket',
+    namespaces: BOTH,
+  },
+  'sync:required': {
+    summary:
+      'Live events from other nodes may have been missed (this node’s link to the adapter’s Redis came back after an outage): catch up every tracked conversation with `conversation:join` `afterSeq` (the SDK does it by itself).',
+    payload: obj({ reason: { type: 'string', enum: ['adapter-recovered'] } }),
+    audience: 'every socket of the recovered node',
     namespaces: BOTH,
   },
   'message:new': {

@@ -4,10 +4,13 @@ export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const CHANNEL_PATTERN =
   /^(org:[A-Za-z0-9_-]{1,64}(:[a-z0-9-]{1,32})?|user:[A-Za-z0-9_-]{1,64})$/;
 export const TOPIC_PATTERN = /^[a-z0-9-]{1,32}$/;
-export const ROLES = ['admin', 'nurse', 'staff', 'parent', 'service'] as const;
-export type Role = (typeof ROLES)[number];
-export const NAMESPACES = ['/', '/communication'] as const;
-export type NamespaceName = (typeof NAMESPACES)[number];
+/** Roles and namespaces: defined once in the SDK package, re-exported for server code. */
+export {
+  NAMESPACES,
+  ROLES,
+  type NamespaceName,
+  type Role,
+} from '@white-cross/realtime-client/protocol/constants';
 export const MAX_PAYLOAD_DEPTH = 8;
 export const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
 export const REPLAY_LIMIT = 100;

@@ -1,31 +1,16 @@
-/** §8 error types. */
-export const ERROR_TYPES = [
-  'AUTHENTICATION_FAILED',
-  'AUTHORIZATION_FAILED',
-  'VALIDATION_ERROR',
-  'RATE_LIMIT_EXCEEDED',
-  'RESOURCE_NOT_FOUND',
-  'CONFLICT',
-  'INTERNAL_ERROR',
-  'BAD_REQUEST',
-  'SERVICE_UNAVAILABLE',
-] as const;
-export type ErrorType = (typeof ERROR_TYPES)[number];
+import type {
+  ErrorObject,
+  ErrorType,
+  ValidationDetail,
+} from '@white-cross/realtime-client/protocol/errors';
 
-export interface ValidationDetail {
-  field: string;
-  constraints: string[];
-}
-
-/** The error object of §8: in acks, `error` events, `connect_error.data`, `auth:expired` and HTTP bodies. */
-export interface ErrorObject {
-  type: ErrorType;
-  message: string;
-  timestamp: string;
-  requestId?: string;
-  event?: string;
-  details?: unknown;
-}
+/** §8 error types and the wire error object: defined once in the SDK package. */
+export {
+  ERROR_TYPES,
+  type ErrorObject,
+  type ErrorType,
+  type ValidationDetail,
+} from '@white-cross/realtime-client/protocol/errors';
 
 /** HTTP status for each error type (the HTTP API answers with the same object at the top level). */
 export const HTTP_STATUS: Record<ErrorType, number> = {

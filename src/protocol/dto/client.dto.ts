@@ -7,6 +7,7 @@ import {
   ArrayMinSize,
   IsArray,
   IsBoolean,
+  IsDefined,
   IsIn,
   IsInt,
   IsObject,
@@ -95,7 +96,23 @@ export class ConversationRefDto implements ClientPayload<'conversation:leave'> {
   conversationId: string;
 }
 
+/** `conversation:list` (§12.6): `before` is an opaque `nextCursor` (base64url). */
+export class ConversationListDto implements NonNullable<ClientPayload<'conversation:list'>> {
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,200}$/)
+  before?: string;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+}
+
 export class MessageSendDto implements ClientPayload<'message:send'> {
+  // Reported as `isDefined` when missing (required), `isUuid` when malformed.
+  @IsDefined()
   @IsUUID('4')
   messageId: string;
 

@@ -1,4 +1,4 @@
-import type { ErrorObject, ErrorType } from '../protocol/errors.js';
+import type { ErrorObject, ErrorType } from './protocol/errors.js';
 
 /**
  * Error types the client adds to §8's: the ack did not come in time, or the client was closed

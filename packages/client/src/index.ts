@@ -1,11 +1,12 @@
 /**
- * Typed client SDK for the White Cross real-time server (`white-cross-realtime/client`).
+ * Typed client SDK for the White Cross real-time server (`@white-cross/realtime-client`).
  * Browser and Node; one dependency: socket.io-client.
  */
 export { connect, newMessageId, RealtimeClient } from './realtime-client.js';
 export type {
   ClientLifecycleEvents,
   ConnectionState,
+  ConversationPage,
   EmitArgs,
   ListenableEvent,
   ListenerMap,
@@ -15,6 +16,7 @@ export type {
   TokenProvider,
 } from './realtime-client.js';
 export { RealtimeError, type ClientErrorType } from './errors.js';
+export { Outbox, type OutboxEntry, type OutboxStorage } from './outbox.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export { decodeJwtExp } from './jwt.js';
 export { MessageTracker } from './message-tracker.js';
@@ -26,14 +28,15 @@ export type {
   ClientPayload,
   ServerEventName,
   ServerEventSpec,
-} from '../protocol/events.js';
-export type { ErrorObject, ErrorType, ValidationDetail } from '../protocol/errors.js';
+} from './protocol/events.js';
+export type { ErrorObject, ErrorType, ValidationDetail } from './protocol/errors.js';
 export type {
   Alert,
   Conversation,
+  ConversationSummary,
   Message,
   Notification,
   PresenceEntry,
   PresenceStatus,
-} from '../protocol/models.js';
-export type { NamespaceName, Role } from '../protocol/constants.js';
+} from './protocol/models.js';
+export type { NamespaceName, Role } from './protocol/constants.js';

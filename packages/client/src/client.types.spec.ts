@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type { Conversation, Message, PresenceEntry } from '../protocol/models.js';
-import type { ErrorObject } from '../protocol/errors.js';
+import type { Conversation, Message, PresenceEntry } from './protocol/models.js';
+import type { ErrorObject } from './protocol/errors.js';
 import { RealtimeClient, RealtimeError, type EmitArgs, type ListenerMap } from './index.js';
 
 // Type-level only: these assertions are checked by the compiler (vitest typechecks expectTypeOf
@@ -28,6 +28,9 @@ describe('RealtimeClient typing', () => {
   it('emit takes no payload, an optional one, or a required one as the contract says', () => {
     expectTypeOf<EmitArgs<'ping'>>().toEqualTypeOf<[]>();
     expectTypeOf<EmitArgs<'presence:query'>>().toEqualTypeOf<[payload?: { userIds?: string[] }]>();
+    expectTypeOf<EmitArgs<'conversation:list'>>().toEqualTypeOf<
+      [payload?: { before?: string; limit?: number }]
+    >();
     expectTypeOf<EmitArgs<'message:read'>>().toEqualTypeOf<
       [payload: { conversationId: string; messageId: string }]
     >();
@@ -39,6 +42,7 @@ describe('RealtimeClient typing', () => {
       | 'conversation:join'
       | 'conversation:history'
       | 'conversation:leave'
+      | 'conversation:list'
       | 'message:send'
       | 'message:edit'
       | 'message:delete'

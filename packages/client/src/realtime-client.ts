@@ -1,5 +1,5 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import type { NamespaceName } from '../protocol/constants.js';
+import type { NamespaceName } from './protocol/constants.js';
 import type {
   Ack,
   ClientAckData,
@@ -9,20 +9,25 @@ import type {
   ServerEventName,
   ServerEventSpec,
   ServerToClientEvents,
-} from '../protocol/events.js';
-import type { ErrorObject } from '../protocol/errors.js';
-import type { Message } from '../protocol/models.js';
+} from './protocol/events.js';
+import type { ErrorObject } from './protocol/errors.js';
+import type { ConversationSummary, Message } from './protocol/models.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { isErrorObject, RealtimeError } from './errors.js';
 import { decodeJwtExp } from './jwt.js';
 import { MessageTracker } from './message-tracker.js';
+import { Outbox, type OutboxEntry, type OutboxStorage } from './outbox.js';
 
 /** Returns a valid token (e.g. from your identity provider's silent refresh). */
 export type TokenProvider = () => string | Promise<string>;
 
 export interface RealtimeClientOptions {
-  /** Server origin, e.g. `https://realtime.example.org` (no namespace, no path). */
-  url: string;
+  /**
+   * Server origin, e.g. `https://realtime.example.org` (no namespace, no path). Normally one URL
+   * (a load balancer in front of the nodes). A list is tried in turn: after a connection failure,
+   * a server disconnect or a node that stopped answering, the next reconnect goes to the next URL.
+   */
+  url: string | readonly string[];
   /** A token to start with. With only a token, the session ends when it expires. */
   token?: string;
   /** Called for a fresh token before `exp` (then sent as `auth:refresh`) and before a reconnect. */
@@ -33,6 +38,23 @@ export interface RealtimeClientOptions {
   transports?: ('websocket' | 'polling')[];
   /** How long to wait for an ack before rejecting with ACK_TIMEOUT (default 10000 ms). */
   ackTimeoutMs?: number;
+  /**
+   * This many ACK_TIMEOUTs in a row on a connected socket mean the node stopped answering (frozen,
+   * overloaded): the client drops the connection and reconnects (default 2; 0 turns it off).
+   */
+  reconnectAfterAckTimeouts?: number;
+  /**
+   * `sendMessage` retries SERVICE_UNAVAILABLE, INTERNAL_ERROR, ACK_TIMEOUT and RATE_LIMIT_EXCEEDED
+   * with the same `messageId` (backoff, or the server's `retryAfterMs`) for this long before it
+   * reports the send failed (default 120000 ms).
+   */
+  sendRetryWindowMs?: number;
+  /**
+   * Where unsent messages are kept so they survive a page reload or tab close and are sent (same
+   * `messageId`, never twice) when a client of the same user opens again. Default: `localStorage`
+   * when the platform has it, else memory only. `false` keeps nothing.
+   */
+  outboxStorage?: OutboxStorage | false;
   /** Refresh this long before `exp` (default 60 s, at most half of the token's remaining life). */
   refreshLeadMs?: number;
   /** Reconnect backoff (exponential with jitter). */
@@ -55,8 +77,17 @@ export interface ClientLifecycleEvents {
   'client:state': (state: ConnectionState, reason?: string) => void;
   /** Something the app should know about: a failed refresh, the session ended, a failed catch-up. */
   'client:error': (error: RealtimeError) => void;
-  /** After a reconnect: every joined conversation has been caught up (`messages` new ones delivered). */
-  'client:synced': (info: { conversations: number; messages: number }) => void;
+  /**
+   * After a reconnect or a server `sync:required`: every tracked conversation has been caught up;
+   * `messages` is how many missed messages were delivered (server replay plus catch-up pages).
+   */
+  'client:synced': (info: {
+    conversations: number;
+    messages: number;
+    reason: 'reconnect' | 'sync-required';
+  }) => void;
+  /** The outbox changed: messages not yet acknowledged, with when the next attempt goes. */
+  'client:outbox': (pending: readonly OutboxEntry[]) => void;
 }
 
 export type ServerListener<E extends ServerEventName> = (payload: ServerEventSpec[E]) => void;
@@ -74,8 +105,15 @@ export interface SendMessageOptions {
   /** Reuse the id of an earlier attempt; by default a new uuid v4 (the idempotency key). */
   messageId?: string;
   metadata?: Record<string, unknown>;
-  /** Re-sends with the same `messageId` after ACK_TIMEOUT, SERVICE_UNAVAILABLE or RATE_LIMIT_EXCEEDED (default 3). */
-  retries?: number;
+  /** Retry window for this send (default: the client's `sendRetryWindowMs`). */
+  retryWindowMs?: number;
+}
+
+/** One page of `conversation:list`. */
+export interface ConversationPage {
+  conversations: ConversationSummary[];
+  /** Pass as `before` for the next page; null on the last page. */
+  nextCursor: string | null;
 }
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -102,6 +140,25 @@ export function newMessageId(): string {
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Socket.IO's connect_error for a failed transport (engine.io-client's TransportError). */
+type ConnectErrorLike = Error & {
+  data?: unknown;
+  description?: unknown;
+  context?: { responseText?: unknown; status?: unknown };
+};
+
+/** The refusal text the server put in an HTTP error body (`{code, message}`), when readable. */
+function refusalMessage(err: ConnectErrorLike): string | undefined {
+  const text = err.context?.responseText;
+  if (typeof text !== 'string' || text.length === 0 || text.length > 2000) return undefined;
+  try {
+    const body = JSON.parse(text) as { message?: unknown };
+    return typeof body.message === 'string' ? body.message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A typed client for the White Cross real-time server. One instance is one logical session: it
  * reconnects by itself (jittered exponential backoff), refreshes the token before it expires,
@@ -109,7 +166,14 @@ const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * app sees every message exactly once and never a gap.
  */
 export class RealtimeClient {
-  readonly socket: ClientSocket;
+  private sock: ClientSocket;
+  private readonly urls: readonly string[];
+  private urlIndex = 0;
+  private readonly outboxStore: Outbox;
+  private ackTimeoutsInARow = 0;
+  private forcedReconnect = false;
+  /** Missed messages delivered since the last (re)connect or sync:required, for `client:synced`. */
+  private catchUpCount = 0;
   private readonly listeners = new Map<string, Set<AnyListener>>();
   private readonly tracker = new MessageTracker();
   private readonly joined = new Set<string>();
@@ -131,8 +195,28 @@ export class RealtimeClient {
       throw new TypeError('RealtimeClient needs a token or a tokenProvider');
     this.token = options.token;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.urls = (typeof options.url === 'string' ? [options.url] : [...options.url]).map((u) =>
+      u.replace(/\/$/, ''),
+    );
+    if (this.urls.length === 0) throw new TypeError('RealtimeClient needs at least one url');
+    this.outboxStore = new Outbox(options.outboxStorage);
+    this.sock = this.createSocket(this.urls[0]);
+  }
+
+  /** The server URL in use (one of `options.url`). */
+  get url(): string {
+    return this.urls[this.urlIndex];
+  }
+
+  /** The underlying socket.io-client socket (a new one after a switch to another URL). */
+  get socket(): ClientSocket {
+    return this.sock;
+  }
+
+  private createSocket(url: string): ClientSocket {
+    const options = this.options;
     const ns = options.namespace && options.namespace !== '/' ? options.namespace : '';
-    this.socket = io(`${options.url.replace(/\/$/, '')}${ns}`, {
+    const socket: ClientSocket = io(`${url}${ns}`, {
       transports: options.transports ?? ['websocket', 'polling'],
       ...options.socketOptions,
       path: '/socket.io',
@@ -148,7 +232,8 @@ export class RealtimeClient {
         );
       },
     });
-    this.wire();
+    this.wire(socket);
+    return socket;
   }
 
   /** The `connection:confirmed` of the current (or last) session. */
@@ -217,8 +302,36 @@ export class RealtimeClient {
       this.onRaw('client:state', onState);
       this.onRaw('client:error', onError);
       this.setState('connecting');
-      this.socket.connect();
+      this.sock.connect();
     });
+  }
+
+  /** `conversation:list` (§12.6) and an async iterator over its pages. */
+  readonly conversations = {
+    /** One page of the caller's conversations, most recent activity first. */
+    list: (o: { before?: string; limit?: number } = {}): Promise<ConversationPage> =>
+      this.emit('conversation:list', {
+        ...(o.before !== undefined ? { before: o.before } : {}),
+        ...(o.limit !== undefined ? { limit: o.limit } : {}),
+      }),
+    /** Every page in turn: `for await (const page of client.conversations.pages()) …`. */
+    pages: (o: { limit?: number } = {}): AsyncGenerator<ConversationPage, void, undefined> =>
+      this.listPages(o.limit),
+  };
+
+  private async *listPages(limit?: number): AsyncGenerator<ConversationPage, void, undefined> {
+    let before: string | undefined;
+    for (;;) {
+      const page = await this.conversations.list({ before, limit });
+      yield page;
+      if (page.nextCursor === null) return;
+      before = page.nextCursor;
+    }
+  }
+
+  /** Messages not yet acknowledged (also those restored from a previous page load). */
+  get outbox(): readonly OutboxEntry[] {
+    return this.outboxStore.entries();
   }
 
   /** Sends a client event and resolves with the ack's `data`; rejects with a RealtimeError. */
@@ -231,34 +344,83 @@ export class RealtimeClient {
 
   /**
    * `message:send` with an idempotency key: the same `messageId` is reused on every retry, so a
-   * send whose ack was lost (timeout, reconnect) is stored once and never duplicated.
+   * send whose ack was lost (timeout, reconnect, a node that froze) is stored once and never
+   * duplicated. SERVICE_UNAVAILABLE, INTERNAL_ERROR, ACK_TIMEOUT and RATE_LIMIT_EXCEEDED are
+   * retried with backoff (or after the server's `retryAfterMs`) for up to `sendRetryWindowMs`
+   * (2 minutes); the message waits in the outbox meanwhile (kept across a reload when storage is
+   * available). Any other error, or the end of the window, rejects.
    */
   async sendMessage(
     conversationId: string,
     content: string,
     o: SendMessageOptions = {},
   ): Promise<Message> {
-    const messageId = o.messageId ?? newMessageId();
-    const retries = o.retries ?? 3;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const data = await this.emit('message:send', {
-          messageId,
-          conversationId,
-          content,
-          ...(o.metadata ? { metadata: o.metadata } : {}),
-        });
-        return data.message;
-      } catch (err) {
-        if (
-          !(err instanceof RealtimeError) ||
-          !TRANSIENT.has(err.type) ||
-          attempt >= retries ||
-          this.closed
-        )
-          throw err;
-        await delay(err.retryAfterMs ?? backoffDelay(attempt, this.backoff));
+    const entry: OutboxEntry = {
+      messageId: o.messageId ?? newMessageId(),
+      conversationId,
+      content,
+      ...(o.metadata ? { metadata: o.metadata } : {}),
+      queuedAt: Date.now(),
+      attempts: 0,
+      nextAttemptAt: Date.now(),
+    };
+    return this.deliver(entry, o.retryWindowMs);
+  }
+
+  private async deliver(entry: OutboxEntry, windowMs?: number): Promise<Message> {
+    const deadline = Date.now() + (windowMs ?? this.options.sendRetryWindowMs ?? 120_000);
+    this.outboxStore.put(entry);
+    this.outboxChanged();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          entry.attempts++;
+          const data = await this.emit('message:send', {
+            messageId: entry.messageId,
+            conversationId: entry.conversationId,
+            content: entry.content,
+            ...(entry.metadata ? { metadata: entry.metadata } : {}),
+          });
+          return data.message;
+        } catch (err) {
+          const wait =
+            err instanceof RealtimeError
+              ? (err.retryAfterMs ?? backoffDelay(attempt, this.backoff))
+              : 0;
+          if (
+            !(err instanceof RealtimeError) ||
+            !TRANSIENT.has(err.type) ||
+            this.closed ||
+            Date.now() + wait > deadline
+          )
+            throw err;
+          entry.nextAttemptAt = Date.now() + wait;
+          entry.lastError = err.type;
+          this.outboxStore.put(entry);
+          this.outboxChanged();
+          await delay(wait);
+          if (this.closed) throw err;
+        }
       }
+    } finally {
+      // Sent, or reported failed to the app: either way no longer pending. A closed client keeps
+      // it stored, so the next page load sends it.
+      if (!this.closed) {
+        this.outboxStore.remove(entry.messageId);
+        this.outboxChanged();
+      }
+    }
+  }
+
+  private outboxChanged(): void {
+    this.dispatch('client:outbox', this.outboxStore.entries());
+  }
+
+  /** After the first confirmation: sends what a previous page load of this user left unsent. */
+  private resumeOutbox(c: ServerEventSpec['connection:confirmed']): void {
+    for (const entry of this.outboxStore.restore(c.organizationId, c.userId)) {
+      // Success needs no event of its own: the server sends `message:new` to the sender too.
+      this.deliver(entry).catch((err: unknown) => this.reportError(err, 'message:send'));
     }
   }
 
@@ -288,7 +450,7 @@ export class RealtimeClient {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.refreshTimer);
-    this.socket.disconnect();
+    this.sock.disconnect();
     this.setState('closed', 'io client disconnect');
   }
 
@@ -335,8 +497,11 @@ export class RealtimeClient {
       );
     const timeoutMs = this.options.ackTimeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
+      const sentOn = this.sock;
+      const wasConnected = sentOn.connected;
       const ack = (err: Error | null, res?: Ack<ClientAckData<E>>) => {
-        if (err)
+        if (err) {
+          if (wasConnected && sentOn === this.sock && sentOn.connected) this.onAckTimeout();
           return reject(
             new RealtimeError({
               type: 'ACK_TIMEOUT',
@@ -344,6 +509,8 @@ export class RealtimeClient {
               event,
             }),
           );
+        }
+        if (sentOn === this.sock) this.ackTimeoutsInARow = 0;
         if (!res || typeof res !== 'object')
           return reject(
             new RealtimeError({ type: 'INTERNAL_ERROR', message: 'Malformed ack', event }),
@@ -351,7 +518,7 @@ export class RealtimeClient {
         if (res.ok) resolve(res.data);
         else reject(new RealtimeError(res.error));
       };
-      const emitter = this.socket.timeout(timeoutMs) as unknown as {
+      const emitter = this.sock.timeout(timeoutMs) as unknown as {
         emit: (...a: unknown[]) => void;
       };
       if (payload === undefined) emitter.emit(event, ack);
@@ -390,14 +557,34 @@ export class RealtimeClient {
     for (const m of d.messages) this.tracker.accept(m);
   }
 
-  private wire(): void {
-    const s = this.socket;
+  /**
+   * Two ack timeouts in a row on a connected socket: the node stopped answering (frozen,
+   * overloaded) though the TCP connection looks alive, and Socket.IO's heartbeat would take
+   * pingInterval + pingTimeout to notice. Leave it now and reconnect (to the next URL, if any).
+   */
+  private onAckTimeout(): void {
+    const limit = this.options.reconnectAfterAckTimeouts ?? 2;
+    if (limit <= 0 || this.closed || ++this.ackTimeoutsInARow < limit) return;
+    this.ackTimeoutsInARow = 0;
+    this.forcedReconnect = true;
+    this.dispatch(
+      'client:error',
+      new RealtimeError({
+        type: 'SERVICE_UNAVAILABLE',
+        message: `The server at ${this.url} stopped answering (${limit} ack timeouts in a row): reconnecting`,
+      }),
+    );
+    this.sock.disconnect();
+  }
+
+  private wire(s: ClientSocket): void {
     s.on('connect', () => {
       this.attempt = 0;
+      this.ackTimeoutsInARow = 0;
     });
     s.onAny((event: string, ...args: unknown[]) => this.onServerEvent(event, args[0]));
     s.on('disconnect', (reason) => this.onDisconnect(reason));
-    s.on('connect_error', (err: Error & { data?: unknown }) => this.onConnectError(err));
+    s.on('connect_error', (err: ConnectErrorLike) => this.onConnectError(err));
   }
 
   private onServerEvent(event: string, payload: unknown): void {
@@ -408,9 +595,15 @@ export class RealtimeClient {
       case 'message:new': {
         const p = payload as ServerEventSpec['message:new'];
         if (!p?.message || !this.tracker.accept(p.message)) return;
+        if (p.replayed) this.catchUpCount++;
         this.dispatch(event, p);
         return;
       }
+      case 'sync:required':
+        this.dispatch(event, payload);
+        // Live events from other nodes may have been lost: page every tracked conversation.
+        if (this.options.autoSync !== false) void this.catchUpAll('sync-required');
+        return;
       case 'conversation:sync-required':
         this.dispatch(event, payload);
         if (this.options.autoSync !== false) {
@@ -435,27 +628,36 @@ export class RealtimeClient {
 
   private onConfirmed(c: ServerEventSpec['connection:confirmed']): void {
     this.confirmed = c;
+    // The server replays missed messages right after this; count them with the catch-up pages.
+    this.catchUpCount = 0;
     this.authFailures = 0;
     this.lastDroppedToken = undefined;
     const reconnected = this.confirmations++ > 0;
     this.setState('connected');
     this.scheduleRefresh();
     this.dispatch('connection:confirmed', c);
-    if (reconnected) void this.catchUpAll();
+    if (reconnected) void this.catchUpAll('reconnect');
+    else this.resumeOutbox(c);
   }
 
   /** After a reconnect: `conversation:join` with `afterSeq` for every joined conversation. */
-  private async catchUpAll(): Promise<void> {
-    let messages = 0;
+  private async catchUpAll(reason: 'reconnect' | 'sync-required'): Promise<void> {
+    if (reason === 'sync-required') this.catchUpCount = 0;
     const ids = [...this.joined];
     for (const id of ids) {
       try {
-        messages += await this.catchUp(id, this.tracker.lastContiguousSeq(id));
+        await this.catchUp(id, this.tracker.lastContiguousSeq(id));
       } catch (err) {
         this.reportError(err, 'conversation:join');
       }
     }
-    this.dispatch('client:synced', { conversations: ids.length, messages });
+    // Replayed `message:new`s the server sent on connect count too (they were missed as well):
+    // counting only the catch-up pages reported 0 after a replay that delivered everything.
+    this.dispatch('client:synced', {
+      conversations: ids.length,
+      messages: this.catchUpCount,
+      reason,
+    });
   }
 
   /** Pages forward from `afterSeq`, delivering every message the app has not seen as `message:new`. */
@@ -481,6 +683,7 @@ export class RealtimeClient {
       for (const m of page.messages) {
         if (!this.tracker.accept(m)) continue;
         delivered++;
+        this.catchUpCount++;
         this.dispatch('message:new', { message: m, replayed: true });
       }
       const last = page.messages[page.messages.length - 1];
@@ -493,25 +696,36 @@ export class RealtimeClient {
   private onDisconnect(reason: string): void {
     clearTimeout(this.refreshTimer);
     if (this.closed) return;
+    if (reason === 'io client disconnect' && this.forcedReconnect) {
+      this.forcedReconnect = false;
+      this.nextUrl();
+      this.scheduleReconnect('ack timeout');
+      return;
+    }
     if (reason === 'io client disconnect') {
       this.setState('closed', reason);
       return;
     }
     if (reason === 'io server disconnect') {
-      // Expired, revoked or the node is going away: only come back with a token we have not been
-      // refused with (never loop on a dead token).
+      if (this.lastDroppedToken === undefined) {
+        // Not after auth:expired: the node is draining (SIGTERM) or dropped us; come back (elsewhere).
+        this.nextUrl();
+        this.scheduleReconnect(reason);
+        return;
+      }
+      // Expired or revoked: only come back with a token we have not been refused with (never
+      // loop on a dead token).
       void this.retryWithFreshToken(reason);
       return;
     }
+    this.nextUrl();
     this.scheduleReconnect(reason);
   }
 
-  private onConnectError(err: Error & { data?: unknown }): void {
+  private onConnectError(err: ConnectErrorLike): void {
     if (this.closed) return;
     const data = isErrorObject(err.data) ? err.data : undefined;
-    const error = new RealtimeError(
-      data ?? { type: 'SERVICE_UNAVAILABLE', message: err.message || 'Connection failed' },
-    );
+    const error = new RealtimeError(data ?? this.transportError(err));
     this.dispatch('client:error', error);
     if (error.type === 'AUTHENTICATION_FAILED') {
       this.lastDroppedToken = this.token;
@@ -522,7 +736,49 @@ export class RealtimeClient {
       void this.retryWithFreshToken(error.type);
       return;
     }
+    if (!data) this.nextUrl();
     this.scheduleReconnect(error.type, error.retryAfterMs);
+  }
+
+  /**
+   * A connect_error without a §8 error object: the server was not reached, or refused the request
+   * before Socket.IO (an origin not allowed: HTTP 403 with the reason in the body, readable by
+   * the polling transport; a browser hides it for a cross-origin page and for websockets).
+   */
+  private transportError(err: ConnectErrorLike): {
+    type: 'SERVICE_UNAVAILABLE' | 'AUTHORIZATION_FAILED';
+    message: string;
+    details?: unknown;
+  } {
+    const status = typeof err.description === 'number' ? err.description : undefined;
+    const refusal = refusalMessage(err);
+    if (status === 403 || (refusal && /origin/i.test(refusal)))
+      return {
+        type: 'AUTHORIZATION_FAILED',
+        message: `The server at ${this.url} refused the connection: ${refusal ?? 'forbidden (HTTP 403)'}`,
+        details: { url: this.url, status: 403 },
+      };
+    const cause = refusal ?? err.message ?? 'connection failed';
+    const browserHint =
+      typeof window !== 'undefined' && status !== undefined && status === 0
+        ? "; if it is up, check that this page's origin is allowed by the server (CORS_ORIGIN)"
+        : '';
+    return {
+      type: 'SERVICE_UNAVAILABLE',
+      message: `Could not reach the server at ${this.url} (${cause})${browserHint}`,
+      details: { url: this.url, ...(status !== undefined ? { status } : {}) },
+    };
+  }
+
+  /** With several URLs: the next reconnect goes to the next one (on a single URL a no-op). */
+  private nextUrl(): void {
+    if (this.urls.length < 2 || this.closed) return;
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    const old = this.sock;
+    old.offAny();
+    old.removeAllListeners();
+    old.disconnect();
+    this.sock = this.createSocket(this.urls[this.urlIndex]);
   }
 
   private async retryWithFreshToken(reason: string): Promise<void> {
@@ -569,7 +825,7 @@ export class RealtimeClient {
     this.setState('reconnecting', reason);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {
-      if (!this.closed && !this.socket.connected) this.socket.connect();
+      if (!this.closed && !this.sock.connected) this.sock.connect();
     }, wait);
   }
 
@@ -604,7 +860,7 @@ export class RealtimeClient {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         const token = await provider();
-        if (!this.socket.connected) {
+        if (!this.sock.connected) {
           this.token = token; // used by the next handshake
           return;
         }

@@ -1,4 +1,4 @@
-import type { Message } from '../protocol/models.js';
+import type { Message } from './protocol/models.js';
 
 interface ConversationCursor {
   /** Every seq at or below this has been seen (or deliberately skipped by the app). */
