@@ -73,6 +73,7 @@ async function startNode(
     keyPrefix: 'bench:',
     adapter: kind,
     nodeTtlMs: 15000,
+    commandTimeoutMs: 500,
   };
   const connections = new RedisConnections(cfg, { warn: () => undefined, info: () => undefined });
   const http = createServer();

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { InFlightTracker } from './gateway/in-flight.js';
+import { HealthService } from './observability/health.service.js';
 import { installDemoStatic } from './demo/demo-static.js';
 import { RealtimeIoAdapter } from './gateway/realtime-io.adapter.js';
 import { clusterAdapter } from './redis/cluster-adapter.js';
@@ -28,8 +29,17 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   const publisher = app.get(RealtimePublisher);
   const redis = app.get(RedisService);
   // With Redis every emit reaches every node; without it, Socket.IO's in-memory adapter (one node).
+  // §12.8: when this node's adapter link comes back after an outage, its sockets may have missed
+  // live events from other nodes: each is told to catch up (`sync:required`).
   const cluster = redis.connections
-    ? clusterAdapter(redis.connections, (err) => redis.failure('adapter-publish', err))
+    ? clusterAdapter(
+        redis.connections,
+        (err) => redis.failure('adapter-publish', err),
+        () =>
+          redis.adapterRecovered(
+            publisher.toLocalSockets('sync:required', { reason: 'adapter-recovered' }),
+          ),
+      )
     : undefined;
   app.useWebSocketAdapter(
     new RealtimeIoAdapter(app, options.config, (server) => {
@@ -41,19 +51,48 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
 }
 
 /**
- * Graceful stop: refuse new handshakes, tell connected clients to go elsewhere (they reconnect to
- * another node), then close Nest (flushes audit, closes Redis and the database).
+ * How long a draining node keeps serving events while it waits for a quiet moment (nothing in
+ * flight) to disconnect its sockets; after that, new events are refused (SERVICE_UNAVAILABLE,
+ * retryable) so the events in flight can finish.
+ */
+export const DRAIN_QUIET_WAIT_MS = 500;
+
+/**
+ * Graceful stop (SIGTERM, §12.8): /ready answers 503 `draining` and new handshakes are refused;
+ * every event already received is answered (ack or error object); then every socket gets a server
+ * disconnect (the client reconnects elsewhere); then Nest closes (flushes audit, closes Redis and
+ * the database). Nothing acknowledged is lost: an ack is only sent after the message is stored.
  */
 export async function stopApp(app: INestApplication, graceMs = 5000): Promise<void> {
   const sessions = app.get(SessionService);
-  // 1. New handshakes are refused (SERVICE_UNAVAILABLE): reconnecting clients land on other nodes.
+  const inFlight = app.get(InFlightTracker);
+  // 1. Out of the load balancer, and new handshakes are refused (SERVICE_UNAVAILABLE).
+  app.get(HealthService).startDraining();
   sessions.startDraining();
-  // 2. Events being handled finish and their acks go out (an acknowledged message is durable).
-  await app.get(InFlightTracker).idle(graceMs);
-  // 3. Presence of this node's users is handed to the heartbeat expiry (no offline flap for users
-  //    who reconnect elsewhere), then every local socket is disconnected and the hooks run.
+  // 2. Every received event is answered. Wait briefly for a moment with nothing in flight; under
+  //    steady load there may be none, so then refuse new events at once (answered, retryable) and
+  //    wait for the ones in flight (bounded by the grace period).
+  if (!(await inFlight.idle(Math.min(DRAIN_QUIET_WAIT_MS, graceMs)))) {
+    inFlight.refuseNew();
+    await inFlight.idle(graceMs);
+  }
+  // 3. In this same tick (nothing in flight, or new events refused): presence of this node's users
+  //    is handed to the heartbeat expiry (no offline flap for users who reconnect elsewhere), and
+  //    every socket gets a server disconnect.
+  inFlight.refuseNew();
   app.get<PresenceStore>(PRESENCE_STORE, { strict: false }).handOff?.();
   await sessions.disconnectAll(graceMs);
-  // 4. Nest closes the Socket.IO server and HTTP listener, flushes audit, closes Redis and the database.
-  await app.close();
+  // 4. Nest closes the Socket.IO server and HTTP listener, flushes audit, closes Redis and the
+  //    database. Keep-alive HTTP connections (a load balancer polling /ready) would hold the
+  //    listener open: idle ones are closed at once, busy ones after their answer.
+  const httpServer = app.getHttpServer() as import('node:http').Server;
+  const closing = app.close();
+  httpServer.closeIdleConnections?.();
+  const cut = setTimeout(() => httpServer.closeAllConnections?.(), 1000);
+  cut.unref();
+  try {
+    await closing;
+  } finally {
+    clearTimeout(cut);
+  }
 }

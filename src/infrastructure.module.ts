@@ -13,6 +13,7 @@ import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { AuditService } from './audit/audit.service.js';
 import { TokenVerifier } from './auth/token-verifier.service.js';
 import { MetricsService } from './observability/metrics.service.js';
+import { DependencyLog } from './observability/dependency-log.js';
 import { HealthService } from './observability/health.service.js';
 import { pinoParams } from './observability/logger.js';
 import { DATABASE, openPglite, openPostgres, type DatabaseHandle } from './persistence/database.js';
@@ -87,6 +88,7 @@ export class InfrastructureModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: DATABASE, useFactory: () => options.database ?? openDatabase(config) },
+        DependencyLog,
         RedisService,
         InFlightTracker,
         EventOutcomes,
@@ -105,15 +107,21 @@ export class InfrastructureModule {
         {
           provide: CONNECTION_COUNTER,
           inject: [RedisService],
-          useFactory: (redis: RedisService): ConnectionCounter =>
-            redis.connections && redis.registry
-              ? new RedisConnectionCounter(redis.connections.command, {
-                  prefix: redis.key(''),
-                  nodeId: redis.registry.nodeId,
-                  nodesKey: redis.registry.key,
-                  onError: (err) => redis.failure('connection-counter', err),
-                })
-              : new MemoryConnectionCounter(),
+          useFactory: (redis: RedisService): ConnectionCounter => {
+            if (!redis.connections || !redis.registry) return new MemoryConnectionCounter();
+            const counter = new RedisConnectionCounter(redis.connections.command, {
+              prefix: redis.key(''),
+              nodeId: redis.registry.nodeId,
+              nodesKey: redis.registry.key,
+              onError: (err) => redis.failure('connection-counter', err),
+            });
+            // Slots count live sockets only, on every node (§12.3, §12.8).
+            redis.registry.onDeadNodes((ids) => counter.reapNodes(ids));
+            redis.registry.onBeat(({ lapsed }) =>
+              lapsed || counter.needsResync ? counter.resync() : undefined,
+            );
+            return counter;
+          },
         },
         MetricsService,
         HealthService,
@@ -130,6 +138,7 @@ export class InfrastructureModule {
         DATABASE,
         RATE_LIMIT_STORE,
         CONNECTION_COUNTER,
+        DependencyLog,
         RedisService,
         InFlightTracker,
         EventOutcomes,

@@ -1,3 +1,4 @@
+import { DependencyLog } from '../observability/dependency-log.js';
 import {
   Injectable,
   type OnApplicationBootstrap,
@@ -28,6 +29,7 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
     private readonly recipients: AlertRecipientsRepository,
     private readonly publisher: RealtimePublisher,
     @InjectPinoLogger('alerts') private readonly logger: PinoLogger,
+    private readonly dependencyLog: DependencyLog,
   ) {}
 
   get tickMs(): number {
@@ -83,7 +85,7 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
       );
       return claimed;
     } catch (err) {
-      this.logger.warn({ errorName: (err as Error)?.name }, 'alert re-delivery pass failed');
+      this.dependencyLog.failed('database', 'alert-redelivery', err);
       return [];
     } finally {
       this.running = false;

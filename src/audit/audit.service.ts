@@ -1,5 +1,6 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { DependencyLog } from '../observability/dependency-log.js';
 import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
 import { auditLog } from '../persistence/schema.js';
 
@@ -30,6 +31,8 @@ export class AuditService implements OnApplicationShutdown {
   constructor(
     @Inject(DATABASE) private readonly database: DatabaseHandle,
     @InjectPinoLogger('audit') private readonly logger: PinoLogger,
+    // Optional so that code building the service by hand (specs) needs no change.
+    @Optional() private readonly dependencyLog?: DependencyLog,
   ) {}
 
   private row(r: AuditRecord) {
@@ -68,10 +71,9 @@ export class AuditService implements OnApplicationShutdown {
         try {
           await this.record(batch.slice(i, i + 500));
         } catch (err) {
-          this.logger.error(
-            { errorName: (err as Error)?.name, lost: batch.length - i },
-            'audit flush failed',
-          );
+          if (this.dependencyLog)
+            this.dependencyLog.failed('database', 'audit-flush', err, { lost: batch.length - i });
+          else this.logger.error({ errorName: (err as Error)?.name }, 'audit flush failed');
         }
       }
     })();

@@ -4,13 +4,17 @@ import { isObservable, lastValueFrom } from 'rxjs';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import type { AppConfig } from '../config/config.js';
 import { isOriginAllowed } from './origin.js';
+import { AppError, toErrorObject } from '../protocol/errors.js';
 import { HotEventRouter } from './hot-events.js';
+import { InFlightTracker } from './in-flight.js';
 import {
   installSharedHandlerBinding,
   type GatewaySubscriber,
   type SharedHandlerAdapter,
 } from './shared-handler-binding.js';
 import { installWebSocketCorking } from './ws-corking.js';
+import { installSlowConsumerGuard } from './slow-consumer.js';
+import { MetricsService } from '../observability/metrics.service.js';
 import { installDeliveryGuard } from '../sessions/delivery-guard.js';
 import type { AppServer, AppSocket } from './socket.types.js';
 
@@ -41,6 +45,15 @@ function onSocketDisconnect(this: Socket, reason: string): void {
   for (const callback of list) callback(reason);
 }
 
+/** SERVICE_UNAVAILABLE for an event received while the node drains: through the ack, else an `error` event. */
+function refuseDraining(socket: Socket, event: string, ack?: (r: unknown) => void): void {
+  const error = toErrorObject(AppError.unavailable('Server is shutting down; retry'), {
+    event: event.slice(0, 64),
+  });
+  if (typeof ack === 'function') ack({ ok: false, error });
+  else socket.emit('error', error);
+}
+
 export type AdapterInstaller = (server: AppServer) => Promise<void> | void;
 
 /**
@@ -51,6 +64,7 @@ export type AdapterInstaller = (server: AppServer) => Promise<void> | void;
 export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter {
   private server?: AppServer;
   private readonly tables = new Map<string, HandlerTable>();
+  private inFlightTracker?: InFlightTracker;
 
   constructor(
     private readonly app: INestApplicationContext,
@@ -69,7 +83,8 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
       pingInterval: ws.pingIntervalMs,
       pingTimeout: ws.pingTimeoutMs,
       maxHttpBufferSize: ws.maxPayloadBytes,
-      connectTimeout: 10_000,
+      // WS_CONNECT_TIMEOUT_MS: a connection that joins no namespace in time is closed (§12.3).
+      connectTimeout: ws.connectTimeoutMs,
       serveClient: false,
       cors: { origin: corsOrigins, credentials: true },
       allowRequest: (req, callback) => {
@@ -93,6 +108,14 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
         ? new Server(this.httpServer as import('node:http').Server, options)
         : new Server(port, options);
     this.server = server;
+    const metrics = this.app.get(MetricsService, { strict: false });
+    installSlowConsumerGuard(server.engine, {
+      maxBufferedBytes: this.config.ws.maxBufferedBytes,
+      onDrop: (bufferedBytes) => {
+        metrics.slowConsumersDropped.inc();
+        RealtimeIoAdapter.logger.warn(`slow consumer disconnected (${bufferedBytes} bytes queued)`);
+      },
+    });
     this.onServer(server);
     return server;
   }
@@ -155,6 +178,11 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
     client.on('disconnect', onSocketDisconnect);
   }
 
+  private get inFlight(): InFlightTracker {
+    this.inFlightTracker ??= this.app.get(InFlightTracker, { strict: false });
+    return this.inFlightTracker;
+  }
+
   private sharedListener(
     handlers: Map<string, SharedHandler>,
   ): (event: unknown, ...args: unknown[]) => void {
@@ -167,9 +195,17 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
       // As Nest's IoAdapter: no argument → undefined, one → itself, several → the array.
       const payload = args.length === 0 ? undefined : args.length === 1 ? args[0] : args;
       const mapped = adapter.mapPayload(payload) as { data: unknown; ack?: (r: unknown) => void };
+      const inFlight = adapter.inFlight;
+      // A draining node (SIGTERM) answers new events at once; the client retries elsewhere.
+      if (inFlight.refusingNew) return refuseDraining(this, event, mapped.ack);
+      // Counted from receipt, so a graceful stop waits for its answer (guards included).
+      inFlight.begin();
       process.nextTick(() => {
-        if (this.disconnected) return;
-        void adapter.dispatch(handler, this, mapped.data, mapped.ack);
+        if (this.disconnected) {
+          inFlight.end();
+          return;
+        }
+        void adapter.dispatch(handler, this, mapped.data, mapped.ack).finally(() => inFlight.end());
       });
     };
   }

@@ -1,3 +1,4 @@
+import { DependencyLog } from '../observability/dependency-log.js';
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -89,6 +90,8 @@ export class MessagingService {
     private readonly metrics: MetricsService,
     @InjectPinoLogger('messaging') private readonly logger: PinoLogger,
     @Optional() @Inject(APP_CONFIG) config?: AppConfig,
+    // Optional so that code building the service by hand (specs) needs no change.
+    @Optional() private readonly dependencyLog?: DependencyLog,
   ) {
     this.cache = new ByteBudgetCache(
       config?.conversationCacheBytes ?? CONVERSATION_CACHE_BYTES,
@@ -571,13 +574,20 @@ export class MessagingService {
     };
   }
 
+  /** A database failure: at most one line per operation per 5 s (DependencyLog), by class and SQLSTATE only. */
+  private logFailure(operation: string, err: unknown, extra: Record<string, unknown> = {}): void {
+    const fields = { ...errorFields(err), ...extra };
+    if (this.dependencyLog) this.dependencyLog.failed('database', operation, err, fields);
+    else this.logger.error(fields, `${operation} failed`);
+  }
+
   /** Runs a storage call; a driver failure becomes SERVICE_UNAVAILABLE (logged by class and SQLSTATE only). */
   private async storage<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof AppError) throw err;
-      this.logger.error(errorFields(err), 'storage failed');
+      this.logFailure('storage', err);
       throw AppError.unavailable('Storage unavailable');
     }
   }
@@ -587,7 +597,7 @@ export class MessagingService {
     try {
       await this.audit.record(r);
     } catch (err) {
-      this.logger.error({ ...errorFields(err), action: r.action }, 'audit write failed');
+      this.logFailure('audit-write', err, { action: r.action });
     }
   }
 }

@@ -18,7 +18,9 @@ export class HealthController {
   @Get('ready')
   async ready(@Res() res: Response): Promise<void> {
     const result = await this.health.readiness();
-    res.status(result.status === 'ok' ? 200 : 503).json(result);
+    // Draining: no keep-alive, so a balancer's polling does not hold the closing listener open.
+    if (result.status === 'draining') res.setHeader('Connection', 'close');
+    res.status(HealthService.httpStatus(result.status)).json(result);
   }
 
   @Get('metrics')

@@ -75,6 +75,25 @@ export class MetricsService implements OnModuleDestroy {
     help: 'Messages durably stored',
     registers: [this.registry],
   });
+  readonly redisFailures = new Counter({
+    name: 'realtime_redis_failures_total',
+    help: 'Redis operations that failed or timed out (REDIS_COMMAND_TIMEOUT_MS) and fell back, by operation',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly adapterRecoveries = new Counter({
+    name: 'realtime_adapter_recoveries_total',
+    help: 'Times this node’s link to the adapter’s Redis came back and sync:required was sent to its sockets',
+    registers: [this.registry],
+  });
+
+  readonly draining = new Gauge({
+    name: 'realtime_draining',
+    help: '1 while this node drains (SIGTERM): /ready answers 503, new handshakes are refused',
+    registers: [this.registry],
+  });
+
   readonly slowConsumersDropped = new Counter({
     name: 'realtime_slow_consumers_dropped_total',
     help: 'Sockets disconnected because their outgoing buffer passed WS_MAX_BUFFERED_BYTES',

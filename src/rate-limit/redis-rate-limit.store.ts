@@ -59,6 +59,12 @@ export interface RedisRateLimitStoreOptions {
   idleMs?: number;
   /** Called when Redis fails and the node falls back to its own buckets (fail open per node). */
   onFallback?: (err: Error) => void;
+  /**
+   * After a command timed out (a hung Redis), the node-local buckets answer for this long
+   * without asking Redis, so a hang costs one command timeout per window instead of one per
+   * event. Default 1000 ms.
+   */
+  bypassAfterTimeoutMs?: number;
 }
 
 /**
@@ -70,6 +76,8 @@ export class RedisRateLimitStore implements RateLimitStore {
   private readonly fallback = new MemoryRateLimitStore();
   private readonly prefix: string;
   private readonly idleMs: number;
+  /** Until when the local buckets answer without asking Redis (after a command timed out). */
+  private bypassUntil = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -87,6 +95,10 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   async consume(key: string, spec: BucketSpec): Promise<Omit<ConsumeResult, 'state'>> {
+    if (this.bypassUntil !== 0) {
+      if (Date.now() < this.bypassUntil) return this.fallback.consume(key, spec);
+      this.bypassUntil = 0;
+    }
     try {
       const [allowed, remaining, retryAfterMs] = await this.cmd.wcrBucket(
         this.prefix + key,
@@ -97,6 +109,8 @@ export class RedisRateLimitStore implements RateLimitStore {
       );
       return { allowed: allowed === 1, remaining, retryAfterMs };
     } catch (err) {
+      if ((err as Error).message === 'Command timed out')
+        this.bypassUntil = Date.now() + (this.options.bypassAfterTimeoutMs ?? 1000);
       this.options.onFallback?.(err as Error);
       return this.fallback.consume(key, spec);
     }

@@ -28,6 +28,43 @@ export interface ClusterAdapterHandle {
 }
 
 /**
+ * Calls `onRecovered` once each time the adapter's link to Redis comes back after an outage: one
+ * of its watched clients was ready, lost its connection and is ready again. The call waits for a
+ * PING on the recovered client (answered after ioredis' re-subscriptions, which it sends first),
+ * so every event published after the call reaches this node; several clients recovering together
+ * (a Redis restart) make one call.
+ */
+export function adapterLinkWatcher(
+  onRecovered: () => void,
+  settleMs = 200,
+): (client: Redis) => Redis {
+  let timer: NodeJS.Timeout | undefined;
+  const fire = () => {
+    timer = undefined;
+    onRecovered();
+  };
+  const settled = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(fire, settleMs);
+    timer.unref();
+  };
+  return (client: Redis) => {
+    let wasReady = client.status === 'ready';
+    let lost = false;
+    client.on('close', () => {
+      if (wasReady) lost = true;
+    });
+    client.on('ready', () => {
+      wasReady = true;
+      if (!lost) return;
+      lost = false;
+      client.ping().then(settled, settled);
+    });
+    return client;
+  };
+}
+
+/**
  * Builds the Socket.IO cluster adapter on its own Redis clients. Publishing clients keep an
  * offline queue (a blip of < ~1 s loses nothing) with a bounded number of retries; after that,
  * broadcasts are dropped and counted, never thrown.
@@ -35,9 +72,11 @@ export interface ClusterAdapterHandle {
 export function clusterAdapter(
   connections: RedisConnections,
   onPublishFailure: (err: Error) => void,
+  onLinkRecovered: () => void = () => undefined,
 ): ClusterAdapterHandle {
   const cfg = connections.config;
   const key = `${cfg.keyPrefix}socket.io`;
+  const watch = adapterLinkWatcher(onLinkRecovered);
   return {
     kind: cfg.adapter,
     install(server: AppServer) {
@@ -49,8 +88,16 @@ export function clusterAdapter(
           onPublishFailure,
         );
         const duplicate = client.duplicate.bind(client);
-        client.duplicate = (...args: Parameters<Redis['duplicate']>) =>
-          connections.attach(duplicate(...args), 'adapter-reader');
+        // The duplicates block on XREAD and subscribe: no command timeout for them.
+        client.duplicate = (override?: Parameters<Redis['duplicate']>[0]) => {
+          return watch(
+            connections.attach(
+              duplicate({ ...override, commandTimeout: undefined }),
+              'adapter-reader',
+            ),
+          );
+        };
+        watch(client);
         server.adapter(
           createStreamsAdapter(client, { streamName: key, channelPrefix: key, maxLen: 10_000 }),
         );
@@ -60,7 +107,12 @@ export function clusterAdapter(
         connections.create('adapter-pub', { maxRetriesPerRequest: 3 }),
         onPublishFailure,
       );
-      const sub = connections.create('adapter-sub', { maxRetriesPerRequest: null });
+      const sub = connections.create('adapter-sub', {
+        maxRetriesPerRequest: null,
+        commandTimeout: false,
+      });
+      watch(pub);
+      watch(sub);
       server.adapter(
         createPubSubAdapter(pub, sub, {
           key,

@@ -20,6 +20,11 @@ export interface ClientOptions {
   offlineQueue?: boolean;
   /** Reject a queued command after this many reconnect attempts (ioredis maxRetriesPerRequest). */
   maxRetriesPerRequest?: number | null;
+  /**
+   * Fail a command that gets no answer within REDIS_COMMAND_TIMEOUT_MS (default true). Off only
+   * for clients that block on purpose or only subscribe (the adapter's subscriber and stream reader).
+   */
+  commandTimeout?: boolean;
 }
 
 /** ioredis options from config: capped exponential backoff, no reconnect storm, bounded waits. */
@@ -38,6 +43,9 @@ export function redisOptions(cfg: RedisConfig, name: string, o: ClientOptions = 
     // A failover replica answering READONLY: reconnect instead of failing every write.
     reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
     lazyConnect: false,
+    // A hung Redis (connection open, no answers) fails each command after this long, so the
+    // callers' fallbacks engage as for a refused connection (§12.8).
+    ...(o.commandTimeout === false ? {} : { commandTimeout: cfg.commandTimeoutMs }),
   };
 }
 

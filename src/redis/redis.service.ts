@@ -1,9 +1,10 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { DependencyLog } from '../observability/dependency-log.js';
 import { HealthService } from '../observability/health.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import { NodeRegistry } from './node-registry.js';
+import { NodeRegistry, nodeInstanceId } from './node-registry.js';
 import { RedisConnections } from './redis.connections.js';
 
 /**
@@ -15,7 +16,6 @@ import { RedisConnections } from './redis.connections.js';
 export class RedisService implements OnModuleInit {
   readonly connections: RedisConnections | null = null;
   readonly registry: NodeRegistry | null = null;
-  private lastFailureLog = 0;
   private readonly reconnectListeners: Array<() => void> = [];
 
   constructor(
@@ -23,6 +23,7 @@ export class RedisService implements OnModuleInit {
     private readonly metrics: MetricsService,
     private readonly health: HealthService,
     @InjectPinoLogger('redis') private readonly logger: PinoLogger,
+    private readonly dependencyLog: DependencyLog,
   ) {
     const cfg = config.redis;
     if (!cfg) return;
@@ -33,7 +34,8 @@ export class RedisService implements OnModuleInit {
     );
     this.registry = new NodeRegistry(this.connections.command, {
       prefix: cfg.keyPrefix,
-      nodeId: config.nodeId,
+      // NODE_ID plus an id per process start (#12 point 1; see nodeInstanceId).
+      nodeId: nodeInstanceId(config.nodeId),
       ttlMs: cfg.nodeTtlMs,
       heartbeatMs: Math.max(200, Math.floor(cfg.nodeTtlMs / 3)),
       onError: (err) => this.failure('heartbeat', err),
@@ -50,6 +52,15 @@ export class RedisService implements OnModuleInit {
         .then(() => {
           if (again) for (const l of this.reconnectListeners) l();
         });
+    });
+    this.registry.onBeat(({ lapsed }) => {
+      // Frozen (SIGSTOP, GC, blocked event loop) past REDIS_NODE_TTL_MS, or Redis lost its data:
+      // other nodes stopped counting this node's users; presence and slots are written back.
+      if (lapsed)
+        this.logger.warn(
+          { ttlMs: cfg.nodeTtlMs },
+          'node heartbeat had lapsed; writing this node’s presence sessions and slots back',
+        );
     });
     this.health.registerRedisCheck(() => this.connections!.ping());
   }
@@ -76,15 +87,26 @@ export class RedisService implements OnModuleInit {
         { host: this.config.redis!.host, port: this.config.redis!.port },
         'redis not reachable at start; retrying in the background',
       );
-    await this.registry.start();
+    const previous = await this.registry.start();
+    if (previous.length > 0)
+      this.logger.info(
+        { previousLives: previous.length },
+        'reaped what earlier processes of this NODE_ID left in Redis',
+      );
   }
 
-  /** Logs a Redis operation failure at most once a second (an outage must not flood the log). */
+  /** A Redis operation failed (or timed out): logged at most once per operation per 5 s (§12.8). */
   failure(operation: string, err: Error): void {
-    const now = Date.now();
-    if (now - this.lastFailureLog < 1000) return;
-    this.lastFailureLog = now;
-    this.logger.warn({ operation, errorName: err.name }, 'redis operation failed');
+    this.metrics.redisFailures.inc({ operation });
+    this.dependencyLog.failed('redis', operation, err, {
+      timedOut: err.message === 'Command timed out',
+    });
+  }
+
+  /** The adapter's link to Redis came back: `sockets` were told to catch up (`sync:required`). */
+  adapterRecovered(sockets: number): void {
+    this.metrics.adapterRecoveries.inc();
+    this.logger.info({ sockets }, 'redis adapter link recovered; sync:required sent');
   }
 
   async close(graceMs = 0): Promise<void> {

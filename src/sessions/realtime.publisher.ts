@@ -13,6 +13,8 @@ export interface PublishOptions {
   except?: string[];
   /** Fire-and-forget: dropped for sockets that are not ready (typing). */
   volatile?: boolean;
+  /** This node's sockets only (the event already reaches every node another way). */
+  local?: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export class RealtimePublisher {
       let op = nsp.to(roomList);
       if (options.except && options.except.length > 0) op = op.except(options.except);
       if (options.volatile) op = op.volatile;
+      if (options.local) op = op.local;
       (op.emit as (ev: string, p: unknown) => boolean)(event, payload);
     }
   }
@@ -103,6 +106,22 @@ export class RealtimePublisher {
       payload,
       options,
     );
+  }
+
+  /**
+   * This node's own sockets on both namespaces, not through the adapter (e.g. `sync:required`
+   * after this node's link to Redis recovered). Returns how many sockets it reached.
+   */
+  toLocalSockets<E extends ServerEventName>(event: E, payload: ServerEventSpec[E]): number {
+    if (!this.server) return 0;
+    let n = 0;
+    for (const ns of ['/', '/communication'] as const) {
+      const nsp = this.io.of(ns);
+      if (nsp.sockets.size === 0) continue;
+      n += nsp.sockets.size;
+      (nsp.local.emit as (ev: string, p: unknown) => boolean)(event, payload);
+    }
+    return n;
   }
 
   private userRooms(userIds: Iterable<string>, organizationId: string): string[] {

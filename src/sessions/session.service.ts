@@ -4,6 +4,7 @@ import type { ExtendedError } from 'socket.io';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { expiryDeadlineMs, stripBearer, TokenVerifier } from '../auth/token-verifier.service.js';
 import type { AppNamespace, AppSocket } from '../gateway/socket.types.js';
+import { DependencyLog } from '../observability/dependency-log.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import type { NamespaceName } from '../protocol/constants.js';
 import { NAMESPACE_EVENTS, type ClientEventName } from '../protocol/events.js';
@@ -13,17 +14,15 @@ import { automaticRooms } from '../protocol/rooms.js';
 import { userKeyString } from '../protocol/user-key.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
+import { clientAddressOf, type ClientAddressOf } from './client-address.js';
 import { ExpirySchedule } from './expiry-schedule.js';
+import { HandshakeAborted, HandshakeSlots } from './handshake-slot.js';
 import type { HandshakeCheck, SessionContext, SessionHook } from './session-hooks.js';
 
 function refusal(error: AppError): ExtendedError {
   const err = new Error(error.type) as ExtendedError;
   err.data = toErrorObject(error);
   return err;
-}
-
-function clientIp(socket: AppSocket): string {
-  return socket.handshake.address || socket.conn.remoteAddress || 'unknown';
 }
 
 /**
@@ -45,9 +44,10 @@ export class SessionService implements OnApplicationShutdown {
   private readonly servedEvents = new Map<string, Set<string>>(
     Object.entries(NAMESPACE_EVENTS).map(([ns, evs]) => [ns, new Set<string>(evs)]),
   );
-  private sweeper?: NodeJS.Timeout;
   private draining = false;
   private readonly pendingDisconnects = new Set<Promise<void>>();
+  private readonly slots: HandshakeSlots;
+  private readonly clientAddress: ClientAddressOf;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -56,7 +56,11 @@ export class SessionService implements OnApplicationShutdown {
     @Inject(CONNECTION_COUNTER) private readonly counter: ConnectionCounter,
     private readonly metrics: MetricsService,
     @InjectPinoLogger('session') private readonly logger: PinoLogger,
-  ) {}
+    private readonly dependencyLog: DependencyLog,
+  ) {
+    this.slots = new HandshakeSlots(counter);
+    this.clientAddress = clientAddressOf(config.trustProxy);
+  }
 
   registerHook(hook: SessionHook): void {
     this.hooks.push(hook);
@@ -76,18 +80,21 @@ export class SessionService implements OnApplicationShutdown {
       this.authenticate(socket, name).then(
         () => next(),
         (err: unknown) => {
+          if (err instanceof HandshakeAborted) {
+            this.metrics.handshakeRefused.inc({ reason: 'ABORTED' });
+            next(refusal(AppError.unavailable('Handshake aborted')));
+            return;
+          }
           const appErr =
             err instanceof AppError
               ? err
               : AppError.unavailable('Handshake could not be completed');
           this.metrics.handshakeRefused.inc({ reason: appErr.type });
-          if (!(err instanceof AppError))
-            this.logger.error({ errorName: (err as Error)?.name }, 'handshake failed');
+          if (!(err instanceof AppError)) this.dependencyLog.failed('hook', 'handshake', err);
           next(refusal(appErr));
         },
       );
     });
-    this.sweeper ??= setInterval(() => this.sweepSlowConsumers(), 500).unref();
   }
 
   /** Token sources, first found wins: auth.token, Authorization header, ?token= when allowed. */
@@ -101,17 +108,32 @@ export class SessionService implements OnApplicationShutdown {
     return undefined;
   }
 
+  /**
+   * §12.3: the per-address bucket is spent by refused handshakes only (a school behind one NAT
+   * address must never be locked out by someone else's bad tokens); once it is empty, refusals
+   * from that address answer RATE_LIMIT_EXCEEDED. A valid token is limited per user instead: the
+   * `handshake:user` bucket and the cap of live sockets.
+   */
   private async authenticate(socket: AppSocket, ns: NamespaceName): Promise<void> {
     if (this.draining) throw AppError.unavailable('Server is shutting down');
-    const ip = clientIp(socket);
-    const ipDecision = await this.limits.consumeHandshake(ip);
-    if (!ipDecision.allowed) throw AppError.rateLimited(ipDecision.retryAfterMs);
-    const user = await this.verifier.verify(this.extractToken(socket));
-    for (const check of this.checks) await check.check(user, ns);
-    const acquired = await this.counter.tryAcquire(
+    const ip = this.clientAddress(socket.request);
+    let user: AuthenticatedUser;
+    try {
+      user = await this.verifier.verify(this.extractToken(socket));
+      for (const check of this.checks) await check.check(user, ns);
+    } catch (err) {
+      if (err instanceof AppError && err.type === 'AUTHENTICATION_FAILED') {
+        const ipDecision = await this.limits.consumeHandshake(ip);
+        if (!ipDecision.allowed) throw AppError.rateLimited(ipDecision.retryAfterMs);
+      }
+      throw err;
+    }
+    const userDecision = await this.limits.consumeEvent(user, 'handshake:user');
+    if (!userDecision.allowed) throw AppError.rateLimited(userDecision.retryAfterMs);
+    const acquired = await this.slots.acquire(
+      socket,
       ns,
       userKeyString(user),
-      socket.id,
       this.config.ws.maxConnectionsPerUser,
     );
     if (!acquired) {
@@ -127,6 +149,7 @@ export class SessionService implements OnApplicationShutdown {
   /** §4: rooms, confirmation, then the hooks in order. Called from the gateways' handleConnection. */
   async onConnection(socket: AppSocket, ns: NamespaceName): Promise<void> {
     const user = socket.data.user;
+    this.slots.settle(socket);
     this.metrics.connections.inc({ namespace: ns });
     void socket.join(automaticRooms(user));
     this.guardUnknownEvents(socket, ns);
@@ -148,10 +171,7 @@ export class SessionService implements OnApplicationShutdown {
       try {
         await hook.onConnect(ctx);
       } catch (err) {
-        this.logger.error(
-          { hook: hook.name, userId: user.userId, errorName: (err as Error)?.name },
-          'connect hook failed',
-        );
+        this.dependencyLog.failed('hook', `connect:${hook.name}`, err);
       }
     }
   }
@@ -175,10 +195,7 @@ export class SessionService implements OnApplicationShutdown {
       try {
         await hook.onDisconnect(ctx, reason);
       } catch (err) {
-        this.logger.error(
-          { hook: hook.name, userId: user.userId, errorName: (err as Error)?.name },
-          'disconnect hook failed',
-        );
+        this.dependencyLog.failed('hook', `disconnect:${hook.name}`, err);
       }
     }
   }
@@ -257,19 +274,7 @@ export class SessionService implements OnApplicationShutdown {
     socket.disconnect(true);
   }
 
-  /** A socket whose outgoing buffer passed WS_MAX_BUFFERED_BYTES is dropped (§8); it replays on reconnect. */
-  private sweepSlowConsumers(): void {
-    const max = this.config.ws.maxBufferedBytes;
-    for (const nsp of this.namespaces.values()) {
-      for (const socket of nsp.sockets.values()) {
-        if (bufferedBytes(socket) > max) {
-          this.metrics.slowConsumersDropped.inc();
-          this.logger.warn({ userId: socket.data.user?.userId }, 'slow consumer disconnected');
-          socket.conn.close();
-        }
-      }
-    }
-  }
+  // Slow consumers (WS_MAX_BUFFERED_BYTES) are dropped at write time: gateway/slow-consumer.ts.
 
   /** Graceful shutdown: refuse new handshakes. */
   startDraining(): void {
@@ -281,18 +286,14 @@ export class SessionService implements OnApplicationShutdown {
   }
 
   /**
-   * Graceful shutdown: closes every local connection at the transport level (the client sees
-   * "transport close" and reconnects, to another node behind the load balancer; a server-side
-   * disconnect packet would tell it not to), then waits for the disconnect hooks to finish.
+   * Graceful shutdown (§12.8): a server disconnect for every local socket, all in this tick (the
+   * caller made sure no received event is left unanswered: its ack is queued before the
+   * disconnect packet on the same connection). The client sees `io server disconnect` and
+   * reconnects, to another node behind the load balancer. Then waits for the disconnect hooks.
    */
   async disconnectAll(timeoutMs: number): Promise<void> {
-    const engines = new Set<{ close(): void }>();
     for (const nsp of this.namespaces.values()) {
-      engines.add(nsp.server.engine);
-    }
-    for (const engine of engines) {
-      // engine.close() closes every client connection; the HTTP listener is closed by Nest.
-      engine.close();
+      for (const socket of [...nsp.sockets.values()]) socket.disconnect(true);
     }
     const deadline = Date.now() + timeoutMs;
     // Disconnect handlers start on the next ticks; wait for them, bounded.
@@ -315,21 +316,6 @@ export class SessionService implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
     this.expiries.clear();
   }
-}
-
-/** Bytes queued for a socket: the websocket's send buffer plus engine.io's write buffer. */
-export function bufferedBytes(socket: AppSocket): number {
-  const conn = socket.conn as unknown as {
-    writeBuffer?: Array<{ data?: unknown }>;
-    transport?: { socket?: { bufferedAmount?: number } };
-  };
-  let total = conn.transport?.socket?.bufferedAmount ?? 0;
-  for (const packet of conn.writeBuffer ?? []) {
-    const d = packet.data;
-    total += typeof d === 'string' ? d.length : d instanceof Buffer ? d.byteLength : 0;
-  }
-  return total;
 }

@@ -48,6 +48,16 @@ export class OwnRedis {
     throw new Error('redis-server did not start');
   }
 
+  /** Freezes it (SIGSTOP): connections stay open, nothing is answered — a hung Redis. */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   /** Kills it (SIGKILL: no goodbye to clients) and waits for the exit. */
   async down(): Promise<void> {
     const p = this.proc;
