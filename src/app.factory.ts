@@ -17,6 +17,7 @@ import type { AppOptions } from './infrastructure.module.js';
 import { RealtimePublisher } from './sessions/realtime.publisher.js';
 import { SessionService } from './sessions/session.service.js';
 import { logRefusedHandshake } from './sessions/handshake-refusal-log.js';
+import { clientAddressOf } from './sessions/client-address.js';
 
 /** Builds the Nest application (HTTP + Socket.IO on one server) without listening yet. */
 export async function createApp(options: AppOptions): Promise<INestApplication> {
@@ -37,6 +38,7 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   if (options.config.demoEnabled && !options.config.isProduction) installDemoStatic(app);
   const publisher = app.get(RealtimePublisher);
   const sessionLog = await app.resolve(PinoLogger);
+  const originAddress = clientAddressOf(options.config.trustProxy);
   sessionLog.setContext('session');
   const redis = app.get(RedisService);
   // With Redis every emit reaches every node; without it, Socket.IO's in-memory adapter (one node).
@@ -60,7 +62,7 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
         cluster?.install(server);
         publisher.attach(server, { clustered: cluster !== undefined });
       },
-      (req) => logRefusedHandshake(sessionLog, 'origin', req.socket.remoteAddress),
+      (req) => logRefusedHandshake(sessionLog, 'origin', originAddress(req)),
     ),
   );
   return app;

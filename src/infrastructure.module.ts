@@ -107,15 +107,21 @@ export class InfrastructureModule {
         {
           provide: CONNECTION_COUNTER,
           inject: [RedisService],
-          useFactory: (redis: RedisService): ConnectionCounter =>
-            redis.connections && redis.registry
-              ? new RedisConnectionCounter(redis.connections.command, {
-                  prefix: redis.key(''),
-                  nodeId: redis.registry.nodeId,
-                  nodesKey: redis.registry.key,
-                  onError: (err) => redis.failure('connection-counter', err),
-                })
-              : new MemoryConnectionCounter(),
+          useFactory: (redis: RedisService): ConnectionCounter => {
+            if (!redis.connections || !redis.registry) return new MemoryConnectionCounter();
+            const counter = new RedisConnectionCounter(redis.connections.command, {
+              prefix: redis.key(''),
+              nodeId: redis.registry.nodeId,
+              nodesKey: redis.registry.key,
+              onError: (err) => redis.failure('connection-counter', err),
+            });
+            // Slots count live sockets only, on every node (§12.3, §12.8).
+            redis.registry.onDeadNodes((ids) => counter.reapNodes(ids));
+            redis.registry.onBeat(({ lapsed }) =>
+              lapsed || counter.needsResync ? counter.resync() : undefined,
+            );
+            return counter;
+          },
         },
         MetricsService,
         HealthService,

@@ -18,11 +18,18 @@ afterAll(async () => {
 });
 
 /** A "node": its registry (heartbeat) and its presence store, sharing one prefix with the others. */
-async function node(prefix: string, nodeId: string, ttlMs = 60_000) {
+async function node(prefix: string, nodeId: string, ttlMs = 60_000, subscribe = false) {
   const redis = redisClient();
   const registry = new NodeRegistry(redis, { prefix, nodeId, ttlMs, heartbeatMs: 1_000_000 });
   await registry.beat();
-  const store = new RedisPresenceStore(redis, { prefix, nodeId, nodesKey: registry.key });
+  const subscriber = subscribe ? redisClient() : undefined;
+  const store = new RedisPresenceStore(redis, {
+    prefix,
+    nodeId,
+    nodesKey: registry.key,
+    ...(subscriber ? { subscriber } : {}),
+  });
+  if (subscriber) await new Promise((r) => setTimeout(r, 100)); // SUBSCRIBE sent first
   registry.onDeadNodes((ids) => store.reapNodes(ids).then(() => undefined));
   return { redis, registry, store };
 }
@@ -64,9 +71,9 @@ describe.skipIf(!hasRedis())('RedisPresenceStore across nodes', () => {
     }
   });
 
-  it('a dead node’s sessions stop counting at heartbeat expiry; the reaping node reports who went offline', async () => {
+  it('a dead node’s sessions stop counting at heartbeat expiry; the reaping node announces who went offline', async () => {
     const prefix = redisPrefix('pres4');
-    const a = await node(prefix, 'A');
+    const a = await node(prefix, 'A', 60_000, true);
     const dying = await node(prefix, 'D', 300);
     await dying.store.addSession('o', 'gone', 's1', at());
     await dying.store.addSession('o', 'both', 's2', at());
@@ -75,7 +82,9 @@ describe.skipIf(!hasRedis())('RedisPresenceStore across nodes', () => {
     await dying.store.setStatus('o', 'hidden', 'offline', at());
     expect((await a.store.listActive('o')).map((e) => e.userId).sort()).toEqual(['both', 'gone']);
     const expired: Array<[string, PresenceEntry]> = [];
-    a.store.onExpired((org, e) => expired.push([org, e]));
+    a.store.onChanged((org, e) => {
+      if (e.status === 'offline') expired.push([org, e]);
+    });
     // No more heartbeats from D: wait (bounded) until A's registry claims it as dead.
     const deadline = Date.now() + 5000;
     let reaped: string[] = [];
@@ -84,6 +93,8 @@ describe.skipIf(!hasRedis())('RedisPresenceStore across nodes', () => {
       if (reaped.length === 0) await new Promise((r) => setTimeout(r, 50));
     }
     expect(reaped).toEqual(['D']);
+    const until = Date.now() + 2000;
+    while (expired.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     expect(expired.map(([org, e]) => [org, e.userId, e.status])).toEqual([
       ['o', 'gone', 'offline'],
     ]);
@@ -116,5 +127,55 @@ describe.skipIf(!hasRedis())('RedisPresenceStore across nodes', () => {
     a.store.handOff();
     expect(await a.store.removeSession('o', 'u1', 's1', at())).toEqual({ last: false });
     expect((await a.store.get('o', ['u1']))[0].status).toBe('online');
+  });
+});
+
+describe.skipIf(!hasRedis())('RedisPresenceStore: ordered announcements (#12 point 11)', () => {
+  it('every node hears the same changes in the order Redis applied them; the last one is the truth', async () => {
+    const prefix = redisPrefix('pres6');
+    const a = await node(prefix, 'A', 60_000, true);
+    const b = await node(prefix, 'B', 60_000, true);
+    const heard: Record<string, string[]> = { A: [], B: [] };
+    a.store.onChanged((_o, e) => heard.A.push(`${e.userId}:${e.status}`));
+    b.store.onChanged((_o, e) => heard.B.push(`${e.userId}:${e.status}`));
+    // A user hops between nodes: the old session on A closes while a new one opens on B.
+    for (let i = 0; i < 30; i++) {
+      await a.store.addSession('o', 'hop', `a${i}`, new Date());
+      await Promise.all([
+        a.store.removeSession('o', 'hop', `a${i}`, new Date()),
+        b.store.addSession('o', 'hop', `b${i}`, new Date()),
+      ]);
+      await b.store.removeSession('o', 'hop', `b${i}`, new Date());
+    }
+    await a.store.addSession('o', 'hop', 'final', new Date());
+    const until = Date.now() + 3000;
+    while (
+      (heard.A.at(-1) !== 'hop:online' || heard.B.length !== heard.A.length) &&
+      Date.now() < until
+    )
+      await new Promise((r) => setTimeout(r, 20));
+    expect(heard.B).toEqual(heard.A);
+    // Strictly alternating: never two onlines or two offlines in a row.
+    for (let i = 1; i < heard.A.length; i++) expect(heard.A[i]).not.toBe(heard.A[i - 1]);
+    expect(heard.A.at(-1)).toBe('hop:online');
+    expect((await b.store.get('o', ['hop']))[0].status).toBe('online');
+  });
+
+  it('a node whose sessions were reaped (frozen past the TTL) writes them back on resync and announces them online', async () => {
+    const prefix = redisPrefix('pres7');
+    const a = await node(prefix, 'A', 60_000, true);
+    const z = await node(prefix, 'Z', 60_000);
+    await z.store.addSession('o', 'zu', 'z1', new Date());
+    const heard: string[] = [];
+    a.store.onChanged((_o, e) => heard.push(`${e.userId}:${e.status}`));
+    // A survivor reaps Z as if its heartbeat had lapsed.
+    await a.store.reapNodes(['Z']);
+    expect((await a.store.get('o', ['zu']))[0].status).toBe('offline');
+    await z.store.resync();
+    expect((await a.store.get('o', ['zu']))[0].status).toBe('online');
+    const until = Date.now() + 2000;
+    const tail = () => heard.slice(heard.indexOf('zu:offline'));
+    while (tail().length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(tail()).toEqual(['zu:offline', 'zu:online']);
   });
 });

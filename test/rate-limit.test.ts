@@ -215,7 +215,7 @@ describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
   );
 
   it.skipIf(skip)(
-    'per-IP handshake limit: connect_error RATE_LIMIT_EXCEEDED with retryAfterMs',
+    'per-IP handshake limit (spent by refused handshakes only, §12.3): RATE_LIMIT_EXCEEDED with retryAfterMs, valid tokens still connect',
     async () => {
       const limited = await startServer({
         env: {
@@ -226,15 +226,17 @@ describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
         },
       });
       try {
-        const t = await token(uid('ip'));
-        const a = await connect(limited.url, t);
-        const b = await connect(limited.url, t, { namespace: '/communication' });
-        const err = await connectError(limited.url, t);
+        expect((await connectError(limited.url, 'bad-1')).message).toBe('AUTHENTICATION_FAILED');
+        expect((await connectError(limited.url, 'bad-2')).message).toBe('AUTHENTICATION_FAILED');
+        const err = await connectError(limited.url, 'bad-3');
         expect(err.message).toBe('RATE_LIMIT_EXCEEDED');
         expect(err.data?.type).toBe('RATE_LIMIT_EXCEEDED');
         expect((err.data?.details as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(
           50_000,
         );
+        const t = await token(uid('ip'));
+        const a = await connect(limited.url, t);
+        const b = await connect(limited.url, t, { namespace: '/communication' });
         closeAll(a.socket, b.socket);
       } finally {
         await limited.close();
@@ -345,7 +347,8 @@ describe('operators’ HTTP API for rate limits', () => {
       { token: service },
     );
     expect(reset.status).toBe(200);
-    expect(reset.body).toEqual({ userId: user, organizationId: 'org-op', bucketsReset: 1 });
+    // `ping`'s bucket and the user's `handshake:user` bucket (spent by the connect, §12.3).
+    expect(reset.body).toEqual({ userId: user, organizationId: 'org-op', bucketsReset: 2 });
     const after = await http<UserView>(
       srv.url,
       'GET',

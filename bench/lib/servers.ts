@@ -135,6 +135,7 @@ const HIGH_LIMITS = JSON.stringify({
   'conversation:join': { maxTokens: 100_000_000, refillIntervalMs: 1 },
   default: { maxTokens: 100_000_000, refillIntervalMs: 1 },
   'handshake:ip': { maxTokens: 100_000_000, refillIntervalMs: 1 },
+  'handshake:user': { maxTokens: 100_000_000, refillIntervalMs: 1 },
 });
 
 /** Starts one server process and waits until it answers /health (our server: /ready). */

@@ -1,6 +1,7 @@
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import proxyaddr from 'proxy-addr';
 
 /** A configuration problem: printed as one line naming the variable, then exit code 1. */
 export class ConfigError extends Error {
@@ -119,7 +120,11 @@ export interface AppConfig {
     maxPayloadBytes: number;
     pingIntervalMs: number;
     pingTimeoutMs: number;
+    /** An Engine.IO connection without a namespace handshake within this is closed (§12.3). */
+    connectTimeoutMs: number;
   };
+  /** TRUST_PROXY: proxies whose X-Forwarded-For is believed (addresses, CIDRs); empty = none. */
+  trustProxy: string[];
   alertResendIntervalMs: number;
   alertEscalation?: AlertEscalationConfig;
   logLevel: string;
@@ -167,6 +172,26 @@ function bool(env: Env, name: string, def: boolean): boolean {
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+/**
+ * TRUST_PROXY: comma-separated IPv4/IPv6 addresses or CIDRs (and proxy-addr's names `loopback`,
+ * `linklocal`, `uniquelocal`). Validated here with the library that applies it.
+ */
+export function parseTrustProxy(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of list) {
+    try {
+      proxyaddr.compile(entry);
+    } catch {
+      throw new ConfigError('TRUST_PROXY', `has an invalid address or CIDR "${entry}"`);
+    }
+  }
+  return list;
 }
 
 export function parseRateLimits(raw: string | undefined): Record<RateLimitKey, BucketSpec> {
@@ -430,7 +455,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 65536, 1024, 100 * 1024 * 1024),
       pingIntervalMs: int(env, 'WS_PING_INTERVAL_MS', 25000, 100),
       pingTimeoutMs: int(env, 'WS_PING_TIMEOUT_MS', 60000, 100),
+      connectTimeoutMs: int(env, 'WS_CONNECT_TIMEOUT_MS', 10000, 100, 600000),
     },
+    trustProxy: parseTrustProxy(str(env, 'TRUST_PROXY')),
     alertResendIntervalMs: int(env, 'ALERT_RESEND_INTERVAL_MS', 60000, 50),
     ...(alertEscalation ? { alertEscalation } : {}),
     logLevel,
@@ -462,6 +489,7 @@ export function describeConfig(c: AppConfig): Record<string, unknown> {
     redis: c.redis ? `${c.redis.host}:${c.redis.port}` : 'disabled (single node, in memory)',
     rateLimits: c.rateLimits,
     ws: c.ws,
+    trustProxy: c.trustProxy,
     alertResendIntervalMs: c.alertResendIntervalMs,
     // The webhook's origin only: a path or query may carry the receiver's integration key.
     alertEscalation: c.alertEscalation

@@ -86,7 +86,8 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
       pingInterval: ws.pingIntervalMs,
       pingTimeout: ws.pingTimeoutMs,
       maxHttpBufferSize: ws.maxPayloadBytes,
-      connectTimeout: 10_000,
+      // WS_CONNECT_TIMEOUT_MS: a connection that joins no namespace in time is closed (§12.3).
+      connectTimeout: ws.connectTimeoutMs,
       serveClient: false,
       cors: { origin: corsOrigins, credentials: true },
       allowRequest: (req, callback) => {

@@ -20,12 +20,16 @@ import { RedisPresenceStore } from './redis-presence.store.js';
           prefix: redis.key(''),
           nodeId: redis.registry.nodeId,
           nodesKey: redis.registry.key,
+          // Changes arrive in the order Redis applied them (#12 point 11).
+          subscriber: redis.connections.create('presence-events'),
           onError: (err) => redis.failure('presence', err),
         });
         redis.registry.onDeadNodes((ids) => store.reapNodes(ids).then(() => undefined));
-        // Back from an outage (or a restarted, empty Redis): write this node's sessions back.
-        redis.onReconnect(
-          () => void store.resync().catch((err: Error) => redis.failure('presence-resync', err)),
+        // Write this node's sessions back whenever Redis may disagree with them: this node was
+        // reaped or lapsed (frozen past the TTL, Redis restarted empty), or a write failed while
+        // Redis was unreachable (sessions closed meanwhile are removed, not written back) (§12.8).
+        redis.registry.onBeat(({ lapsed }) =>
+          lapsed || store.needsResync ? store.resync() : undefined,
         );
         return store;
       },

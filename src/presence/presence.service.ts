@@ -42,26 +42,29 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       onConnect: (ctx) => this.connected(ctx),
       onDisconnect: (ctx) => this.disconnected(ctx),
     });
-    // A dead node's users, reaped by this node (Redis store only).
-    // The role is not at hand there: it is the member's recorded one.
-    this.store.onExpired?.((organizationId, entry) => {
-      this.members.userIdsWithRolesAmong(organizationId, ['parent'], [entry.userId]).then(
-        (parents) => this.changed(organizationId, entry, parents.length > 0 ? 'parent' : undefined),
-        // Unknown role: treat as private (staff roles still learn it).
-        () => this.changed(organizationId, entry, 'parent'),
-      );
+    // Across nodes every change comes from the store, in the order Redis applied it (a dead
+    // node's users included, announced by the survivor that reaps it); each node emits it to its
+    // own sockets (#12 point 11). A parent's change carries the private flag (§12.5).
+    this.store.onChanged?.((organizationId, entry, isPrivate) => {
+      void this.changed(organizationId, entry, isPrivate ? 'parent' : undefined, { local: true });
     });
   }
 
   private async connected({ socket, user }: SessionContext): Promise<void> {
     const at = new Date();
-    const { first } = await this.store.addSession(user.organizationId, user.userId, socket.id, at);
+    const { first } = await this.store.addSession(
+      user.organizationId,
+      user.userId,
+      socket.id,
+      at,
+      user.role === 'parent',
+    );
     if (socket.disconnected) {
       // Gone while being added: its disconnect hook may have run already. Remove it quietly.
       await this.store.removeSession(user.organizationId, user.userId, socket.id, new Date());
       return;
     }
-    if (first)
+    if (first && !this.store.announces)
       await this.changed(
         user.organizationId,
         { userId: user.userId, status: 'online', lastSeenAt: at.toISOString() },
@@ -70,8 +73,15 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async disconnected({ socket, user }: SessionContext): Promise<void> {
-    const [before] = await this.store.get(user.organizationId, [user.userId]);
     const at = new Date();
+    if (this.store.announces) {
+      // The store decides and announces. Nothing is read first: with Redis down a read would
+      // throw and the session would never leave this node's map, so the next resync would write
+      // the dead session back (#12 point 3).
+      await this.store.removeSession(user.organizationId, user.userId, socket.id, at);
+      return;
+    }
+    const [before] = await this.store.get(user.organizationId, [user.userId]);
     const { last } = await this.store.removeSession(
       user.organizationId,
       user.userId,
@@ -94,8 +104,12 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     status: PresenceStatus,
     role?: Role,
   ): Promise<{ status: PresenceStatus }> {
-    const [before] = await this.store.get(organizationId, [userId]);
     const at = new Date();
+    if (this.store.announces) {
+      await this.store.setStatus(organizationId, userId, status, at);
+      return { status };
+    }
+    const [before] = await this.store.get(organizationId, [userId]);
     await this.store.setStatus(organizationId, userId, status, at);
     if (before.status !== status)
       await this.changed(organizationId, { userId, status, lastSeenAt: at.toISOString() }, role);
@@ -140,6 +154,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     organizationId: string,
     entry: PresenceEntry,
     role: Role | undefined,
+    options: { local?: boolean } = {},
   ): Promise<void> {
     return this.announcer.add(() => {
       if (role === 'parent') {
@@ -147,9 +162,10 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
           PRESENCE_STAFF_ROLES.map((r) => rooms.orgRole(organizationId, r)),
           'presence:changed',
           entry,
+          options,
         );
       } else {
-        this.publisher.toOrg(organizationId, 'presence:changed', entry);
+        this.publisher.toOrg(organizationId, 'presence:changed', entry, options);
       }
       this.logger.debug(
         { organizationId, userId: entry.userId, status: entry.status },

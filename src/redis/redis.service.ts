@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { DependencyLog } from '../observability/dependency-log.js';
 import { HealthService } from '../observability/health.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import { NodeRegistry } from './node-registry.js';
+import { NodeRegistry, nodeInstanceId } from './node-registry.js';
 import { RedisConnections } from './redis.connections.js';
 
 /**
@@ -36,7 +36,8 @@ export class RedisService implements OnModuleInit {
     );
     this.registry = new NodeRegistry(this.connections.command, {
       prefix: cfg.keyPrefix,
-      nodeId: config.nodeId,
+      // NODE_ID plus an id per process start (#12 point 1; see nodeInstanceId).
+      nodeId: nodeInstanceId(config.nodeId),
       ttlMs: cfg.nodeTtlMs,
       heartbeatMs: Math.max(200, Math.floor(cfg.nodeTtlMs / 3)),
       onError: (err) => this.failure('heartbeat', err),
@@ -53,6 +54,15 @@ export class RedisService implements OnModuleInit {
         .then(() => {
           if (again) for (const l of this.reconnectListeners) l();
         });
+    });
+    this.registry.onBeat(({ lapsed }) => {
+      // Frozen (SIGSTOP, GC, blocked event loop) past REDIS_NODE_TTL_MS, or Redis lost its data:
+      // other nodes stopped counting this node's users; presence and slots are written back.
+      if (lapsed)
+        this.logger.warn(
+          { ttlMs: cfg.nodeTtlMs },
+          'node heartbeat had lapsed; writing this node’s presence sessions and slots back',
+        );
     });
     this.health.registerRedisCheck(() => this.connections!.ping());
   }
@@ -79,7 +89,12 @@ export class RedisService implements OnModuleInit {
         { host: this.config.redis!.host, port: this.config.redis!.port },
         'redis not reachable at start; retrying in the background',
       );
-    await this.registry.start();
+    const previous = await this.registry.start();
+    if (previous.length > 0)
+      this.logger.info(
+        { previousLives: previous.length },
+        'reaped what earlier processes of this NODE_ID left in Redis',
+      );
   }
 
   /** A Redis operation failed (or timed out): logged at most once per operation per 5 s (§12.8). */

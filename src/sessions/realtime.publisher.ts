@@ -13,6 +13,8 @@ export interface PublishOptions {
   except?: string[];
   /** Fire-and-forget: dropped for sockets that are not ready (typing). */
   volatile?: boolean;
+  /** This node's sockets only (the event already reaches every node another way). */
+  local?: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export class RealtimePublisher {
       let op = nsp.to(roomList);
       if (options.except && options.except.length > 0) op = op.except(options.except);
       if (options.volatile) op = op.volatile;
+      if (options.local) op = op.local;
       (op.emit as (ev: string, p: unknown) => boolean)(event, payload);
     }
   }

@@ -2,9 +2,16 @@ import type { Redis } from 'ioredis';
 import { LUA_ALIVE, LUA_NOW } from '../redis/node-registry.js';
 import type { ConnectionCounter } from './connection-counter.js';
 
+/*
+ * Keys (prefix + "conn:"):
+ *   conn:<ns>:<user>   hash  socket id → node id (a slot counts while its node heartbeats)
+ *   conn:node:<node>   set   "<ns>|<user>|<socket>" held by that node (write-back and reaping)
+ */
+
 /**
- * KEYS[1] the user's socket hash (field socket id → node id), KEYS[2] the node registry.
- * Drops entries of dead nodes, then takes a slot if fewer than ARGV[3] live ones remain.
+ * KEYS[1] the user's socket hash, KEYS[2] the node registry, KEYS[3] this node's set.
+ * ARGV socketId, nodeId, max, ttlMs, member. Drops entries of dead nodes, then takes a slot if
+ * fewer than `max` live ones remain.
  */
 const ACQUIRE_SCRIPT = `${LUA_NOW}${LUA_ALIVE}
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 1 end
@@ -16,6 +23,7 @@ end
 if live >= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
+redis.call('SADD', KEYS[3], ARGV[5])
 return 1
 `;
 
@@ -28,16 +36,56 @@ end
 return live
 `;
 
+/** KEYS the user's hash, this node's set; ARGV socketId, member. */
+const RELEASE_SCRIPT = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1
+`;
+
+/** KEYS the user's hash, this node's set; ARGV socketId, nodeId, ttlMs, member. A live socket: no cap check. */
+const RESTORE_SCRIPT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+redis.call('SADD', KEYS[2], ARGV[4])
+return 1
+`;
+
+/** KEYS a dead node's set; ARGV prefix, nodeId. Drops that node's slots. */
+const REAP_SCRIPT = `
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local ns, user, sid = string.match(member, '^([^|]+)|([^|]+)|(.+)$')
+  if ns then
+    local key = ARGV[1] .. 'conn:' .. ns .. ':' .. user
+    if redis.call('HGET', key, sid) == ARGV[2] then redis.call('HDEL', key, sid) end
+  end
+end
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
 interface CounterCommands {
   wcrConnAcquire(
     key: string,
     nodes: string,
+    nodeSet: string,
     socketId: string,
     nodeId: string,
     max: number,
     ttlMs: number,
+    member: string,
   ): Promise<number>;
   wcrConnCount(key: string, nodes: string): Promise<number>;
+  wcrConnRelease(key: string, nodeSet: string, socketId: string, member: string): Promise<number>;
+  wcrConnRestore(
+    key: string,
+    nodeSet: string,
+    socketId: string,
+    nodeId: string,
+    ttlMs: number,
+    member: string,
+  ): Promise<number>;
+  wcrConnReap(nodeSet: string, prefix: string, nodeId: string): Promise<number>;
 }
 
 /**
@@ -46,8 +94,16 @@ interface CounterCommands {
  * are dropped on the next acquire, so a node killed with -9 frees its users' slots.
  * While Redis is unreachable the cap is not enforced across nodes (fail open): refusing every
  * handshake during an outage would take the whole service down with Redis.
+ * The node keeps its own slots in memory too and makes Redis agree with them (`resync`) after a
+ * write failed (a socket closed while Redis was down must not hold its slot for 24 h) or after
+ * this node lapsed (frozen past the TTL and reaped: its live sockets must count again) (§12.8).
  */
 export class RedisConnectionCounter implements ConnectionCounter {
+  private readonly local = new Map<string, { ns: string; userId: string }>();
+  private dirty = false;
+  private resyncing?: Promise<void>;
+  private resyncAgain = false;
+
   constructor(
     private readonly redis: Redis,
     private readonly opts: {
@@ -60,9 +116,14 @@ export class RedisConnectionCounter implements ConnectionCounter {
   ) {
     const r = redis as unknown as Partial<CounterCommands>;
     if (!r.wcrConnAcquire)
-      redis.defineCommand('wcrConnAcquire', { numberOfKeys: 2, lua: ACQUIRE_SCRIPT });
+      redis.defineCommand('wcrConnAcquire', { numberOfKeys: 3, lua: ACQUIRE_SCRIPT });
     if (!r.wcrConnCount)
       redis.defineCommand('wcrConnCount', { numberOfKeys: 2, lua: COUNT_SCRIPT });
+    if (!r.wcrConnRelease)
+      redis.defineCommand('wcrConnRelease', { numberOfKeys: 2, lua: RELEASE_SCRIPT });
+    if (!r.wcrConnRestore)
+      redis.defineCommand('wcrConnRestore', { numberOfKeys: 2, lua: RESTORE_SCRIPT });
+    if (!r.wcrConnReap) redis.defineCommand('wcrConnReap', { numberOfKeys: 1, lua: REAP_SCRIPT });
   }
 
   /** `<prefix>conn:<ns>:<org>:<user>` (`user` is the userKeyString, §12.1). */
@@ -70,8 +131,16 @@ export class RedisConnectionCounter implements ConnectionCounter {
     return `${this.opts.prefix}conn:${ns}:${user}`;
   }
 
+  private nodeSet(nodeId = this.opts.nodeId): string {
+    return `${this.opts.prefix}conn:node:${nodeId}`;
+  }
+
   private get cmd(): CounterCommands {
     return this.redis as unknown as CounterCommands;
+  }
+
+  private get ttl(): number {
+    return this.opts.entryTtlMs ?? 24 * 3600 * 1000;
   }
 
   async tryAcquire(
@@ -84,23 +153,34 @@ export class RedisConnectionCounter implements ConnectionCounter {
       const r = await this.cmd.wcrConnAcquire(
         this.key(namespace, userId),
         this.opts.nodesKey,
+        this.nodeSet(),
         socketId,
         this.opts.nodeId,
         max,
-        this.opts.entryTtlMs ?? 24 * 3600 * 1000,
+        this.ttl,
+        `${namespace}|${userId}|${socketId}`,
       );
-      return r === 1;
+      if (r !== 1) return false;
     } catch (err) {
+      this.dirty = true;
       this.opts.onError?.(err as Error);
-      return true;
     }
+    this.local.set(socketId, { ns: namespace, userId });
+    return true;
   }
 
   async release(namespace: string, userId: string, socketId: string): Promise<void> {
+    if (!this.local.delete(socketId)) return;
     try {
-      await this.redis.hdel(this.key(namespace, userId), socketId);
+      await this.cmd.wcrConnRelease(
+        this.key(namespace, userId),
+        this.nodeSet(),
+        socketId,
+        `${namespace}|${userId}|${socketId}`,
+      );
     } catch (err) {
-      // The entry dies with the node's heartbeat or the hash's expiry.
+      // Gone locally; resync() removes it from Redis once Redis answers again.
+      this.dirty = true;
       this.opts.onError?.(err as Error);
     }
   }
@@ -109,7 +189,62 @@ export class RedisConnectionCounter implements ConnectionCounter {
     return this.cmd.wcrConnCount(this.key(namespace, userId), this.opts.nodesKey);
   }
 
+  /** Drops the slots of dead nodes (called once per dead node, on the node that claimed it). */
+  async reapNodes(nodeIds: string[]): Promise<void> {
+    for (const nodeId of nodeIds)
+      await this.cmd.wcrConnReap(this.nodeSet(nodeId), this.opts.prefix, nodeId);
+  }
+
+  /** A write failed: Redis may disagree with this node's slots until the next resync. */
+  get needsResync(): boolean {
+    return this.dirty;
+  }
+
+  /** Makes Redis hold exactly this node's live slots. Coalesced like the presence resync. */
+  resync(): Promise<void> {
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return this.resyncing;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.resyncAgain = false;
+        this.dirty = false;
+        try {
+          await this.resyncOnce();
+        } catch (err) {
+          this.dirty = true;
+          throw err;
+        }
+      } while (this.resyncAgain);
+    };
+    this.resyncing = run().finally(() => (this.resyncing = undefined));
+    return this.resyncing;
+  }
+
+  private async resyncOnce(): Promise<void> {
+    const members = await this.redis.smembers(this.nodeSet());
+    for (const member of members) {
+      const [ns, userId, socketId] = member.split('|');
+      if (!this.local.has(socketId))
+        await this.cmd.wcrConnRelease(this.key(ns, userId), this.nodeSet(), socketId, member);
+    }
+    for (const [socketId, { ns, userId }] of [...this.local]) {
+      // Still live when sent (a release after this is sent behind it on the same connection).
+      if (!this.local.has(socketId)) continue;
+      await this.cmd.wcrConnRestore(
+        this.key(ns, userId),
+        this.nodeSet(),
+        socketId,
+        this.opts.nodeId,
+        this.ttl,
+        `${ns}|${userId}|${socketId}`,
+      );
+    }
+  }
+
   close(): Promise<void> {
+    this.local.clear();
     return Promise.resolve();
   }
 }

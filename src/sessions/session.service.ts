@@ -14,18 +14,16 @@ import { automaticRooms } from '../protocol/rooms.js';
 import { userKeyString } from '../protocol/user-key.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
+import { clientAddressOf, type ClientAddressOf } from './client-address.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { logRefusedHandshake, refusalCategory } from './handshake-refusal-log.js';
+import { HandshakeAborted, HandshakeSlots } from './handshake-slot.js';
 import type { HandshakeCheck, SessionContext, SessionHook } from './session-hooks.js';
 
 function refusal(error: AppError): ExtendedError {
   const err = new Error(error.type) as ExtendedError;
   err.data = toErrorObject(error);
   return err;
-}
-
-function clientIp(socket: AppSocket): string {
-  return socket.handshake.address || socket.conn.remoteAddress || 'unknown';
 }
 
 /**
@@ -49,6 +47,8 @@ export class SessionService implements OnApplicationShutdown {
   );
   private draining = false;
   private readonly pendingDisconnects = new Set<Promise<void>>();
+  private readonly slots: HandshakeSlots;
+  private readonly clientAddress: ClientAddressOf;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -58,7 +58,10 @@ export class SessionService implements OnApplicationShutdown {
     private readonly metrics: MetricsService,
     @InjectPinoLogger('session') private readonly logger: PinoLogger,
     private readonly dependencyLog: DependencyLog,
-  ) {}
+  ) {
+    this.slots = new HandshakeSlots(counter);
+    this.clientAddress = clientAddressOf(config.trustProxy);
+  }
 
   registerHook(hook: SessionHook): void {
     this.hooks.push(hook);
@@ -78,12 +81,22 @@ export class SessionService implements OnApplicationShutdown {
       this.authenticate(socket, name).then(
         () => next(),
         (err: unknown) => {
+          if (err instanceof HandshakeAborted) {
+            this.metrics.handshakeRefused.inc({ reason: 'ABORTED' });
+            next(refusal(AppError.unavailable('Handshake aborted')));
+            return;
+          }
           const appErr =
             err instanceof AppError
               ? err
               : AppError.unavailable('Handshake could not be completed');
           this.metrics.handshakeRefused.inc({ reason: appErr.type });
-          logRefusedHandshake(this.logger, refusalCategory(appErr), clientIp(socket), name);
+          logRefusedHandshake(
+            this.logger,
+            refusalCategory(appErr),
+            this.clientAddress(socket.request),
+            name,
+          );
           if (!(err instanceof AppError)) this.dependencyLog.failed('hook', 'handshake', err);
           next(refusal(appErr));
         },
@@ -102,17 +115,32 @@ export class SessionService implements OnApplicationShutdown {
     return undefined;
   }
 
+  /**
+   * §12.3: the per-address bucket is spent by refused handshakes only (a school behind one NAT
+   * address must never be locked out by someone else's bad tokens); once it is empty, refusals
+   * from that address answer RATE_LIMIT_EXCEEDED. A valid token is limited per user instead: the
+   * `handshake:user` bucket and the cap of live sockets.
+   */
   private async authenticate(socket: AppSocket, ns: NamespaceName): Promise<void> {
     if (this.draining) throw AppError.unavailable('Server is shutting down');
-    const ip = clientIp(socket);
-    const ipDecision = await this.limits.consumeHandshake(ip);
-    if (!ipDecision.allowed) throw AppError.rateLimited(ipDecision.retryAfterMs);
-    const user = await this.verifier.verify(this.extractToken(socket));
-    for (const check of this.checks) await check.check(user, ns);
-    const acquired = await this.counter.tryAcquire(
+    const ip = this.clientAddress(socket.request);
+    let user: AuthenticatedUser;
+    try {
+      user = await this.verifier.verify(this.extractToken(socket));
+      for (const check of this.checks) await check.check(user, ns);
+    } catch (err) {
+      if (err instanceof AppError && err.type === 'AUTHENTICATION_FAILED') {
+        const ipDecision = await this.limits.consumeHandshake(ip);
+        if (!ipDecision.allowed) throw AppError.rateLimited(ipDecision.retryAfterMs);
+      }
+      throw err;
+    }
+    const userDecision = await this.limits.consumeEvent(user, 'handshake:user');
+    if (!userDecision.allowed) throw AppError.rateLimited(userDecision.retryAfterMs);
+    const acquired = await this.slots.acquire(
+      socket,
       ns,
       userKeyString(user),
-      socket.id,
       this.config.ws.maxConnectionsPerUser,
     );
     if (!acquired) {
@@ -128,6 +156,7 @@ export class SessionService implements OnApplicationShutdown {
   /** §4: rooms, confirmation, then the hooks in order. Called from the gateways' handleConnection. */
   async onConnection(socket: AppSocket, ns: NamespaceName): Promise<void> {
     const user = socket.data.user;
+    this.slots.settle(socket);
     this.metrics.connections.inc({ namespace: ns });
     void socket.join(automaticRooms(user));
     this.guardUnknownEvents(socket, ns);

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { createTestDatabase } from '../support/services.js';
 import { TEST_JWT_SECRET } from '../support/tokens.js';
@@ -64,4 +65,48 @@ export async function eventually(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Holds `table` ACCESS EXCLUSIVE from a connection of the test's own, until `release`: the
+ * server's next statement on it waits on the lock, and `killWaiter` terminates that backend.
+ *
+ * pg_stat_activity is a per-transaction snapshot (stats_fetch_consistency, default `cache`): read
+ * inside the transaction that holds the lock, it keeps showing what the first poll saw, so a
+ * server backend that connected, or reached the lock, after that first poll was never seen (the
+ * case timed out while the server sat on the lock; it hit whenever the pool had to open a fresh
+ * connection, e.g. after earlier kills emptied it). Each poll discards the snapshot first.
+ */
+export async function lockTable(url: string, table: string) {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query('BEGIN');
+  await admin.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  const dbName = new URL(url).pathname.slice(1);
+  return {
+    /** Waits for a backend of this database blocked on the lock, then terminates it. */
+    killWaiter: async (timeoutMs = 25_000): Promise<number> => {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        await admin.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await admin.query<{ killed: boolean }>(
+          `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
+            WHERE datname = $1 AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
+          [dbName],
+        );
+        if (rows.length > 0) return rows.length;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await admin.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await admin.query(
+        `SELECT pid, state, wait_event_type, wait_event, left(query, 60) AS q FROM pg_stat_activity WHERE datname = $1`,
+        [dbName],
+      );
+      throw new Error(`no backend waited on ${table}: ${JSON.stringify(rows)}`);
+    },
+    release: async () => {
+      await admin.query('ROLLBACK').catch(() => undefined);
+      await admin.end().catch(() => undefined);
+    },
+  };
 }

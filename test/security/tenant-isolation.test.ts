@@ -301,7 +301,8 @@ describe.each([
         token: adminA,
       });
       expect(reset.status).toBe(200);
-      expect(reset.body).toEqual({ userId: 'nurse-1', organizationId: A, bucketsReset: 1 });
+      // `ping`'s bucket and the `handshake:user` bucket its connect spent (§12.3).
+      expect(reset.body).toEqual({ userId: 'nurse-1', organizationId: A, bucketsReset: 2 });
       // A service reads both: A's is full again, B's still spent.
       const service = await signToken({ userId: 'svc', organizationId: 'ops', role: 'service' });
       const viewA = await http<View>(

@@ -58,8 +58,12 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     JWT_SECRET: TEST_JWT_SECRET,
     DATA_DIR: dataDir,
     LOG_LEVEL: 'debug',
-    // Tests open many sockets from one IP; they test this limit explicitly with RATE_LIMITS.
-    RATE_LIMITS: JSON.stringify({ 'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 } }),
+    // Tests open many sockets from one IP and of one user; they test these limits explicitly
+    // with RATE_LIMITS.
+    RATE_LIMITS: JSON.stringify({
+      'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
+      'handshake:user': { maxTokens: 100000, refillIntervalMs: 1 },
+    }),
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...options.env,
   };
