@@ -6,7 +6,7 @@
 //   npm run cluster -- --nodes 3 [--port 3000] [--redis redis://127.0.0.1:6379]
 //                      [--database postgres://postgres@127.0.0.1:5432/wcr_cluster]
 //
-// Every node gets the same JWT secret (./data/jwt-secret, the one `npm run token` uses), the
+// Every node gets the same JWT secret (./data/jwt-secret, the one `npx wcr-token` uses), the
 // same REDIS_KEY_PREFIX and its own NODE_ID. The database is created if it does not exist;
 // the nodes migrate it themselves (one at a time, under an advisory lock).
 import { spawn } from 'node:child_process';

@@ -1,5 +1,7 @@
-// Copies non-TypeScript assets (SQL migrations, the demo page) next to the compiled code.
-import { cpSync, existsSync } from 'node:fs';
+// Copies non-TypeScript assets (SQL migrations, the demo page) next to the compiled code, then
+// stamps dist/ as built (scripts/build-if-stale.mjs compares sources against the stamp).
+import { cpSync, existsSync, writeFileSync } from 'node:fs';
 
 cpSync('src/persistence/migrations', 'dist/src/persistence/migrations', { recursive: true });
 if (existsSync('web')) cpSync('web', 'dist/web', { recursive: true });
+writeFileSync('dist/.build-stamp', `${new Date().toISOString()}\n`);

@@ -121,6 +121,15 @@ export function dtoSchema(dto: new () => object): Schema {
             .filter(Boolean)
             .join('; ');
           break;
+        case 'isIso8601':
+          target.type = 'string';
+          target.format = 'date-time';
+          break;
+        case '':
+          // @Allow(): any JSON value, may be absent.
+          if (m.type === 'whitelistValidation') optional.add(name);
+          else throw new Error(`${dto.name}.${name}: unnamed validator of type ${m.type}`);
+          break;
         default:
           throw new Error(`${dto.name}.${name}: no schema mapping for validator "${m.name}"`);
       }

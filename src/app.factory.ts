@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { InFlightTracker } from './gateway/in-flight.js';
 import { HealthService } from './observability/health.service.js';
@@ -11,9 +11,13 @@ import { clusterAdapter } from './redis/cluster-adapter.js';
 import { RedisService } from './redis/redis.service.js';
 import { PRESENCE_STORE, type PresenceStore } from './presence/presence.store.js';
 import { installBodyParser } from './http/body-parser.js';
+import { installHttpMetrics } from './observability/http-metrics.js';
+import { QuietStartupLogger } from './observability/logger.js';
 import type { AppOptions } from './infrastructure.module.js';
 import { RealtimePublisher } from './sessions/realtime.publisher.js';
 import { SessionService } from './sessions/session.service.js';
+import { logRefusedHandshake } from './sessions/handshake-refusal-log.js';
+import { clientAddressOf } from './sessions/client-address.js';
 
 /** Builds the Nest application (HTTP + Socket.IO on one server) without listening yet. */
 export async function createApp(options: AppOptions): Promise<INestApplication> {
@@ -21,12 +25,21 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
     bufferLogs: true,
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(new QuietStartupLogger(app.get(Logger)));
+  // No `X-Powered-By: Express` on any response.
+  (app.getHttpAdapter().getInstance() as { disable(name: string): void }).disable('x-powered-by');
   app.enableCors({ origin: options.config.corsOrigins, credentials: true });
+  installHttpMetrics(app);
   installBodyParser(app);
+  // Development only: Swagger UI and the OpenAPI document under /api-docs (docs/http-api.md).
+  // Loaded only there: production never imports @nestjs/swagger.
+  if (!options.config.isProduction) (await import('./http/openapi.js')).installOpenApi(app);
   // Development only: the demo page and the socket.io-client browser bundle (never in production).
   if (options.config.demoEnabled && !options.config.isProduction) installDemoStatic(app);
   const publisher = app.get(RealtimePublisher);
+  const sessionLog = await app.resolve(PinoLogger);
+  const originAddress = clientAddressOf(options.config.trustProxy);
+  sessionLog.setContext('session');
   const redis = app.get(RedisService);
   // With Redis every emit reaches every node; without it, Socket.IO's in-memory adapter (one node).
   // §12.8: when this node's adapter link comes back after an outage, its sockets may have missed
@@ -42,10 +55,15 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
       )
     : undefined;
   app.useWebSocketAdapter(
-    new RealtimeIoAdapter(app, options.config, (server) => {
-      cluster?.install(server);
-      publisher.attach(server, { clustered: cluster !== undefined });
-    }),
+    new RealtimeIoAdapter(
+      app,
+      options.config,
+      (server) => {
+        cluster?.install(server);
+        publisher.attach(server, { clustered: cluster !== undefined });
+      },
+      (req) => logRefusedHandshake(sessionLog, 'origin', originAddress(req)),
+    ),
   );
   return app;
 }

@@ -1,5 +1,29 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
+import type { INestApplication } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, describeConfig, loadConfig, type AppConfig } from './config/config.js';
+
+/** The one start-up line: where to point a browser or client, and what this node runs on. */
+function startupSummary(app: INestApplication, config: AppConfig): Record<string, unknown> {
+  const address = (app.getHttpServer() as import('node:http').Server).address() as AddressInfo;
+  const host =
+    !config.host || config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  const demoUrl = config.demoEnabled ? `${url}/` : undefined;
+  const parts = [
+    `White Cross Realtime listening on ${url}`,
+    demoUrl ? `demo page ${demoUrl}` : undefined,
+    config.databaseUrl ? 'PostgreSQL' : 'embedded PostgreSQL (PGlite)',
+    config.redis ? 'Redis' : 'no Redis (single node)',
+  ].filter(Boolean);
+  return {
+    msg: parts.join(' · '),
+    url,
+    ...(demoUrl ? { demoUrl } : {}),
+    port: address.port,
+    config: describeConfig(config),
+  };
+}
 
 async function main(): Promise<void> {
   let config: AppConfig;
@@ -24,25 +48,30 @@ async function main(): Promise<void> {
   }
   const app = await createApp({ config });
   await app.listen(config.port, config.host ?? '0.0.0.0');
-  process.stdout.write(
-    JSON.stringify({
-      level: 30,
-      time: Date.now(),
-      msg: `White Cross Realtime listening on port ${config.port}`,
-      port: config.port,
-    }) + '\n',
-  );
+  const { Logger } = await import('nestjs-pino');
+  const logger = app.get(Logger);
+  logger.log(startupSummary(app, config), 'main');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const started = Date.now();
+    logger.log({ msg: `${signal} received: shutting down`, signal }, 'main');
     const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 5000);
     force.unref();
     stopApp(app, Math.max(1000, Math.floor(config.shutdownGraceMs / 2))).then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => {
+        logger.log({ msg: 'stopped', signal, durationMs: Date.now() - started }, 'main');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error(
+          { msg: 'shutdown failed', signal, errorName: (err as Error)?.name ?? typeof err },
+          'main',
+        );
+        process.exit(1);
+      },
     );
-    void signal;
   };
   // Last line of defence: a library promise rejected with nobody listening (e.g. a Redis command
   // during an outage) is logged by name and the node keeps serving; it must never end the process.

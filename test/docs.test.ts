@@ -195,3 +195,16 @@ describe('error and configuration references', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('performance-tuning.md quotes performance.md', () => {
+  it('every ratio and throughput it states is one performance.md measured', () => {
+    const tuning = read('docs/performance-tuning.md');
+    const perf = read('docs/performance.md');
+    const ratios = [...tuning.matchAll(/(\d+\.\d+)× bare/g)].map((m) => m[1]);
+    expect(ratios.length).toBeGreaterThan(3);
+    for (const r of ratios) expect(perf, `${r}× is not in performance.md`).toContain(`${r}×`);
+    for (const m of tuning.matchAll(/(\d{1,2},\d{3}) (?:vs|msg\/s)/g))
+      expect(perf, m[1]).toContain(m[1]);
+    expect(tuning).not.toMatch(/more (messages )?per second than bare/);
+  });
+});

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, connect, rawRequest, request, type TestSocket } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
+import { hasRedis, REDIS_TEST_URL, redisPrefix } from './support/services.js';
 import { signToken } from './support/tokens.js';
 
 describe('/health, /ready and /metrics', () => {
@@ -35,7 +36,7 @@ describe('/health, /ready and /metrics', () => {
       'realtime_alert_deliveries_total',
       'realtime_alert_acknowledgements_total',
       'realtime_database_up',
-      'realtime_redis_up',
+      'realtime_redis_configured',
       'nodejs_eventloop_lag_seconds',
     ]) {
       expect(text, name).toContain(`# TYPE ${name.replace(/_bucket$/, '')} `);
@@ -48,7 +49,37 @@ describe('/health, /ready and /metrics', () => {
     );
     expect(text).toMatch(/realtime_rate_limited_total\{scope="event",event="ping"\} 1/);
     expect(text).toMatch(/realtime_database_up 1/);
-    expect(text).toMatch(/realtime_redis_up -1/); // not configured
+    // Without Redis there is no up/down to report: the gauge is absent (never -1).
+    expect(text).toMatch(/^realtime_redis_configured 0$/m);
+    expect(text).not.toMatch(/realtime_redis_up/);
+  });
+
+  it('counts HTTP requests by method, route template and status; sends no X-Powered-By', async () => {
+    const health = await fetch(`${srv.url}/health`);
+    expect(health.headers.get('x-powered-by')).toBeNull();
+    await fetch(`${srv.url}/api/v1/alerts/alert-1`); // 401, no token
+    await fetch(`${srv.url}/api/v1/alerts/alert-2`);
+    const missing = await fetch(`${srv.url}/no/such/path/123`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('x-powered-by')).toBeNull();
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    expect(text).toContain('# TYPE http_requests_total counter');
+    expect(text).toContain('# TYPE http_request_duration_seconds histogram');
+    expect(text).toMatch(
+      /^http_requests_total\{method="GET",route="\/health",status="200"\} [1-9]/m,
+    );
+    // One series for both ids: the route template, never the raw path.
+    expect(text).toMatch(
+      /^http_requests_total\{method="GET",route="\/api\/v1\/alerts\/:id",status="401"\} 2$/m,
+    );
+    expect(text).not.toContain('alert-1');
+    expect(text).toMatch(
+      /^http_requests_total\{method="GET",route="\(unmatched\)",status="404"\} 1$/m,
+    );
+    expect(text).not.toContain('/no/such/path');
+    expect(text).toMatch(
+      /^http_request_duration_seconds_count\{method="GET",route="\/health"\} [1-9]/m,
+    );
   });
 
   it('answers /health always and /ready 503 naming the database when it is down', async () => {
@@ -65,4 +96,22 @@ describe('/health, /ready and /metrics', () => {
     expect((await fetch(`${srv.url}/health`)).status).toBe(200);
     expect(await (await fetch(`${srv.url}/metrics`)).text()).toMatch(/realtime_database_up 0/);
   });
+});
+
+describe('/metrics with Redis configured', () => {
+  it.skipIf(!hasRedis())(
+    'reports realtime_redis_up 1 and realtime_redis_configured 1',
+    async () => {
+      const srv = await startServer({
+        env: { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix('obs') },
+      });
+      try {
+        const text = await (await fetch(`${srv.url}/metrics`)).text();
+        expect(text).toMatch(/^realtime_redis_configured 1$/m);
+        expect(text).toMatch(/^realtime_redis_up 1$/m);
+      } finally {
+        await srv.close();
+      }
+    },
+  );
 });

@@ -128,6 +128,8 @@ export interface AppConfig {
   alertResendIntervalMs: number;
   alertEscalation?: AlertEscalationConfig;
   logLevel: string;
+  /** `pretty` (human-readable) or `json` lines; `auto`: pretty on a terminal outside production. */
+  logFormat: 'auto' | 'json' | 'pretty';
   shutdownGraceMs: number;
   /** Budget of the node's conversation cache, in estimated heap bytes (§12.3). */
   conversationCacheBytes: number;
@@ -427,6 +429,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const logLevel = str(env, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const logFormat = str(env, 'LOG_FORMAT') ?? 'auto';
+  if (logFormat !== 'auto' && logFormat !== 'json' && logFormat !== 'pretty')
+    throw new ConfigError('LOG_FORMAT', 'must be json, pretty or auto');
   const corsOrigins = parseCors(env, isProduction);
   const redis = parseRedis(env, isProduction);
   const rateLimits = parseRateLimits(str(env, 'RATE_LIMITS'));
@@ -456,6 +461,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     alertResendIntervalMs: int(env, 'ALERT_RESEND_INTERVAL_MS', 60000, 50),
     ...(alertEscalation ? { alertEscalation } : {}),
     logLevel,
+    logFormat,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 600000),
     conversationCacheBytes: int(
       env,

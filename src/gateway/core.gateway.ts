@@ -33,7 +33,7 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
     const nsp = 'of' in server ? server.of('/') : server;
     this.sessions.install(nsp);
     if (this.namespace !== '/') return;
-    this.logger.info({ config: describeConfig(this.config) }, 'realtime gateway ready');
+    this.logger.debug({ config: describeConfig(this.config) }, 'realtime gateway ready');
     // §12.3: a forced demo (or one refused in production) is announced at every start.
     if (this.config.demoWarning === 'forced')
       this.logger.warn(

@@ -2,6 +2,7 @@ import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
+import type { IncomingMessage } from 'node:http';
 import type { AppConfig } from '../config/config.js';
 import { isOriginAllowed } from './origin.js';
 import { AppError, toErrorObject } from '../protocol/errors.js';
@@ -70,6 +71,8 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
     private readonly app: INestApplicationContext,
     private readonly config: AppConfig,
     private readonly onServer: (server: AppServer) => void,
+    /** Called for each handshake refused for its Origin (logged by the caller). */
+    private readonly onOriginRefused?: (req: IncomingMessage) => void,
   ) {
     super(app);
     installSharedHandlerBinding();
@@ -89,6 +92,7 @@ export class RealtimeIoAdapter extends IoAdapter implements SharedHandlerAdapter
       cors: { origin: corsOrigins, credentials: true },
       allowRequest: (req, callback) => {
         const allowed = isOriginAllowed(req, corsOrigins);
+        if (!allowed) this.onOriginRefused?.(req);
         // The 403 body says why (the SDK surfaces it), without echoing the origin.
         callback(allowed ? null : 'Origin not allowed (see CORS_ORIGIN)', allowed);
       },

@@ -19,9 +19,7 @@ export class HealthService {
   constructor(
     @Inject(DATABASE) private readonly database: DatabaseHandle,
     private readonly metrics: MetricsService,
-  ) {
-    this.metrics.redisUp.set(-1);
-  }
+  ) {}
 
   registerRedisCheck(check: () => Promise<boolean>): void {
     this.redisCheck = check;

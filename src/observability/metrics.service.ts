@@ -65,9 +65,28 @@ export class MetricsService implements OnModuleDestroy {
     help: '1 when the last database check answered',
     registers: [this.registry],
   });
+  /** Registered only when Redis is configured (RedisService): absent, not -1, without it. */
   readonly redisUp = new Gauge({
     name: 'realtime_redis_up',
-    help: '1 when Redis answers, 0 when down; -1 when Redis is not configured',
+    help: '1 when Redis answers, 0 when it does not (absent when Redis is not configured)',
+    registers: [],
+  });
+  readonly redisConfigured = new Gauge({
+    name: 'realtime_redis_configured',
+    help: '1 when REDIS_URL is set (several nodes share state), 0 for a single in-memory node',
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by method, route template and status (Socket.IO not included)',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration from receipt to the end of the response, by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
   readonly messagesStored = new Counter({

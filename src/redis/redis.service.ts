@@ -26,7 +26,9 @@ export class RedisService implements OnModuleInit {
     private readonly dependencyLog: DependencyLog,
   ) {
     const cfg = config.redis;
+    this.metrics.redisConfigured.set(cfg ? 1 : 0);
     if (!cfg) return;
+    this.metrics.registry.registerMetric(this.metrics.redisUp);
     this.connections = new RedisConnections(
       cfg,
       { warn: (o, m) => this.logger.warn(o, m), info: (o, m) => this.logger.info(o, m) },

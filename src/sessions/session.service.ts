@@ -16,6 +16,7 @@ import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
 import { clientAddressOf, type ClientAddressOf } from './client-address.js';
 import { ExpirySchedule } from './expiry-schedule.js';
+import { logRefusedHandshake, refusalCategory } from './handshake-refusal-log.js';
 import { HandshakeAborted, HandshakeSlots } from './handshake-slot.js';
 import type { HandshakeCheck, SessionContext, SessionHook } from './session-hooks.js';
 
@@ -90,6 +91,12 @@ export class SessionService implements OnApplicationShutdown {
               ? err
               : AppError.unavailable('Handshake could not be completed');
           this.metrics.handshakeRefused.inc({ reason: appErr.type });
+          logRefusedHandshake(
+            this.logger,
+            refusalCategory(appErr),
+            this.clientAddress(socket.request),
+            name,
+          );
           if (!(err instanceof AppError)) this.dependencyLog.failed('hook', 'handshake', err);
           next(refusal(appErr));
         },

@@ -24,7 +24,8 @@ export default async function setup(): Promise<void> {
   process.env.WCR_TEST_HAS_PG = pgUp ? '1' : '0';
   process.env.WCR_TEST_HAS_REDIS = redisUp ? '1' : '0';
 
-  execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+  // Incremental: skipped when no source changed since the last build (scripts/build-if-stale.mjs).
+  execFileSync(process.execPath, ['scripts/build-if-stale.mjs'], { stdio: 'inherit' });
 
   const dir = mkdtempSync(join(tmpdir(), 'wcr-template-'));
   const handle = await openPglite({});
