@@ -405,8 +405,10 @@ describe.skipIf(!existsSync(CHROMIUM))('demo nurse-station page in Chromium', ()
           await first.locator('[data-testid=composer]').fill(t);
           await first.click('[data-testid=send]');
         }
+        // The note reads "sending…" until the server's RATE_LIMIT_EXCEEDED arrives.
         const note = first.locator(
           '[data-testid=message][data-pending=true] [data-testid=pending-note]',
+          { hasText: 'rate limited' },
         );
         await note.waitFor({ timeout: 10_000 });
         expect(await note.textContent()).toMatch(/rate limited · sends at \d{1,2}:\d{2}:\d{2}/);

@@ -22,6 +22,8 @@ describe.skipIf(!existsSync(CHROMIUM))('demo page: escalated alert', () => {
     await receiver.start();
     srv = await startServer({
       env: {
+        // Test servers sign with a configured JWT_SECRET, which turns the demo off (§12.3).
+        DEMO_ENABLED: 'true',
         ALERT_ESCALATION_WEBHOOK_URL: receiver.url,
         ALERT_ESCALATION_SECRET: 'demo-escalation-secret',
         ALERT_ESCALATION_AFTER_MS: '1500',
