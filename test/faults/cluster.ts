@@ -133,7 +133,5 @@ export async function liveSockets(url: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-export const crashLines = (p: ServerProcess): string[] =>
-  [...p.stdout, ...p.stderr].filter((l) =>
-    /unhandled rejection|uncaught|FATAL|Failed to start/i.test(l),
-  );
+/** The same crash check the ledger fault suites use. */
+export { crashLines } from '../support/cluster.js';
