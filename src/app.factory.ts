@@ -14,10 +14,23 @@ import { installBodyParser } from './http/body-parser.js';
 import { installHttpMetrics } from './observability/http-metrics.js';
 import { QuietStartupLogger } from './observability/logger.js';
 import type { AppOptions } from './infrastructure.module.js';
-import { RealtimePublisher } from './sessions/realtime.publisher.js';
+import { RealtimePublisher } from './gateway/publisher/realtime.publisher.js';
+import type { AppServer } from './gateway/socket.types.js';
 import { SessionService } from './sessions/session.service.js';
 import { logRefusedHandshake } from './sessions/handshake-refusal-log.js';
 import { clientAddressOf } from './sessions/client-address.js';
+
+const socketServers = new WeakMap<INestApplication, AppServer>();
+
+/**
+ * The Socket.IO server of an app built by `createApp`, for tests and tools that inspect sockets.
+ * Application code never needs it: services go through the RealtimePublisher.
+ */
+export function socketServerOf(app: INestApplication): AppServer {
+  const server = socketServers.get(app);
+  if (!server) throw new Error('Socket.IO server not created yet');
+  return server;
+}
 
 /** Builds the Nest application (HTTP + Socket.IO on one server) without listening yet. */
 export async function createApp(options: AppOptions): Promise<INestApplication> {
@@ -61,6 +74,7 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
       (server) => {
         cluster?.install(server);
         publisher.attach(server, { clustered: cluster !== undefined });
+        socketServers.set(app, server);
       },
       (req) => logRefusedHandshake(sessionLog, 'origin', originAddress(req)),
     ),

@@ -32,8 +32,14 @@ import {
   MemoryConnectionCounter,
   type ConnectionCounter,
 } from './sessions/connection-counter.js';
-import { RealtimePublisher } from './sessions/realtime.publisher.js';
+import { RealtimePublisher } from './gateway/publisher/realtime.publisher.js';
 import { SessionService } from './sessions/session.service.js';
+import { CredentialChecks } from './auth/credential-checks.js';
+import { HandshakeService } from './sessions/handshake.service.js';
+import { HandshakeSlots } from './sessions/handshake-slot.js';
+import { ConnectionLifecycle } from './sessions/connection-lifecycle.service.js';
+import { SessionExpiry } from './sessions/session-expiry.service.js';
+import { DrainService } from './sessions/drain.service.js';
 
 export interface AppOptions {
   config: AppConfig;
@@ -130,6 +136,16 @@ export class InfrastructureModule {
         RateLimitService,
         WsThrottleGuard,
         RealtimePublisher,
+        CredentialChecks,
+        {
+          provide: HandshakeSlots,
+          inject: [CONNECTION_COUNTER],
+          useFactory: (counter: ConnectionCounter) => new HandshakeSlots(counter),
+        },
+        HandshakeService,
+        ConnectionLifecycle,
+        SessionExpiry,
+        DrainService,
         SessionService,
         InfrastructureLifecycle,
       ],
@@ -150,6 +166,7 @@ export class InfrastructureModule {
         RateLimitService,
         WsThrottleGuard,
         RealtimePublisher,
+        CredentialChecks,
         SessionService,
       ],
     };

@@ -7,7 +7,7 @@ import {
   RealtimeError,
   type Message,
 } from '@white-cross/realtime-client';
-import { RealtimePublisher } from '../src/sessions/realtime.publisher.js';
+import { socketServerOf } from '../src/app.factory.js';
 import { closeAll, connect, ok, request, type TestSocket } from './support/client.js';
 import { GENEROUS_LIMITS, uid } from './support/messaging.js';
 import { freePort, startServerProcess, type ServerProcess } from './support/process.js';
@@ -151,7 +151,7 @@ describe('SDK errors a developer can act on (#14.7)', () => {
       rt.on('client:synced', (i) => synced.push(i));
 
       // A lost adapter link, for real on the server: A's socket is out of every room while B sends.
-      const io = srv.app.get(RealtimePublisher).io;
+      const io = socketServerOf(srv.app);
       const serverSocket = io.of('/').sockets.get(rt.socket.id!)!;
       const rooms = [...serverSocket.rooms].filter((r) => r !== serverSocket.id);
       for (const r of rooms) await serverSocket.leave(r);

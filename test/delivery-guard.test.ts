@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AlertsService } from '../src/alerts/alerts.service.js';
 import { MessagingService } from '../src/messaging/messaging.service.js';
 import type { Alert, Message } from '../src/protocol/models.js';
-import { RealtimePublisher } from '../src/sessions/realtime.publisher.js';
+import { RealtimePublisher } from '../src/gateway/publisher/realtime.publisher.js';
 import type { SessionContext } from '../src/sessions/session-hooks.js';
 import { SessionService } from '../src/sessions/session.service.js';
 import { closeAll, connect, ok, settle } from './support/client.js';

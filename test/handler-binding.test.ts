@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RealtimePublisher } from '../src/sessions/realtime.publisher.js';
+import { socketServerOf } from '../src/app.factory.js';
 import { ok } from './support/client.js';
 import { chatSuite, uid } from './support/messaging.js';
 
@@ -17,7 +17,7 @@ describe('gateway handlers are shared, not bound per socket', () => {
     const other = await suite.connectUser(uid('nurse'), org);
     expect((await ok(nurse.socket, 'ping')).pong).toBe(true);
 
-    const io = suite.srv.app.get(RealtimePublisher).io;
+    const io = socketServerOf(suite.srv.app);
     const sockets = [...io.of('/').sockets.values()].filter((s) =>
       [nurse.userId, other.userId].includes(s.data.user.userId),
     );

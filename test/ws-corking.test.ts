@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { RealtimePublisher } from '../src/sessions/realtime.publisher.js';
+import { socketServerOf } from '../src/app.factory.js';
 import { ok } from './support/client.js';
 import { chatSuite, conversation, uid } from './support/messaging.js';
 
@@ -20,7 +20,7 @@ describe('WebSocket corking: one flush, one write', () => {
     const conv = await conversation(alice, [bob.userId]);
 
     // Bob's server-side TCP socket, under engine.io's WebSocket transport and ws.
-    const io = suite.srv.app.get(RealtimePublisher).io;
+    const io = socketServerOf(suite.srv.app);
     const server = [...io.of('/').sockets.values()].find((s) => s.data.user.userId === bob.userId);
     const tcp = (server?.conn as unknown as { transport: { socket: { _socket: TcpSocket } } })
       .transport.socket._socket;

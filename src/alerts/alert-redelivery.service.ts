@@ -1,14 +1,16 @@
-import { DependencyLog } from '../observability/dependency-log.js';
 import {
   Injectable,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { RealtimePublisher } from '../sessions/realtime.publisher.js';
+import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
+import { DependencyLog } from '../observability/dependency-log.js';
+import { AlertDelivery } from './alert-delivery.service.js';
 import { AlertRecipientsRepository, type Sent } from './alert-recipients.repository.js';
+import { AlertReplayHook } from './alert-replay.hook.js';
+import { toAlert } from './alert-row.js';
 import { AlertsRepository } from './alerts.repository.js';
-import { AlertsService, toAlert } from './alerts.service.js';
 
 /**
  * Re-sends active emergency alerts to connected recipients who have not acknowledged them, every
@@ -24,7 +26,8 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
   private stopped = false;
 
   constructor(
-    private readonly alertsService: AlertsService,
+    private readonly delivery: AlertDelivery,
+    private readonly replay: AlertReplayHook,
     private readonly alerts: AlertsRepository,
     private readonly recipients: AlertRecipientsRepository,
     private readonly publisher: RealtimePublisher,
@@ -33,7 +36,7 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
   ) {}
 
   get tickMs(): number {
-    return Math.min(1000, Math.max(25, Math.floor(this.alertsService.resendIntervalMs / 4)));
+    return Math.min(1000, Math.max(25, Math.floor(this.delivery.resendIntervalMs / 4)));
   }
 
   onApplicationBootstrap(): void {
@@ -63,7 +66,7 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
           ...(await this.recipients.claimDue(
             organizationId,
             [...userIds],
-            this.alertsService.resendIntervalMs,
+            this.delivery.resendIntervalMs,
           )),
         );
       }
@@ -73,11 +76,11 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
       for (const row of await this.alerts.findMany([...byAlert.keys()])) {
         const alert = toAlert(row);
         const sent = byAlert.get(row.id) ?? [];
-        this.alertsService.redeliver(
+        this.delivery.redeliver(
           alert,
           sent.map((s) => s.userId),
         );
-        this.alertsService.delivered(alert, sent, 'redelivered');
+        this.delivery.delivered(alert, sent, 'redelivered');
       }
       this.logger.debug(
         { resent: claimed.length, alerts: byAlert.size },
@@ -92,23 +95,9 @@ export class AlertRedeliveryService implements OnApplicationBootstrap, OnApplica
     }
   }
 
-  /** Users with a live `/` socket on this node whose connect replay is done, by organization. */
+  /** Users with a live `/` session on this node whose connect replay is done, by organization. */
   private localUsersByOrganization(): Map<string, Set<string>> {
-    const out = new Map<string, Set<string>>();
-    let server;
-    try {
-      server = this.publisher.io;
-    } catch {
-      return out;
-    }
-    for (const socket of server.of('/').sockets.values()) {
-      const user = socket.data.user;
-      if (!user || !socket.connected || !this.alertsService.replayDone(socket)) continue;
-      let set = out.get(user.organizationId);
-      if (!set) out.set(user.organizationId, (set = new Set<string>()));
-      set.add(user.userId);
-    }
-    return out;
+    return this.publisher.localUsers('/', (sessionId) => this.replay.replayDone(sessionId));
   }
 
   onApplicationShutdown(): void {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, UseGuards, UsePipes } from '@nestjs/common';
-import { ApiAuthGuard, Principal, type ApiPrincipal } from '../http/api-auth.guard.js';
+import { ApiAuthGuard, Principal, type ApiPrincipal } from '../auth/api-auth.guard.js';
 import { HttpValidationPipe } from '../http/http-validation.pipe.js';
 import { RequestId } from '../http/request-id.js';
 import { AppError } from '../protocol/errors.js';

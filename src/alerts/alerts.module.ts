@@ -1,7 +1,11 @@
 import { Module } from '@nestjs/common';
 import { RevocationModule } from '../revocation/revocation.module.js';
+import { AlertAcknowledgement } from './alert-acknowledgement.service.js';
+import { AlertCreation } from './alert-creation.service.js';
+import { AlertDelivery } from './alert-delivery.service.js';
 import { AlertRecipientsRepository } from './alert-recipients.repository.js';
 import { AlertRedeliveryService } from './alert-redelivery.service.js';
+import { AlertReplayHook } from './alert-replay.hook.js';
 import { AlertsController } from './alerts.controller.js';
 import { AlertsGateway } from './alerts.gateway.js';
 import { AlertsRepository } from './alerts.repository.js';
@@ -15,6 +19,10 @@ import { AlertEscalationService } from './escalation/alert-escalation.service.js
   providers: [
     AlertsRepository,
     AlertRecipientsRepository,
+    AlertCreation,
+    AlertDelivery,
+    AlertAcknowledgement,
+    AlertReplayHook,
     AlertsService,
     AlertRedeliveryService,
     AlertsGateway,

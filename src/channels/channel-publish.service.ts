@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { assertOrganizationAccess, type ApiPrincipal } from '../http/api-auth.guard.js';
+import { assertOrganizationAccess, type ApiPrincipal } from '../auth/api-principal.js';
 import { MembersService } from '../members/members.service.js';
 import { AppError } from '../protocol/errors.js';
 import { ChannelService, parseChannel } from './channel.service.js';

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { AppSocket } from '../gateway/socket.types.js';
+import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
+import type { Session } from '../gateway/publisher/session.js';
+import type { AuthenticatedUser } from '../protocol/models.js';
 import { CHANNEL_PATTERN } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import { automaticRooms, rooms } from '../protocol/rooms.js';
-import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 
 export interface ParsedChannel {
   kind: 'org' | 'user';
@@ -41,14 +42,14 @@ export function channelRoom(parsed: ParsedChannel, organizationId: string): stri
 export const MAX_SUBSCRIPTIONS = 100;
 
 /**
- * The channels a socket subscribed to: its rooms minus its own id room, the automatic rooms and
- * the conversation rooms (joined by `conversation:join`, not by `subscribe`).
+ * The channels a session subscribed to, given its rooms: minus its own id room, the automatic
+ * rooms and the conversation rooms (joined by `conversation:join`, not by `subscribe`).
  */
-export function subscribedChannels(socket: AppSocket): number {
-  const automatic = automaticRooms(socket.data.user);
+export function subscribedChannels(session: Session, sessionRooms: ReadonlySet<string>): number {
+  const automatic = automaticRooms(session.user);
   let n = 0;
-  for (const room of socket.rooms) {
-    if (room === socket.id || room.startsWith('conversation:') || automatic.includes(room))
+  for (const room of sessionRooms) {
+    if (room === session.id || room.startsWith('conversation:') || automatic.includes(room))
       continue;
     n++;
   }
@@ -61,8 +62,8 @@ export class ChannelService {
   constructor(private readonly publisher: RealtimePublisher) {}
 
   /** May this user subscribe to the channel? Returns its room, or throws the contract's error. */
-  authorize(socket: AppSocket, channel: string): string {
-    const { userId, organizationId } = socket.data.user;
+  authorize(user: AuthenticatedUser, channel: string): string {
+    const { userId, organizationId } = user;
     const parsed = parseChannel(channel);
     if (parsed.topic === 'role') throw AppError.forbidden('The role topic is reserved');
     if (parsed.kind === 'org' && parsed.id !== organizationId)
@@ -72,23 +73,24 @@ export class ChannelService {
     return channelRoom(parsed, organizationId);
   }
 
-  async subscribe(socket: AppSocket, channel: string): Promise<{ channel: string }> {
-    const room = this.authorize(socket, channel);
+  async subscribe(session: Session, channel: string): Promise<{ channel: string }> {
+    const room = this.authorize(session.user, channel);
     // §12.3: at most 100 subscribed channels per socket besides its automatic rooms; a channel
     // it already holds is not counted again.
-    if (!socket.rooms.has(room) && subscribedChannels(socket) >= MAX_SUBSCRIPTIONS)
+    const held = this.publisher.roomsOf(session);
+    if (!held.has(room) && subscribedChannels(session, held) >= MAX_SUBSCRIPTIONS)
       throw AppError.badRequest(`At most ${MAX_SUBSCRIPTIONS} subscribed channels per connection`);
-    await socket.join(room);
+    await this.publisher.join(session, room);
     return { channel };
   }
 
-  async unsubscribe(socket: AppSocket, channel: string): Promise<{ channel: string }> {
-    const user = socket.data.user;
+  async unsubscribe(session: Session, channel: string): Promise<{ channel: string }> {
+    const user = session.user;
     if (channel === `user:${user.userId}` || automaticRooms(user).includes(channel)) {
       throw AppError.badRequest('Automatic rooms cannot be left');
     }
-    const room = this.authorize(socket, channel);
-    await socket.leave(room);
+    const room = this.authorize(user, channel);
+    await this.publisher.leave(session, room);
     return { channel };
   }
 

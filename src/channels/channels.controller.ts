@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Post, UseGuards, UsePipes } from '@nestjs/common';
-import { ApiAuthGuard, Principal, type ApiPrincipal } from '../http/api-auth.guard.js';
+import { ApiAuthGuard, Principal, type ApiPrincipal } from '../auth/api-auth.guard.js';
 import { HttpValidationPipe } from '../http/http-validation.pipe.js';
 import { ChannelPublishService } from './channel-publish.service.js';
 import { ChannelPublishDto } from './publish.dto.js';

@@ -16,6 +16,7 @@ import { ChannelService } from '../channels/channel.service.js';
 import { closeDeliveryGuard, openDeliveryGuard } from '../sessions/delivery-guard.js';
 import { SessionService } from '../sessions/session.service.js';
 import { AckPresent } from './ack-present.decorator.js';
+import { sessionOf } from './publisher/session-of.js';
 import { RealtimeGateway } from './realtime-gateway.decorator.js';
 import type { AppNamespace, AppServer, AppSocket } from './socket.types.js';
 
@@ -101,7 +102,7 @@ export class RootGateway extends CoreGatewayBase {
     @ConnectedSocket() socket: AppSocket,
     @MessageBody() body: ChannelDto,
   ): Promise<ClientAckData<'subscribe'>> {
-    return this.channels.subscribe(socket, body.channel);
+    return this.channels.subscribe(sessionOf(socket), body.channel);
   }
 
   @SubscribeMessage('unsubscribe')
@@ -109,7 +110,7 @@ export class RootGateway extends CoreGatewayBase {
     @ConnectedSocket() socket: AppSocket,
     @MessageBody() body: ChannelDto,
   ): Promise<ClientAckData<'unsubscribe'>> {
-    return this.channels.unsubscribe(socket, body.channel);
+    return this.channels.unsubscribe(sessionOf(socket), body.channel);
   }
 }
 

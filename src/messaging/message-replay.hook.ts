@@ -1,7 +1,8 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { delivery, type Delivery } from '../gateway/publisher/session.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
-import { deliveryKey, IN_FLIGHT_MS, replayOnce } from '../sessions/delivery-guard.js';
+import { IN_FLIGHT_MS } from '../sessions/delivery-guard.js';
 import { SessionService } from '../sessions/session.service.js';
 import { MessagingService } from './messaging.service.js';
 
@@ -9,9 +10,9 @@ import { MessagingService } from './messaging.service.js';
  * §4 step 4 on both namespaces (order 20, after presence): the new socket gets every message of
  * its user's conversations above the delivered cursor as `message:new` with `replayed: true`, or
  * `conversation:sync-required` for a conversation more than 100 behind. The socket is already in
- * its user room, so anything sent meanwhile arrives live: nothing falls between the two; what
- * arrived live is not replayed, and a replayed message's late live copy is dropped (§12.4,
- * delivery-guard.ts).
+ * its user room, so anything sent meanwhile arrives live: nothing falls between the two. The
+ * messages are returned as replayed items: what arrived live is not sent again, and a replayed
+ * message's late live copy is dropped (§12.4, delivery-guard.ts).
  */
 @Injectable()
 export class MessageReplayHook implements OnModuleInit {
@@ -30,35 +31,32 @@ export class MessageReplayHook implements OnModuleInit {
     });
   }
 
-  async replay({ socket, user }: SessionContext): Promise<void> {
+  async replay({ user }: SessionContext): Promise<Delivery[]> {
     const items = await this.messaging.replayFor(user);
-    if (socket.disconnected || items.length === 0) return;
+    if (items.length === 0) return [];
     let messages = 0;
-    let syncs = 0;
     const inFlightSince = Date.now() - IN_FLIGHT_MS;
-    for (const item of items) {
+    const out = items.map((item) => {
       if (item.kind === 'message') {
         const message = item.message;
-        // Skipped when it reached the socket live already (§12.4); a live copy still on its way
-        // is dropped for this socket instead.
-        if (
-          replayOnce(
-            socket,
-            deliveryKey.message(message.id),
-            Date.parse(message.createdAt) > inFlightSince,
-            () => socket.emit('message:new', { message, replayed: true }),
-          )
-        )
-          messages++;
-      } else {
-        syncs++;
-        socket.emit('conversation:sync-required', {
-          conversationId: item.conversationId,
-          deliveredSeq: item.deliveredSeq,
-          lastSeq: item.lastSeq,
-        });
+        messages++;
+        // A message young enough may still have its live broadcast in flight.
+        return delivery(
+          'message:new',
+          { message, replayed: true },
+          { kind: 'message', id: message.id, inFlight: Date.parse(message.createdAt) > inFlightSince },
+        );
       }
-    }
-    this.logger.debug({ userId: user.userId, messages, syncRequired: syncs }, 'replayed');
+      return delivery('conversation:sync-required', {
+        conversationId: item.conversationId,
+        deliveredSeq: item.deliveredSeq,
+        lastSeq: item.lastSeq,
+      });
+    });
+    this.logger.debug(
+      { userId: user.userId, messages, syncRequired: items.length - messages },
+      'replayed',
+    );
+    return out;
   }
 }

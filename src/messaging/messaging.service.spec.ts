@@ -6,7 +6,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import type { DatabaseHandle } from '../persistence/database.js';
 import { AppError } from '../protocol/errors.js';
-import type { RealtimePublisher } from '../sessions/realtime.publisher.js';
+import type { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
 import { ConversationsRepository } from './conversations.repository.js';
 import { MessageWriter } from './message-writer.js';
 import { MessagesRepository } from './messages.repository.js';

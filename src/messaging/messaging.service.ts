@@ -11,7 +11,7 @@ import type { ClientAckData, ClientPayload } from '../protocol/events.js';
 import { AppError } from '../protocol/errors.js';
 import type { AuthenticatedUser, Conversation, Message } from '../protocol/models.js';
 import { rooms } from '../protocol/rooms.js';
-import { RealtimePublisher } from '../sessions/realtime.publisher.js';
+import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
 import {
   ConversationsRepository,
   type ConversationRecord,

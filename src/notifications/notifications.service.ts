@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AuditService, type AuditRecord } from '../audit/audit.service.js';
-import { assertOrganizationAccess, type ApiPrincipal } from '../http/api-auth.guard.js';
+import { assertOrganizationAccess, type ApiPrincipal } from '../auth/api-principal.js';
 import { MembersService } from '../members/members.service.js';
 import { NOTIFICATION_SYNC_LIMIT } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import type { Notification, Priority } from '../protocol/models.js';
-import { RealtimePublisher } from '../sessions/realtime.publisher.js';
+import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
+import { delivery, type Delivery } from '../gateway/publisher/session.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { SessionService } from '../sessions/session.service.js';
 import type { NotificationCreateDto } from './notification.dto.js';
@@ -107,12 +108,7 @@ export class NotificationsService implements OnModuleInit {
       });
     }
     for (const row of rows)
-      this.publisher.toUsers(
-        [row.userId],
-        'notification:new',
-        { notification: toNotification(row) },
-        { organizationId: dto.organizationId },
-      );
+      this.publisher.toUser(row, 'notification:new', { notification: toNotification(row) });
     this.logger.info(
       { organizationId: dto.organizationId, recipients: rows.length, actorRole: principal.role },
       'notifications sent',
@@ -130,22 +126,20 @@ export class NotificationsService implements OnModuleInit {
     if (!result) throw AppError.notFound('Notification');
     const readAt = result.readAt.toISOString();
     if (result.changed)
-      this.publisher.toUsers(
-        [userId],
-        'notification:read',
-        { notificationId, readAt },
-        { organizationId },
-      );
+      this.publisher.toUser({ organizationId, userId }, 'notification:read', {
+        notificationId,
+        readAt,
+      });
     return { notificationId, readAt };
   }
 
-  private async sync({ socket, user }: SessionContext): Promise<void> {
+  /** Hook 30: the session's unread notifications (newest first, at most 50) and their count. */
+  private async sync({ user }: SessionContext): Promise<Delivery[]> {
     const { rows, total: unreadCount } = await this.repository.unread(
       user.organizationId,
       user.userId,
       NOTIFICATION_SYNC_LIMIT,
     );
-    if (socket.disconnected) return;
-    socket.emit('notification:sync', { unread: rows.map(toNotification), unreadCount });
+    return [delivery('notification:sync', { unread: rows.map(toNotification), unreadCount })];
   }
 }

@@ -5,7 +5,7 @@ import type { Role } from '../protocol/constants.js';
 import type { PresenceEntry, PresenceStatus } from '../protocol/models.js';
 import { PRESENCE_STAFF_ROLES, rooms } from '../protocol/rooms.js';
 import { EmitBatcher } from '../sessions/emit-batcher.js';
-import { RealtimePublisher } from '../sessions/realtime.publisher.js';
+import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { SessionService } from '../sessions/session.service.js';
 import { PRESENCE_STORE, type PresenceStore } from './presence.store.js';
@@ -50,18 +50,19 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  private async connected({ socket, user }: SessionContext): Promise<void> {
+  private async connected(session: SessionContext): Promise<void> {
+    const { id, user } = session;
     const at = new Date();
     const { first } = await this.store.addSession(
       user.organizationId,
       user.userId,
-      socket.id,
+      id,
       at,
       user.role === 'parent',
     );
-    if (socket.disconnected) {
+    if (!session.connected) {
       // Gone while being added: its disconnect hook may have run already. Remove it quietly.
-      await this.store.removeSession(user.organizationId, user.userId, socket.id, new Date());
+      await this.store.removeSession(user.organizationId, user.userId, id, new Date());
       return;
     }
     if (first && !this.store.announces)
@@ -72,20 +73,20 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       );
   }
 
-  private async disconnected({ socket, user }: SessionContext): Promise<void> {
+  private async disconnected({ id, user }: SessionContext): Promise<void> {
     const at = new Date();
     if (this.store.announces) {
       // The store decides and announces. Nothing is read first: with Redis down a read would
       // throw and the session would never leave this node's map, so the next resync would write
       // the dead session back (#12 point 3).
-      await this.store.removeSession(user.organizationId, user.userId, socket.id, at);
+      await this.store.removeSession(user.organizationId, user.userId, id, at);
       return;
     }
     const [before] = await this.store.get(user.organizationId, [user.userId]);
     const { last } = await this.store.removeSession(
       user.organizationId,
       user.userId,
-      socket.id,
+      id,
       at,
     );
     if (last && before.status !== 'offline') {

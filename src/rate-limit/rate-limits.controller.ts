@@ -6,7 +6,7 @@ import {
   assertOrganizationAccess,
   Principal,
   type ApiPrincipal,
-} from '../http/api-auth.guard.js';
+} from '../auth/api-auth.guard.js';
 import { RequestId } from '../http/request-id.js';
 import { MembersService } from '../members/members.service.js';
 import { MetricsService } from '../observability/metrics.service.js';

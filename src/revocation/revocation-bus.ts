@@ -36,6 +36,9 @@ interface Pending {
   done: () => void;
 }
 
+/** Re-sends of a revocation to nodes that did not confirm it (ms after the answer). */
+const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000, 30_000, 60_000];
+
 /** Sanity bound on a request message (ids are ≤ 64 chars). */
 const MAX_MESSAGE_BYTES = 1024;
 
@@ -61,6 +64,7 @@ export class RevocationBus implements OnApplicationShutdown {
   private readonly pending = new Map<string, Pending>();
   private lastKnownNodes: string[] = [];
   private closed = false;
+  private readonly retries = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly redis: RedisService,
@@ -210,8 +214,37 @@ export class RevocationBus implements OnApplicationShutdown {
     };
   }
 
+  /**
+   * Sends the revocation again, in the background, to the nodes that did not confirm, until
+   * they do or die (`unreachable` holds only nodes still alive in the registry).
+   */
+  retry(notice: RevocationNotice, nodes: string[], timeoutMs: number, attempt = 0): void {
+    if (this.closed || attempt >= RETRY_DELAYS_MS.length) return;
+    const timer = setTimeout(() => {
+      this.retries.delete(timer);
+      void this.broadcast(notice, timeoutMs, nodes).then((outcome) => {
+        if (outcome.confirmed.length > 0)
+          this.logger.info(
+            {
+              organizationId: notice.organizationId,
+              userId: notice.userId,
+              nodes: outcome.confirmed.length,
+              disconnected: outcome.disconnected,
+            },
+            'revocation confirmed late',
+          );
+        if (outcome.unreachable.length > 0)
+          this.retry(notice, outcome.unreachable, timeoutMs, attempt + 1);
+      });
+    }, RETRY_DELAYS_MS[attempt]);
+    timer.unref();
+    this.retries.add(timer);
+  }
+
   onApplicationShutdown(): void {
     this.closed = true;
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
     for (const p of [...this.pending.values()]) p.done();
     this.sub?.disconnect();
   }

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ApiAuthGuard } from '../http/api-auth.guard.js';
+import { ApiAuthGuard } from '../auth/api-auth.guard.js';
 import { HttpValidationPipe } from '../http/http-validation.pipe.js';
 import { MembersModule } from '../members/members.module.js';
 import { RevocationBus } from './revocation-bus.js';

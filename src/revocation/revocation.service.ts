@@ -6,13 +6,13 @@ import {
 } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AuditService } from '../audit/audit.service.js';
-import { assertOrganizationAccess, type ApiPrincipal } from '../http/api-auth.guard.js';
+import { assertOrganizationAccess, type ApiPrincipal } from '../auth/api-principal.js';
 import { MembersService } from '../members/members.service.js';
+import { CredentialChecks } from '../auth/credential-checks.js';
+import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
 import { NAMESPACES } from '../protocol/constants.js';
 import { AppError, toErrorObject } from '../protocol/errors.js';
-import { rooms } from '../protocol/rooms.js';
 import { userKeyString, type UserKey } from '../protocol/user-key.js';
-import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import { SessionService } from '../sessions/session.service.js';
 import { RevocationBus, type RevocationNotice } from './revocation-bus.js';
 import { RevocationsRepository } from './revocations.repository.js';
@@ -28,8 +28,9 @@ export const REVOKE_CONFIRM_TIMEOUT_MS = 2000;
 /** The event loop stood still this long (SIGSTOP, a VM pause): re-read before any handshake. */
 const PAUSE_DETECT_MS = 1500;
 const TICK_MS = 250;
-/** Re-sends of a revocation to nodes that did not confirm it (ms after the answer). */
-const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15_000, 30_000, 60_000];
+
+/** What a revoked session is told before its disconnect. */
+const revokedNotice = () => toErrorObject(AppError.authentication('revoked'));
 
 export interface RevokeResult {
   disconnected: number;
@@ -66,14 +67,13 @@ export class RevocationService
   private pausedAt = 0;
   private lastTick = Date.now();
   private ticker?: NodeJS.Timeout;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private stopped = false;
   private lastReadWarning = 0;
 
   constructor(
     private readonly repository: RevocationsRepository,
     private readonly members: MembersService,
     private readonly sessions: SessionService,
+    private readonly checks: CredentialChecks,
     private readonly publisher: RealtimePublisher,
     private readonly bus: RevocationBus,
     private readonly audit: AuditService,
@@ -81,16 +81,17 @@ export class RevocationService
   ) {}
 
   onModuleInit(): void {
-    this.sessions.registerHandshakeCheck({ name: 'revocation', check: (user) => this.check(user) });
+    this.checks.register({ name: 'revocation', check: (user) => this.check(user) });
     // First after the rooms are joined: a handshake that passed the check just before a
     // revocation arrived is dropped here, before any replay reaches it.
     this.sessions.registerHook({
       name: 'revocation',
       order: 0,
       namespaces: NAMESPACES,
-      onConnect: ({ socket, user }) => {
-        const sec = this.revokedSec.get(userKeyString(user));
-        if (sec !== undefined && isRevoked(user.iat, sec)) this.dropSocket(socket);
+      onConnect: (session) => {
+        const sec = this.revokedSec.get(userKeyString(session.user));
+        if (sec !== undefined && isRevoked(session.user.iat, sec))
+          this.publisher.disconnect(session, revokedNotice());
         return Promise.resolve();
       },
     });
@@ -214,7 +215,7 @@ export class RevocationService
     disconnected += outcome.disconnected;
     confirmed += outcome.confirmed.length;
     unreachable = outcome.unreachable;
-    if (unreachable.length > 0) this.retry(notice, unreachable, 0);
+    if (unreachable.length > 0) this.bus.retry(notice, unreachable, REVOKE_CONFIRM_TIMEOUT_MS);
     const result: RevokeResult = {
       disconnected,
       nodes: { confirmed, unreachable: unreachable.length },
@@ -246,62 +247,21 @@ export class RevocationService
     return result;
   }
 
-  /** Sends the revocation again to the nodes that did not confirm, until they do or die. */
-  private retry(notice: RevocationNotice, nodes: string[], attempt: number): void {
-    if (this.stopped || attempt >= RETRY_DELAYS_MS.length) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      void this.bus.broadcast(notice, REVOKE_CONFIRM_TIMEOUT_MS, nodes).then((outcome) => {
-        if (outcome.confirmed.length > 0)
-          this.logger.info(
-            {
-              organizationId: notice.organizationId,
-              userId: notice.userId,
-              nodes: outcome.confirmed.length,
-              disconnected: outcome.disconnected,
-            },
-            'revocation confirmed late',
-          );
-        // `unreachable` holds only nodes still alive in the registry: dead ones drop out.
-        if (outcome.unreachable.length > 0) this.retry(notice, outcome.unreachable, attempt + 1);
-      });
-    }, RETRY_DELAYS_MS[attempt]);
-    timer.unref();
-    this.timers.add(timer);
-  }
-
   /**
    * `auth:expired` (type AUTHENTICATION_FAILED, "Session revoked"), then a server-side
    * disconnect, for every socket of the user on THIS node (both namespaces) whose token the
    * revocation covers. Synchronous and local: other nodes do their own on the bus message.
    */
   private dropLocal(user: UserKey, revokedSec: number): number {
-    const room = rooms.member(user.organizationId, user.userId);
-    let total = 0;
-    for (const ns of NAMESPACES) {
-      const nsp = this.publisher.io.of(ns);
-      const ids = nsp.adapter.rooms.get(room);
-      if (!ids) continue;
-      for (const id of [...ids]) {
-        const socket = nsp.sockets.get(id);
-        if (!socket || socket.disconnected || !isRevoked(socket.data.user?.iat, revokedSec))
-          continue;
-        this.dropSocket(socket);
-        total++;
-      }
-    }
-    return total;
-  }
-
-  private dropSocket(socket: Parameters<SessionService['drop']>[0]): void {
-    this.sessions.drop(socket, toErrorObject(AppError.authentication('revoked')));
+    return this.publisher.disconnectUser(
+      user,
+      (session) => isRevoked(session.user.iat, revokedSec),
+      revokedNotice(),
+    );
   }
 
   onApplicationShutdown(): void {
-    this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
   }
 }
 

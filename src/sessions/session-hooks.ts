@@ -1,31 +1,23 @@
+import type { Delivery, Session } from '../gateway/publisher/session.js';
 import type { NamespaceName } from '../protocol/constants.js';
-import type { AuthenticatedUser } from '../protocol/models.js';
-import type { AppSocket } from '../gateway/socket.types.js';
 
-export interface SessionContext {
-  socket: AppSocket;
-  user: AuthenticatedUser;
-  namespace: NamespaceName;
+/** The session a hook runs for: who is on it, and whether it is still connected. */
+export interface SessionContext extends Session {
+  /** False once the session disconnected (check it after slow work). */
+  readonly connected: boolean;
 }
 
 /**
  * Modules plug into the connection lifecycle with hooks, run in `order` after the socket joined
  * its rooms and got `connection:confirmed` (§4): presence (10), message replay (20), notification
- * sync (30), alert replay (40). A failing hook is logged and does not stop the others.
+ * sync (30), alert replay (40). A hook returns what to deliver to the new session; the session
+ * layer sends it through the publisher before the next hook runs (replayed items under the
+ * §12.4 guard). A failing hook is logged and does not stop the others.
  */
 export interface SessionHook {
   readonly name: string;
   readonly order: number;
   readonly namespaces: readonly NamespaceName[];
-  onConnect?(ctx: SessionContext): Promise<void>;
+  onConnect?(ctx: SessionContext): Promise<readonly Delivery[] | void>;
   onDisconnect?(ctx: SessionContext, reason: string): Promise<void>;
-}
-
-/**
- * Checks that run in the handshake after the token verified (e.g. revocation). Throw an AppError
- * to refuse the connection.
- */
-export interface HandshakeCheck {
-  readonly name: string;
-  check(user: AuthenticatedUser, namespace: NamespaceName): Promise<void>;
 }

@@ -9,7 +9,7 @@ import { AuditService } from '../../audit/audit.service.js';
 import { APP_CONFIG, type AlertEscalationConfig, type AppConfig } from '../../config/config.js';
 import { MetricsService } from '../../observability/metrics.service.js';
 import { rooms } from '../../protocol/rooms.js';
-import { RealtimePublisher } from '../../sessions/realtime.publisher.js';
+import { RealtimePublisher } from '../../gateway/publisher/realtime.publisher.js';
 import { AlertRecipientsRepository } from '../alert-recipients.repository.js';
 import { AlertsRepository, type AlertRow } from '../alerts.repository.js';
 import {

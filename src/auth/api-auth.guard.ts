@@ -1,27 +1,16 @@
-import {
-  createParamDecorator,
-  Injectable,
-  type CanActivate,
-  type ExecutionContext,
-} from '@nestjs/common';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { stripBearer, TokenVerifier } from '../auth/token-verifier.service.js';
 import { AppError } from '../protocol/errors.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
-import { RevocationService } from '../revocation/revocation.service.js';
+import type { ApiRequest } from './api-principal.js';
+import { CredentialChecks } from './credential-checks.js';
+import { stripBearer, TokenVerifier } from './token-verifier.service.js';
 
-/** Who called the HTTP API: a `service` (any organization) or an `admin` (its own only). */
-export interface ApiPrincipal {
-  userId: string;
-  organizationId: string;
-  role: 'admin' | 'service';
-}
-
-type ApiRequest = Request & { principal?: ApiPrincipal };
+export { assertOrganizationAccess, Principal, type ApiPrincipal } from './api-principal.js';
 
 /**
  * The one guard of the HTTP API (§9, §11): a Bearer token checked by the same verifier as the
- * handshake (and the same revocation check). Missing or invalid → 401; valid but neither
+ * handshake (and the same credential checks: revocation). Missing or invalid → 401; valid but neither
  * `service` nor `admin` → 403. Organization rights are checked by the services with
  * `assertOrganizationAccess`, once they know which organization the request is about.
  */
@@ -29,7 +18,7 @@ type ApiRequest = Request & { principal?: ApiPrincipal };
 export class ApiAuthGuard implements CanActivate {
   constructor(
     private readonly verifier: TokenVerifier,
-    private readonly revocations: RevocationService,
+    private readonly checks: CredentialChecks,
     private readonly limits: RateLimitService,
   ) {}
 
@@ -41,7 +30,7 @@ export class ApiAuthGuard implements CanActivate {
     let user: Awaited<ReturnType<TokenVerifier['verify']>>;
     try {
       user = await this.verifier.verify(token);
-      await this.revocations.check(user);
+      await this.checks.assert(user);
     } catch (err) {
       // §12.3 `http:auth-failure`: refused requests spend their address's bucket; once it is
       // empty they answer 429 instead of 401 (valid tokens from that address still pass).
@@ -64,18 +53,4 @@ export class ApiAuthGuard implements CanActivate {
 /** The client's address: the socket's (X-Forwarded-For is trusted only through TRUST_PROXY). */
 function clientAddress(req: Request): string {
   return req.socket.remoteAddress ?? 'unknown';
-}
-
-/** The caller set by ApiAuthGuard. */
-export const Principal = createParamDecorator((_: unknown, ctx: ExecutionContext): ApiPrincipal => {
-  const principal = ctx.switchToHttp().getRequest<ApiRequest>().principal;
-  if (!principal) throw AppError.authentication('missing');
-  return principal;
-});
-
-/** An admin acts on its own organization only; a service token on any (§9). */
-export function assertOrganizationAccess(principal: ApiPrincipal, organizationId: string): void {
-  if (principal.role === 'admin' && principal.organizationId !== organizationId) {
-    throw AppError.forbidden('Admins may act on their own organization only');
-  }
 }

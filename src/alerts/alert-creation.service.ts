@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service.js';
+import { assertOrganizationAccess, type ApiPrincipal } from '../auth/api-principal.js';
+import { MembersService } from '../members/members.service.js';
+import type { Role } from '../protocol/constants.js';
+import { AppError } from '../protocol/errors.js';
+import type { Alert } from '../protocol/models.js';
+import { rooms } from '../protocol/rooms.js';
+import type { EmergencyAlertDto, HealthAlertDto, MedicationReminderDto } from './alert.dto.js';
+import { AlertDelivery } from './alert-delivery.service.js';
+import { AlertRecipientsRepository } from './alert-recipients.repository.js';
+import { DEFAULT_ROLES, toAlert, type Audience } from './alert-row.js';
+import { AlertsRepository, type AlertRow } from './alerts.repository.js';
+import { AlertEscalationsRepository } from './escalation/alert-escalations.repository.js';
+import { AlertEscalationService } from './escalation/alert-escalation.service.js';
+
+type NewAlert = Omit<
+  AlertRow,
+  'id' | 'createdAt' | 'createdBy' | 'resolvedAt' | 'studentId' | 'location' | 'dueAt' | 'expiresAt'
+> &
+  Partial<Pick<AlertRow, 'studentId' | 'location' | 'dueAt' | 'expiresAt'>>;
+
+/**
+ * The three ways an alert is raised (§6, §9, §11): an emergency to the whole organization, a
+ * medication reminder or a health alert to users and roles. Each is stored with its recipients,
+ * its pending escalation (§12.7) and its audit record in one transaction before the 202, then
+ * handed to AlertDelivery.
+ */
+@Injectable()
+export class AlertCreation {
+  constructor(
+    private readonly alerts: AlertsRepository,
+    private readonly recipients: AlertRecipientsRepository,
+    private readonly escalations: AlertEscalationsRepository,
+    private readonly escalation: AlertEscalationService,
+    private readonly members: MembersService,
+    private readonly delivery: AlertDelivery,
+    private readonly audit: AuditService,
+  ) {}
+
+  async createEmergency(
+    principal: ApiPrincipal,
+    dto: EmergencyAlertDto,
+    requestId?: string,
+  ): Promise<{ alert: Alert }> {
+    assertOrganizationAccess(principal, dto.organizationId);
+    const expiresAt = dto.expiresAt !== undefined ? new Date(dto.expiresAt) : null;
+    if (expiresAt && expiresAt.getTime() <= Date.now()) {
+      throw AppError.validation([{ field: 'expiresAt', constraints: ['minDate'] }]);
+    }
+    const userIds = await this.members.userIds(dto.organizationId);
+    return this.create(
+      principal,
+      {
+        kind: 'emergency',
+        organizationId: dto.organizationId,
+        severity: dto.severity ?? 'critical',
+        title: dto.title,
+        message: dto.message,
+        location: dto.location ?? null,
+        expiresAt,
+      },
+      { rooms: [rooms.org(dto.organizationId)], userIds },
+      requestId,
+    );
+  }
+
+  async createMedicationReminder(
+    principal: ApiPrincipal,
+    dto: MedicationReminderDto,
+    requestId?: string,
+  ): Promise<{ alert: Alert }> {
+    assertOrganizationAccess(principal, dto.organizationId);
+    const audience = await this.targeted(
+      dto.organizationId,
+      dto.userIds,
+      dto.roles,
+      DEFAULT_ROLES['medication-reminder'],
+    );
+    return this.create(
+      principal,
+      {
+        kind: 'medication-reminder',
+        organizationId: dto.organizationId,
+        severity: 'info',
+        title: dto.title,
+        message: dto.message,
+        studentId: dto.studentId,
+        dueAt: new Date(dto.dueAt),
+      },
+      audience,
+      requestId,
+    );
+  }
+
+  async createHealth(
+    principal: ApiPrincipal,
+    dto: HealthAlertDto,
+    requestId?: string,
+  ): Promise<{ alert: Alert }> {
+    assertOrganizationAccess(principal, dto.organizationId);
+    const audience = await this.targeted(
+      dto.organizationId,
+      dto.userIds,
+      dto.roles,
+      DEFAULT_ROLES.health,
+    );
+    return this.create(
+      principal,
+      {
+        kind: 'health',
+        organizationId: dto.organizationId,
+        severity: dto.severity,
+        title: dto.title,
+        message: dto.message,
+        studentId: dto.studentId,
+      },
+      audience,
+      requestId,
+    );
+  }
+
+  /** userIds ∪ members with the roles; the default roles apply when neither is given. */
+  private async targeted(
+    organizationId: string,
+    userIds: string[] | undefined,
+    roles: Role[] | undefined,
+    defaults: Role[],
+  ): Promise<Audience> {
+    const ids = [...new Set(userIds ?? [])];
+    const effectiveRoles = [...new Set(roles ?? (ids.length === 0 ? defaults : []))];
+    const recipients = await this.members.resolveRecipients(organizationId, ids, effectiveRoles);
+    return {
+      rooms: [
+        ...effectiveRoles.map((r) => rooms.orgRole(organizationId, r)),
+        ...ids.map((id) => rooms.member(organizationId, id)),
+      ],
+      userIds: recipients,
+    };
+  }
+
+  private async create(
+    principal: ApiPrincipal,
+    values: NewAlert,
+    audience: Audience,
+    requestId?: string,
+  ): Promise<{ alert: Alert }> {
+    const id = randomUUID();
+    const createdAt = new Date();
+    const escalationDueAt = this.escalation.dueAt(values.kind, values.severity, createdAt);
+    const row = await this.alerts.transaction(async (tx) => {
+      const created = await this.alerts.insert(
+        { ...values, id, createdAt, createdBy: principal.userId },
+        tx,
+      );
+      await this.recipients.insertTargets(id, audience.userIds, tx);
+      // §12.7: the pending escalation is stored with the alert (a crash cannot lose it).
+      if (escalationDueAt)
+        await this.escalations.schedule(tx, {
+          alertId: id,
+          organizationId: values.organizationId,
+          dueAt: escalationDueAt,
+        });
+      await this.audit.record(
+        {
+          actorId: principal.userId,
+          organizationId: values.organizationId,
+          action: 'alert.created',
+          resourceType: 'alert',
+          resourceId: id,
+          outcome: 'success',
+          ...(requestId ? { requestId } : {}),
+          details: {
+            kind: values.kind,
+            severity: values.severity,
+            targeted: audience.userIds.length,
+            actorRole: principal.role,
+          },
+        },
+        tx,
+      );
+      return created;
+    });
+    const alert = toAlert(row);
+    this.delivery.send(alert, audience);
+    return { alert };
+  }
+}

@@ -1,0 +1,138 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
+import type { AppSocket } from '../gateway/socket.types.js';
+import { DependencyLog } from '../observability/dependency-log.js';
+import { MetricsService } from '../observability/metrics.service.js';
+import type { NamespaceName } from '../protocol/constants.js';
+import type { AuthenticatedUser } from '../protocol/models.js';
+import { automaticRooms } from '../protocol/rooms.js';
+import { userKeyString } from '../protocol/user-key.js';
+import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
+import { HandshakeSlots } from './handshake-slot.js';
+import { SessionExpiry } from './session-expiry.service.js';
+import type { SessionContext, SessionHook } from './session-hooks.js';
+import { UnknownEventGuards } from './unknown-events.js';
+
+/** What hooks see of a socket: ids and user, whether it is still connected — not the socket. */
+class SocketSession implements SessionContext {
+  readonly #socket: AppSocket;
+
+  constructor(
+    socket: AppSocket,
+    readonly namespace: NamespaceName,
+  ) {
+    this.#socket = socket;
+  }
+
+  get id(): string {
+    return this.#socket.id;
+  }
+
+  get user(): AuthenticatedUser {
+    return this.#socket.data.user;
+  }
+
+  get connected(): boolean {
+    return !this.#socket.disconnected;
+  }
+}
+
+/**
+ * §4's connection sequence and the disconnect: rooms, `connection:confirmed`, expiry, then the
+ * modules' hooks in order, each one's deliveries sent through the publisher before the next
+ * runs; on disconnect the connection slot is given back and the hooks run again. Nothing here
+ * knows about messages or alerts.
+ */
+@Injectable()
+export class ConnectionLifecycle {
+  private readonly hooks: SessionHook[] = [];
+  private readonly unknownEvents: UnknownEventGuards;
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly publisher: RealtimePublisher,
+    private readonly expiry: SessionExpiry,
+    private readonly slots: HandshakeSlots,
+    @Inject(CONNECTION_COUNTER) private readonly counter: ConnectionCounter,
+    private readonly metrics: MetricsService,
+    @InjectPinoLogger('session') private readonly logger: PinoLogger,
+    private readonly dependencyLog: DependencyLog,
+  ) {
+    this.unknownEvents = new UnknownEventGuards(metrics);
+  }
+
+  registerHook(hook: SessionHook): void {
+    this.hooks.push(hook);
+    this.hooks.sort((a, b) => a.order - b.order);
+  }
+
+  /** §4: rooms, confirmation, then the hooks in order. */
+  async onConnection(socket: AppSocket, ns: NamespaceName): Promise<void> {
+    const user = socket.data.user;
+    this.slots.settle(socket);
+    this.metrics.connections.inc({ namespace: ns });
+    void socket.join(automaticRooms(user));
+    this.unknownEvents.install(socket, ns);
+    this.expiry.schedule(socket);
+    const session = new SocketSession(socket, ns);
+    this.publisher.toSession(session, 'connection:confirmed', {
+      userId: user.userId,
+      organizationId: user.organizationId,
+      role: user.role,
+      socketId: socket.id,
+      serverTime: new Date().toISOString(),
+    });
+    this.logger.debug(
+      { userId: user.userId, organizationId: user.organizationId, ns },
+      'connected',
+    );
+    for (const hook of this.hooks) {
+      if (!hook.onConnect || !hook.namespaces.includes(ns) || socket.disconnected) continue;
+      try {
+        const deliveries = await hook.onConnect(session);
+        if (deliveries && deliveries.length > 0) this.publisher.deliver(session, deliveries);
+      } catch (err) {
+        this.dependencyLog.failed('hook', `connect:${hook.name}`, err);
+      }
+    }
+  }
+
+  onDisconnect(socket: AppSocket, ns: NamespaceName, reason: string): Promise<void> {
+    const p = this.runDisconnect(socket, ns, reason);
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+    return p;
+  }
+
+  private async runDisconnect(socket: AppSocket, ns: NamespaceName, reason: string): Promise<void> {
+    const user = socket.data.user;
+    if (!user) return;
+    this.metrics.connections.dec({ namespace: ns });
+    this.expiry.forget(socket);
+    await this.counter.release(ns, userKeyString(user), socket.id).catch(() => undefined);
+    const session = new SocketSession(socket, ns);
+    for (const hook of this.hooks) {
+      if (!hook.onDisconnect || !hook.namespaces.includes(ns)) continue;
+      try {
+        await hook.onDisconnect(session, reason);
+      } catch (err) {
+        this.dependencyLog.failed('hook', `disconnect:${hook.name}`, err);
+      }
+    }
+  }
+
+  /** Waits until the disconnect hooks started so far (and any they lead to) finished, bounded. */
+  async disconnectsSettled(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    // Disconnect handlers start on the next ticks; wait for them, bounded.
+    await new Promise((r) => setImmediate(r));
+    while (this.pending.size > 0 && Date.now() < deadline) {
+      await Promise.race([
+        Promise.allSettled([...this.pending]),
+        new Promise((r) => setTimeout(r, deadline - Date.now())),
+      ]);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
