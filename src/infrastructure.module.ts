@@ -1,45 +1,29 @@
 import {
   Global,
+  Inject,
+  Injectable,
   Module,
   type DynamicModule,
   type OnApplicationShutdown,
-  Inject,
-  Injectable,
 } from '@nestjs/common';
-import { join } from 'node:path';
-import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
-import { APP_CONFIG, type AppConfig } from './config/config.js';
-import { AuditService } from './audit/audit.service.js';
-import { TokenVerifier } from './auth/token-verifier.service.js';
-import { MetricsService } from './observability/metrics.service.js';
-import { DependencyLog } from './observability/dependency-log.js';
-import { HealthService } from './observability/health.service.js';
-import { pinoParams } from './observability/logger.js';
-import { DATABASE, openPglite, openPostgres, type DatabaseHandle } from './persistence/database.js';
-import { MemoryRateLimitStore } from './rate-limit/memory-rate-limit.store.js';
-import { RedisRateLimitStore } from './rate-limit/redis-rate-limit.store.js';
-import { RedisService } from './redis/redis.service.js';
-import { EventOutcomes } from './gateway/event-outcomes.js';
-import { HotEventRouter } from './gateway/hot-events.js';
-import { InFlightTracker } from './gateway/in-flight.js';
-import { RedisConnectionCounter } from './sessions/redis-connection-counter.js';
+import { AuditModule } from './audit/audit.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import { AppConfigModule } from './config/config.module.js';
+import type { AppConfig } from './config/config.js';
+import { EventPipelineModule } from './gateway/event-pipeline.module.js';
+import { PublisherModule } from './gateway/publisher/publisher.module.js';
+import { ObservabilityModule } from './observability/observability.module.js';
+import { DATABASE, type DatabaseHandle } from './persistence/database.js';
+import { DatabaseModule } from './persistence/database.module.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit/rate-limit.store.js';
-import { RateLimitService } from './rate-limit/rate-limit.service.js';
-import { WsThrottleGuard } from './rate-limit/ws-throttle.guard.js';
-import {
-  CONNECTION_COUNTER,
-  MemoryConnectionCounter,
-  type ConnectionCounter,
-} from './sessions/connection-counter.js';
-import { RealtimePublisher } from './gateway/publisher/realtime.publisher.js';
-import { SessionService } from './sessions/session.service.js';
-import { CredentialChecks } from './auth/credential-checks.js';
-import { HandshakeService } from './sessions/handshake.service.js';
-import { HandshakeSlots } from './sessions/handshake-slot.js';
-import { ConnectionLifecycle } from './sessions/connection-lifecycle.service.js';
-import { SessionExpiry } from './sessions/session-expiry.service.js';
-import { DrainService } from './sessions/drain.service.js';
+import { RateLimitingModule } from './rate-limit/rate-limiting.module.js';
+import { RedisModule } from './redis/redis.module.js';
+import { RedisService } from './redis/redis.service.js';
+import { CONNECTION_COUNTER, type ConnectionCounter } from './sessions/connection-counter.js';
+import { SessionsModule } from './sessions/sessions.module.js';
+
+export { openDatabase } from './persistence/database.module.js';
 
 export interface AppOptions {
   config: AppConfig;
@@ -49,12 +33,6 @@ export interface AppOptions {
   logDestination?: DestinationStream;
 }
 
-export async function openDatabase(config: AppConfig): Promise<DatabaseHandle> {
-  return config.databaseUrl
-    ? openPostgres(config.databaseUrl)
-    : openPglite({ dataDir: join(config.dataDir, 'pglite') });
-}
-
 /**
  * On a graceful stop the node's heartbeat is left to expire after this long instead of being
  * removed: users who reconnect to another node meanwhile never look offline (no presence flap);
@@ -62,8 +40,13 @@ export async function openDatabase(config: AppConfig): Promise<DatabaseHandle> {
  */
 export const REDIS_SHUTDOWN_GRACE_MS = 3000;
 
+/**
+ * Closes the ports in dependency order, after every feature module and the audit flush have
+ * shut down: this module is the first global module Nest registers, so its shutdown hook runs
+ * last among them.
+ */
 @Injectable()
-class InfrastructureLifecycle implements OnApplicationShutdown {
+class InfrastructureShutdown implements OnApplicationShutdown {
   constructor(
     @Inject(DATABASE) private readonly database: DatabaseHandle,
     @Inject(RATE_LIMIT_STORE) private readonly rateLimitStore: RateLimitStore,
@@ -80,8 +63,11 @@ class InfrastructureLifecycle implements OnApplicationShutdown {
 }
 
 /**
- * Config, logging, metrics, database, audit, token verification, rate limits, sessions: the
- * ports every feature module uses, each chosen once from config (memory / PGlite by default).
+ * What every feature module stands on, one module per concern, each port's implementation
+ * chosen once from config inside its module (memory / PGlite by default; Redis, PostgreSQL when
+ * configured): configuration, observability, database, Redis, audit, auth, rate limiting,
+ * sessions, the publisher and the event pipeline. This module composes them and closes the
+ * ports in order at shutdown.
  */
 @Global()
 @Module({})
@@ -90,85 +76,19 @@ export class InfrastructureModule {
     const { config } = options;
     return {
       module: InfrastructureModule,
-      imports: [LoggerModule.forRoot(pinoParams(config, options.logDestination))],
-      providers: [
-        { provide: APP_CONFIG, useValue: config },
-        { provide: DATABASE, useFactory: () => options.database ?? openDatabase(config) },
-        DependencyLog,
-        RedisService,
-        InFlightTracker,
-        EventOutcomes,
-        HotEventRouter,
-        {
-          provide: RATE_LIMIT_STORE,
-          inject: [RedisService],
-          useFactory: (redis: RedisService): RateLimitStore =>
-            redis.connections
-              ? new RedisRateLimitStore(redis.connections.command, {
-                  prefix: redis.key('rl:'),
-                  onFallback: (err) => redis.failure('rate-limit', err),
-                })
-              : new MemoryRateLimitStore(),
-        },
-        {
-          provide: CONNECTION_COUNTER,
-          inject: [RedisService],
-          useFactory: (redis: RedisService): ConnectionCounter => {
-            if (!redis.connections || !redis.registry) return new MemoryConnectionCounter();
-            const counter = new RedisConnectionCounter(redis.connections.command, {
-              prefix: redis.key(''),
-              nodeId: redis.registry.nodeId,
-              nodesKey: redis.registry.key,
-              onError: (err) => redis.failure('connection-counter', err),
-            });
-            // Slots count live sockets only, on every node (§12.3, §12.8).
-            redis.registry.onDeadNodes((ids) => counter.reapNodes(ids));
-            redis.registry.onBeat(({ lapsed }) =>
-              lapsed || counter.needsResync ? counter.resync() : undefined,
-            );
-            return counter;
-          },
-        },
-        MetricsService,
-        HealthService,
-        AuditService,
-        TokenVerifier,
-        RateLimitService,
-        WsThrottleGuard,
-        RealtimePublisher,
-        CredentialChecks,
-        {
-          provide: HandshakeSlots,
-          inject: [CONNECTION_COUNTER],
-          useFactory: (counter: ConnectionCounter) => new HandshakeSlots(counter),
-        },
-        HandshakeService,
-        ConnectionLifecycle,
-        SessionExpiry,
-        DrainService,
-        SessionService,
-        InfrastructureLifecycle,
+      imports: [
+        AppConfigModule.forRoot(config),
+        ObservabilityModule.forRoot(config, options.logDestination),
+        DatabaseModule.forRoot(config, options.database),
+        RedisModule,
+        AuditModule,
+        AuthModule,
+        RateLimitingModule,
+        PublisherModule,
+        SessionsModule,
+        EventPipelineModule,
       ],
-      exports: [
-        APP_CONFIG,
-        DATABASE,
-        RATE_LIMIT_STORE,
-        CONNECTION_COUNTER,
-        DependencyLog,
-        RedisService,
-        InFlightTracker,
-        EventOutcomes,
-        HotEventRouter,
-        MetricsService,
-        HealthService,
-        AuditService,
-        TokenVerifier,
-        RateLimitService,
-        WsThrottleGuard,
-        RealtimePublisher,
-        CredentialChecks,
-        SessionService,
-      ],
+      providers: [InfrastructureShutdown],
     };
   }
 }

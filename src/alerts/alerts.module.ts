@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { RevocationModule } from '../revocation/revocation.module.js';
+import { MembersModule } from '../members/members.module.js';
 import { AlertAcknowledgement } from './alert-acknowledgement.service.js';
 import { AlertCreation } from './alert-creation.service.js';
 import { AlertDelivery } from './alert-delivery.service.js';
@@ -14,7 +14,7 @@ import { AlertEscalationsRepository } from './escalation/alert-escalations.repos
 import { AlertEscalationService } from './escalation/alert-escalation.service.js';
 
 @Module({
-  imports: [RevocationModule],
+  imports: [MembersModule],
   controllers: [AlertsController],
   providers: [
     AlertsRepository,

@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { RevocationModule } from '../revocation/revocation.module.js';
+import { MembersModule } from '../members/members.module.js';
 import { ChannelPublishService } from './channel-publish.service.js';
 import { ChannelService } from './channel.service.js';
 import { ChannelsController } from './channels.controller.js';
 
 @Module({
-  imports: [RevocationModule],
+  imports: [MembersModule],
   controllers: [ChannelsController],
   providers: [ChannelService, ChannelPublishService],
 })

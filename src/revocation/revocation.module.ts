@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { ApiAuthGuard } from '../auth/api-auth.guard.js';
 import { HttpValidationPipe } from '../http/http-validation.pipe.js';
 import { MembersModule } from '../members/members.module.js';
 import { RevocationBus } from './revocation-bus.js';
@@ -8,19 +7,14 @@ import { RevocationsRepository } from './revocations.repository.js';
 import { SessionsController } from './sessions.controller.js';
 
 /**
- * Session revocation and the HTTP API's guard (which checks revocations too): every HTTP
- * module imports this one for `ApiAuthGuard`.
+ * Session revocation (§9, §12.2): the API, the in-memory view every node keeps, the node-to-node
+ * bus. Registers its check with CredentialChecks, so the handshake, `auth:refresh` and the HTTP
+ * API's guard (AuthModule) refuse revoked tokens without importing this module.
  */
 @Module({
   imports: [MembersModule],
   controllers: [SessionsController],
-  providers: [
-    RevocationsRepository,
-    RevocationBus,
-    RevocationService,
-    ApiAuthGuard,
-    HttpValidationPipe,
-  ],
-  exports: [RevocationService, ApiAuthGuard, HttpValidationPipe, MembersModule],
+  providers: [RevocationsRepository, RevocationBus, RevocationService, HttpValidationPipe],
+  exports: [RevocationService, HttpValidationPipe, MembersModule],
 })
 export class RevocationModule {}

@@ -1,0 +1,22 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import type { AppConfig } from '../config/config.js';
+import { DependencyLog } from './dependency-log.js';
+import { HealthService } from './health.service.js';
+import { pinoParams } from './logger.js';
+import { MetricsService } from './metrics.service.js';
+
+/** Logging (pino with redaction), Prometheus metrics, dependency failure log, health/readiness. */
+@Global()
+@Module({})
+export class ObservabilityModule {
+  static forRoot(config: AppConfig, logDestination?: DestinationStream): DynamicModule {
+    return {
+      module: ObservabilityModule,
+      imports: [LoggerModule.forRoot(pinoParams(config, logDestination))],
+      providers: [DependencyLog, MetricsService, HealthService],
+      exports: [DependencyLog, MetricsService, HealthService],
+    };
+  }
+}
