@@ -83,12 +83,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     const [before] = await this.store.get(user.organizationId, [user.userId]);
-    const { last } = await this.store.removeSession(
-      user.organizationId,
-      user.userId,
-      id,
-      at,
-    );
+    const { last } = await this.store.removeSession(user.organizationId, user.userId, id, at);
     if (last && before.status !== 'offline') {
       await this.changed(
         user.organizationId,

@@ -68,7 +68,12 @@ export class HandshakeService {
     const appErr =
       err instanceof AppError ? err : AppError.unavailable('Handshake could not be completed');
     this.metrics.handshakeRefused.inc({ reason: appErr.type });
-    logRefusedHandshake(this.logger, refusalCategory(appErr), this.clientAddress(socket.request), ns);
+    logRefusedHandshake(
+      this.logger,
+      refusalCategory(appErr),
+      this.clientAddress(socket.request),
+      ns,
+    );
     if (!(err instanceof AppError)) this.dependencyLog.failed('hook', 'handshake', err);
     return refusal(appErr);
   }
