@@ -59,7 +59,7 @@ export class AlertReplayHook implements OnModuleInit {
         return delivery(
           'alert:emergency',
           { alert, replayed: true },
-          { kind: 'alert', id: alert.id, inFlight: true },
+          { kind: 'alert', id: alert.id },
         );
       });
     } finally {

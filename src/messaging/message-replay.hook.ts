@@ -2,7 +2,6 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { delivery, type Delivery } from '../gateway/publisher/session.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
-import { IN_FLIGHT_MS } from '../sessions/delivery-guard.js';
 import { SessionService } from '../sessions/session.service.js';
 import { MessagingService } from './messaging.service.js';
 
@@ -35,16 +34,14 @@ export class MessageReplayHook implements OnModuleInit {
     const items = await this.messaging.replayFor(user);
     if (items.length === 0) return [];
     let messages = 0;
-    const inFlightSince = Date.now() - IN_FLIGHT_MS;
     const out = items.map((item) => {
       if (item.kind === 'message') {
         const message = item.message;
         messages++;
-        // A message young enough may still have its live broadcast in flight.
         return delivery(
           'message:new',
           { message, replayed: true },
-          { kind: 'message', id: message.id, inFlight: Date.parse(message.createdAt) > inFlightSince },
+          { kind: 'message', id: message.id, createdAt: message.createdAt },
         );
       }
       return delivery('conversation:sync-required', {

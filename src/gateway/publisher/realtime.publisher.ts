@@ -8,9 +8,9 @@ import {
 } from '../../protocol/events.js';
 import { rooms } from '../../protocol/rooms.js';
 import type { UserKey } from '../../protocol/user-key.js';
-import { deliveryKey, replayOnce } from '../../sessions/delivery-guard.js';
+import { deliveryKey, IN_FLIGHT_MS, replayOnce } from '../../sessions/delivery-guard.js';
 import type { AppNamespace, AppServer, AppSocket } from '../socket.types.js';
-import type { Delivery, Session, SessionAddress } from './session.js';
+import type { Delivery, ReplayedItem, Session, SessionAddress } from './session.js';
 
 export interface PublishOptions {
   /** Socket ids that must not receive it (e.g. the typing socket). */
@@ -167,6 +167,7 @@ export class RealtimePublisher {
     let sent = 0;
     const socket = this.socketOf(session);
     if (!socket) return 0;
+    const inFlightSince = Date.now() - IN_FLIGHT_MS;
     for (const d of deliveries) {
       if (socket.disconnected) break;
       const emit = () => (socket.emit as Emit)(d.event, d.payload);
@@ -175,9 +176,8 @@ export class RealtimePublisher {
         sent++;
         continue;
       }
-      const key =
-        d.replay.kind === 'message' ? deliveryKey.message(d.replay.id) : deliveryKey.alert(d.replay.id);
-      if (replayOnce(socket, key, d.replay.inFlight, emit)) sent++;
+      const { key, inFlight } = guardOf(d.replay, inFlightSince);
+      if (replayOnce(socket, key, inFlight, emit)) sent++;
     }
     return sent;
   }
@@ -313,4 +313,17 @@ export class RealtimePublisher {
     const ids = [...new Set(userIds)];
     return ids.map((id) => rooms.member(organizationId, id));
   }
+}
+
+/**
+ * The guard's key of a replayed item, and whether its live copy may still arrive: a message
+ * created less than IN_FLIGHT_MS ago may still have its broadcast in flight; alerts always (they
+ * are few).
+ */
+function guardOf(item: ReplayedItem, inFlightSince: number): { key: string; inFlight: boolean } {
+  if (item.kind === 'alert') return { key: deliveryKey.alert(item.id), inFlight: true };
+  return {
+    key: deliveryKey.message(item.id),
+    inFlight: Date.parse(item.createdAt) > inFlightSince,
+  };
 }

@@ -14,15 +14,24 @@ export interface Session extends SessionAddress {
 }
 
 /**
- * One event for one session, as connect hooks return it. `replay` marks an item the session may
- * also get live (§12.4): it is sent unless its live copy reached the session during the connect
- * sequence, and a live copy still in flight (`inFlight`) is dropped for the session afterwards.
+ * An item a connect hook replays that the session may also get live (§12.4): a message (its
+ * `createdAt` tells whether its live broadcast may still be in flight) or an emergency alert's
+ * first copy.
+ */
+export type ReplayedItem =
+  | { readonly kind: 'message'; readonly id: string; readonly createdAt: string }
+  | { readonly kind: 'alert'; readonly id: string };
+
+/**
+ * One event for one session, as connect hooks return it. With `replay` it is not sent when the
+ * item's live copy reached the session during its connect sequence, and a live copy still in
+ * flight is dropped for the session afterwards (the publisher applies delivery-guard.ts).
  */
 export type Delivery = {
   [E in ServerEventName]: {
     readonly event: E;
     readonly payload: ServerEventSpec[E];
-    readonly replay?: { readonly kind: 'message' | 'alert'; readonly id: string; readonly inFlight: boolean };
+    readonly replay?: ReplayedItem;
   };
 }[ServerEventName];
 
