@@ -8,27 +8,17 @@ import {
 } from '../../protocol/events.js';
 import { rooms } from '../../protocol/rooms.js';
 import type { UserKey } from '../../protocol/user-key.js';
-import { deliveryKey, IN_FLIGHT_MS, replayOnce } from '../../sessions/delivery-guard.js';
 import type { AppNamespace, AppServer, AppSocket } from '../socket.types.js';
-import type { Delivery, ReplayedItem, Session, SessionAddress } from './session.js';
+import { sendDeliveries } from './send-deliveries.js';
+import type {
+  Delivery,
+  PublishOptions,
+  Session,
+  SessionAddress,
+  UserPublishOptions,
+} from './session.js';
 
-export interface PublishOptions {
-  /** Socket ids that must not receive it (e.g. the typing socket). */
-  except?: string[];
-  /** Fire-and-forget: dropped for sockets that are not ready (typing). */
-  volatile?: boolean;
-  /** This node's sockets only (the event already reaches every node another way). */
-  local?: boolean;
-}
-
-/**
- * Deliveries addressed to users name their organization: users are reached through
- * `user:<org>:<id>` (rooms.member), never the bare `user:<id>` that equal ids of two organizations share
- * (invariant 1).
- */
-export interface UserPublishOptions extends PublishOptions {
-  organizationId: string;
-}
+export type { PublishOptions, UserPublishOptions } from './session.js';
 
 type Emit = (event: string, payload?: unknown) => boolean;
 
@@ -58,8 +48,6 @@ export class RealtimePublisher {
   namespacesFor(event: ServerEventName): NamespaceName[] {
     return isCommunicationEvent(event) ? ['/', '/communication'] : ['/'];
   }
-
-  // ── to rooms ──────────────────────────────────────────────────────────────────────────────
 
   toRooms<E extends ServerEventName>(
     roomList: string[],
@@ -143,8 +131,6 @@ export class RealtimePublisher {
     return n;
   }
 
-  // ── to one session ────────────────────────────────────────────────────────────────────────
-
   /** One event to one session of this node; false when it is not connected (any more). */
   toSession<E extends ServerEventName>(
     session: SessionAddress,
@@ -164,25 +150,9 @@ export class RealtimePublisher {
    * were sent; stops when the session is gone.
    */
   deliver(session: SessionAddress, deliveries: readonly Delivery[]): number {
-    let sent = 0;
     const socket = this.socketOf(session);
-    if (!socket) return 0;
-    const inFlightSince = Date.now() - IN_FLIGHT_MS;
-    for (const d of deliveries) {
-      if (socket.disconnected) break;
-      const emit = () => (socket.emit as Emit)(d.event, d.payload);
-      if (!d.replay) {
-        emit();
-        sent++;
-        continue;
-      }
-      const { key, inFlight } = guardOf(d.replay, inFlightSince);
-      if (replayOnce(socket, key, inFlight, emit)) sent++;
-    }
-    return sent;
+    return socket ? sendDeliveries(socket, deliveries) : 0;
   }
-
-  // ── rooms of a session (channel subscriptions) ────────────────────────────────────────────
 
   /** Adds the session to a room; false when it is not connected (any more). */
   async join(session: SessionAddress, room: string): Promise<boolean> {
@@ -203,8 +173,6 @@ export class RealtimePublisher {
   roomsOf(session: SessionAddress): ReadonlySet<string> {
     return this.socketOf(session)?.rooms ?? new Set<string>();
   }
-
-  // ── who is connected ──────────────────────────────────────────────────────────────────────
 
   /**
    * Users of `organizationId` with a session in any of the rooms on `namespace`, on every node
@@ -244,8 +212,6 @@ export class RealtimePublisher {
     }
     return out;
   }
-
-  // ── ending sessions ───────────────────────────────────────────────────────────────────────
 
   /**
    * Ends one session of this node with a server-side disconnect; with `notice`, `auth:expired`
@@ -313,17 +279,4 @@ export class RealtimePublisher {
     const ids = [...new Set(userIds)];
     return ids.map((id) => rooms.member(organizationId, id));
   }
-}
-
-/**
- * The guard's key of a replayed item, and whether its live copy may still arrive: a message
- * created less than IN_FLIGHT_MS ago may still have its broadcast in flight; alerts always (they
- * are few).
- */
-function guardOf(item: ReplayedItem, inFlightSince: number): { key: string; inFlight: boolean } {
-  if (item.kind === 'alert') return { key: deliveryKey.alert(item.id), inFlight: true };
-  return {
-    key: deliveryKey.message(item.id),
-    inFlight: Date.parse(item.createdAt) > inFlightSince,
-  };
 }

@@ -43,3 +43,21 @@ export function delivery<E extends ServerEventName>(
 ): Delivery {
   return (replay ? { event, payload, replay } : { event, payload }) as Delivery;
 }
+
+export interface PublishOptions {
+  /** Socket ids that must not receive it (e.g. the typing socket). */
+  except?: string[];
+  /** Fire-and-forget: dropped for sockets that are not ready (typing). */
+  volatile?: boolean;
+  /** This node's sockets only (the event already reaches every node another way). */
+  local?: boolean;
+}
+
+/**
+ * Deliveries addressed to users name their organization: users are reached through
+ * `user:<org>:<id>` (rooms.member), never the bare `user:<id>` that equal ids of two organizations share
+ * (invariant 1).
+ */
+export interface UserPublishOptions extends PublishOptions {
+  organizationId: string;
+}
