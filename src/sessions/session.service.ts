@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { CredentialChecks, type CredentialCheck } from '../auth/credential-checks.js';
 import type { AppNamespace, AppSocket } from '../gateway/socket.types.js';
 import type { NamespaceName } from '../protocol/constants.js';
 import { ConnectionLifecycle } from './connection-lifecycle.service.js';
@@ -12,7 +11,8 @@ import type { SessionHook } from './session-hooks.js';
  * The sessions layer as the gateways and modules use it: one entry point over its parts —
  * HandshakeService (middleware: token, checks, limits, cap), ConnectionLifecycle (§4 sequence,
  * hooks, disconnect, unknown events), SessionExpiry (deadline, `auth:refresh`) and DrainService
- * (graceful shutdown). It holds no state of its own.
+ * (graceful shutdown). It holds no state of its own. Checks on tokens (revocation) register
+ * with CredentialChecks (auth/).
  */
 @Injectable()
 export class SessionService {
@@ -21,17 +21,11 @@ export class SessionService {
     private readonly lifecycle: ConnectionLifecycle,
     private readonly expiry: SessionExpiry,
     private readonly drain: DrainService,
-    private readonly checks: CredentialChecks,
   ) {}
 
   /** A module's connect/disconnect hook (§4 order: presence 10, replay 20, sync 30, alerts 40). */
   registerHook(hook: SessionHook): void {
     this.lifecycle.registerHook(hook);
-  }
-
-  /** A check every token passes after verification (handshake, refresh, HTTP API). */
-  registerHandshakeCheck(check: CredentialCheck): void {
-    this.checks.register(check);
   }
 
   /** Called from each gateway's afterInit: installs the handshake middleware once per namespace. */
@@ -56,10 +50,6 @@ export class SessionService {
   /** Graceful shutdown: refuse new handshakes. */
   startDraining(): void {
     this.drain.start();
-  }
-
-  get isDraining(): boolean {
-    return this.drain.draining;
   }
 
   /** Graceful shutdown (§12.8): a server disconnect for every local socket, then the hooks. */
