@@ -7,6 +7,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { assertOrganizationAccess, type ApiPrincipal } from '../http/api-auth.guard.js';
 import { MembersService } from '../members/members.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
+import { TransactionRunner } from '../persistence/transaction-runner.js';
 import type { Role } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import type { Alert, AlertKind, Severity } from '../protocol/models.js';
@@ -81,6 +82,7 @@ export class AlertsService implements OnModuleInit {
     private readonly escalations: AlertEscalationsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectPinoLogger('alerts') private readonly logger: PinoLogger,
+    private readonly transactions: TransactionRunner,
   ) {}
 
   onModuleInit(): void {
@@ -213,7 +215,7 @@ export class AlertsService implements OnModuleInit {
     const id = randomUUID();
     const createdAt = new Date();
     const escalationDueAt = this.escalation.dueAt(values.kind, values.severity, createdAt);
-    const row = await this.alerts.transaction(async (tx) => {
+    const row = await this.transactions.run(async (tx) => {
       const created = await this.alerts.insert(
         { ...values, id, createdAt, createdBy: principal.userId },
         tx,
