@@ -13,6 +13,7 @@ import { AlertsModule } from './alerts/alerts.module.js';
 import { ChannelsModule } from './channels/channels.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
+import { PersistenceModule } from './persistence/persistence.module.js';
 import { PresenceModule } from './presence/presence.module.js';
 import { RevocationModule } from './revocation/revocation.module.js';
 import { RateLimitsModule } from './rate-limit/rate-limits.module.js';
@@ -24,6 +25,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         InfrastructureModule.forRoot(options),
+        PersistenceModule,
         MessagingModule,
         PresenceModule,
         RevocationModule,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryRows } from '../src/messaging/db-rows.js';
+import { queryRows } from '../src/persistence/db-rows.js';
 import { closeAll, ok, rawRequest, request, settle } from './support/client.js';
 import { conversation, GENEROUS_LIMITS, uid, user, type Client } from './support/messaging.js';
 import { startServer, type TestServer } from './support/server.js';

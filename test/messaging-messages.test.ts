@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { queryRows } from '../src/messaging/db-rows.js';
+import { queryRows } from '../src/persistence/db-rows.js';
 import { closeAll, ok, rawRequest, request, settle, waitFor } from './support/client.js';
 import { conversation, chatSuite, send, uid, user } from './support/messaging.js';
 import { startServer } from './support/server.js';

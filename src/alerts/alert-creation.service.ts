@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { assertOrganizationAccess, type ApiPrincipal } from '../auth/api-principal.js';
 import { MembersService } from '../members/members.service.js';
+import { TransactionRunner } from '../persistence/transaction-runner.js';
 import type { Role } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import type { Alert } from '../protocol/models.js';
@@ -37,6 +38,7 @@ export class AlertCreation {
     private readonly members: MembersService,
     private readonly delivery: AlertDelivery,
     private readonly audit: AuditService,
+    private readonly transactions: TransactionRunner,
   ) {}
 
   async createEmergency(
@@ -149,7 +151,7 @@ export class AlertCreation {
     const id = randomUUID();
     const createdAt = new Date();
     const escalationDueAt = this.escalation.dueAt(values.kind, values.severity, createdAt);
-    const row = await this.alerts.transaction(async (tx) => {
+    const row = await this.transactions.run(async (tx) => {
       const created = await this.alerts.insert(
         { ...values, id, createdAt, createdBy: principal.userId },
         tx,

@@ -46,10 +46,6 @@ export class AlertsRepository {
     this.activeEmergenciesStatement = activeEmergenciesQuery(database.db);
   }
 
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.database.db.transaction(fn);
-  }
-
   async insert(row: NewAlertRow, tx: Tx): Promise<AlertRow> {
     const [created] = await tx.insert(alerts).values(row).returning();
     return created;

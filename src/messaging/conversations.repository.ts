@@ -1,8 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { sql } from 'drizzle-orm';
-import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { eq, sql } from 'drizzle-orm';
+import { DATABASE, type DatabaseHandle, type Db } from '../persistence/database.js';
+import { DatabaseErrors } from '../persistence/database-errors.js';
+import { epochMs, isoFromMs, type Executor } from '../persistence/db-rows.js';
+import { conversations } from '../persistence/schema.js';
 import type { Message } from '../protocol/models.js';
-import { epochMs, isoFromMs, queryRows, type Executor } from './db-rows.js';
 import { toMessage } from './messages.repository.js';
 
 /** A conversation as stored, with its participants (they only change at creation). */
@@ -18,23 +20,23 @@ export interface ConversationRecord {
 
 interface ConversationRow {
   id: string;
-  organization_id: string;
+  organizationId: string;
   title: string | null;
-  created_by: string;
-  created_ms: number;
-  last_seq: number;
-  participant_ids: string | null;
+  createdBy: string;
+  createdMs: number;
+  lastSeq: number;
+  participantIds: string | null;
 }
 
 const toRecord = (r: ConversationRow): ConversationRecord => ({
   id: r.id,
-  organizationId: r.organization_id,
+  organizationId: r.organizationId,
   title: r.title,
-  createdBy: r.created_by,
-  createdAt: isoFromMs(r.created_ms)!,
-  lastSeq: Number(r.last_seq),
+  createdBy: r.createdBy,
+  createdAt: isoFromMs(r.createdMs)!,
+  lastSeq: Number(r.lastSeq),
   // User ids match ^[A-Za-z0-9_-]+$, so a comma-joined aggregate splits back safely on both drivers.
-  participantIds: r.participant_ids ? r.participant_ids.split(',') : [],
+  participantIds: r.participantIds ? r.participantIds.split(',') : [],
 });
 
 /** Where a `conversation:list` page ends: last activity (µs since the epoch) and id. */
@@ -53,35 +55,96 @@ export interface ListedConversation {
 }
 
 interface ListRow extends ConversationRow {
-  delivered_seq: number;
-  read_seq: number;
-  activity_us: string;
-  m_id: string | null;
-  m_seq: number | null;
-  m_sender_id: string | null;
-  m_type: string | null;
-  m_content: string | null;
-  m_metadata: unknown;
-  m_created_ms: number | null;
-  m_edited_ms: number | null;
-  m_deleted_ms: number | null;
+  deliveredSeq: number;
+  readSeq: number;
+  activityUs: string;
+  mId: string | null;
+  mSeq: number | null;
+  mSenderId: string | null;
+  mContent: string | null;
+  mMetadata: unknown;
+  mCreatedMs: number | null;
+  mEditedMs: number | null;
+  mDeletedMs: number | null;
+}
+
+/**
+ * `conversation:list` in one statement of a fixed text ($1 user, $2 organization, $3/$4 the
+ * keyset position or NULL, $5 the page size + 1). Activity = the last message's time, else the
+ * creation time, in µs; ties by id.
+ */
+const LIST_SQL = `WITH page AS (
+    SELECT c.id, c.organization_id, c.title, c.created_by,
+      (extract(epoch from c.created_at) * 1000)::float8 AS created_ms, c.last_seq,
+      p.delivered_seq, p.read_seq,
+      floor(extract(epoch from COALESCE(m.created_at, c.created_at)) * 1000000)::bigint AS activity_key,
+      m.id AS m_id, m.seq AS m_seq, m.sender_id AS m_sender_id, m.content AS m_content,
+      m.metadata AS m_metadata, (extract(epoch from m.created_at) * 1000)::float8 AS m_created_ms,
+      (extract(epoch from m.edited_at) * 1000)::float8 AS m_edited_ms,
+      (extract(epoch from m.deleted_at) * 1000)::float8 AS m_deleted_ms
+    FROM conversation_participants p
+    JOIN conversations c ON c.id = p.conversation_id AND c.organization_id = $2
+    LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
+    WHERE p.user_id = $1 AND p.organization_id = $2
+      AND ($3::bigint IS NULL
+           OR (floor(extract(epoch from COALESCE(m.created_at, c.created_at)) * 1000000)::bigint, c.id)
+              < ($3::bigint, $4::text))
+    ORDER BY activity_key DESC, c.id DESC
+    LIMIT $5
+  )
+  SELECT page.id, page.organization_id AS "organizationId", page.title, page.created_by AS "createdBy",
+    page.created_ms AS "createdMs", page.last_seq AS "lastSeq", page.delivered_seq AS "deliveredSeq",
+    page.read_seq AS "readSeq", page.activity_key::text AS "activityUs", page.m_id AS "mId",
+    page.m_seq AS "mSeq", page.m_sender_id AS "mSenderId", page.m_content AS "mContent",
+    page.m_metadata AS "mMetadata", page.m_created_ms AS "mCreatedMs",
+    page.m_edited_ms AS "mEditedMs", page.m_deleted_ms AS "mDeletedMs",
+    (SELECT string_agg(pp.user_id, ',' ORDER BY pp.user_id) FROM conversation_participants pp
+      WHERE pp.conversation_id = page.id) AS "participantIds"
+  FROM page ORDER BY page.activity_key DESC, page.id DESC`;
+
+function statements(db: Db) {
+  return {
+    byId: db
+      .select({
+        id: conversations.id,
+        organizationId: conversations.organizationId,
+        title: conversations.title,
+        createdBy: conversations.createdBy,
+        createdMs: epochMs(conversations.createdAt),
+        lastSeq: conversations.lastSeq,
+        participantIds: sql<
+          string | null
+        >`(SELECT string_agg(p.user_id, ',' ORDER BY p.user_id) FROM conversation_participants p WHERE p.conversation_id = ${conversations.id})`,
+      })
+      .from(conversations)
+      .where(eq(conversations.id, sql.placeholder('id')))
+      .prepare('conversations_by_id'),
+    lastSeq: db
+      .select({ lastSeq: conversations.lastSeq })
+      .from(conversations)
+      .where(eq(conversations.id, sql.placeholder('id')))
+      .prepare('conversations_last_seq'),
+  };
 }
 
 /** The `conversations` table: rows and the per-conversation `last_seq` allocator. */
 @Injectable()
 export class ConversationsRepository {
-  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
+  private readonly statements: ReturnType<typeof statements>;
+  private readonly errors: DatabaseErrors;
+
+  constructor(
+    @Inject(DATABASE) private readonly database: DatabaseHandle,
+    @Optional() errors?: DatabaseErrors,
+  ) {
+    this.statements = statements(database.db);
+    this.errors = errors ?? new DatabaseErrors();
+  }
 
   /** The conversation with its participant ids (sorted), or undefined. */
-  async findById(
-    id: string,
-    ex: Executor = this.database.db,
-  ): Promise<ConversationRecord | undefined> {
-    const rows = await queryRows<ConversationRow>(
-      ex,
-      sql`SELECT c.id, c.organization_id, c.title, c.created_by, ${epochMs(sql`c.created_at`)} AS created_ms, c.last_seq,
-            (SELECT string_agg(p.user_id, ',' ORDER BY p.user_id) FROM conversation_participants p WHERE p.conversation_id = c.id) AS participant_ids
-          FROM conversations c WHERE c.id = ${id}`,
+  async findById(id: string): Promise<ConversationRecord | undefined> {
+    const rows = await this.errors.run('conversation-read', () =>
+      this.statements.byId.execute({ id }),
     );
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
@@ -89,23 +152,23 @@ export class ConversationsRepository {
   /** Inserts the row unless the id exists; true when this call created it. */
   async insertIfAbsent(
     row: { id: string; organizationId: string; title: string | null; createdBy: string },
-    ex: Executor,
+    tx: Executor = this.database.db,
   ): Promise<boolean> {
-    const rows = await queryRows<{ id: string }>(
-      ex,
-      sql`INSERT INTO conversations (id, organization_id, title, created_by)
-          VALUES (${row.id}, ${row.organizationId}, ${row.title}, ${row.createdBy})
-          ON CONFLICT (id) DO NOTHING RETURNING id`,
+    const rows = await this.errors.run('conversation-create', () =>
+      tx
+        .insert(conversations)
+        .values(row)
+        .onConflictDoNothing({ target: conversations.id })
+        .returning({ id: conversations.id }),
     );
     return rows.length === 1;
   }
 
   async lastSeq(id: string): Promise<number | undefined> {
-    const rows = await queryRows<{ last_seq: number }>(
-      this.database.db,
-      sql`SELECT last_seq FROM conversations WHERE id = ${id}`,
+    const rows = await this.errors.run('conversation-read', () =>
+      this.statements.lastSeq.execute({ id }),
     );
-    return rows[0] ? Number(rows[0].last_seq) : undefined;
+    return rows[0] ? Number(rows[0].lastSeq) : undefined;
   }
 
   /**
@@ -125,50 +188,35 @@ export class ConversationsRepository {
     after: ListPosition | undefined,
     limit: number,
   ): Promise<{ items: ListedConversation[]; hasMore: boolean }> {
-    const activity = sql`floor(extract(epoch from COALESCE(m.created_at, c.created_at)) * 1000000)::bigint`;
-    const keyset = after
-      ? sql`AND (${activity}, c.id) < (${after.activityUs}::bigint, ${after.id})`
-      : sql``;
-    const rows = await queryRows<ListRow>(
-      this.database.db,
-      sql`WITH page AS (
-            SELECT c.id, c.organization_id, c.title, c.created_by, ${epochMs(sql`c.created_at`)} AS created_ms, c.last_seq,
-              p.delivered_seq, p.read_seq, ${activity} AS activity_key,
-              m.id AS m_id, m.seq AS m_seq, m.sender_id AS m_sender_id, m.type AS m_type, m.content AS m_content,
-              m.metadata AS m_metadata, ${epochMs(sql`m.created_at`)} AS m_created_ms,
-              ${epochMs(sql`m.edited_at`)} AS m_edited_ms, ${epochMs(sql`m.deleted_at`)} AS m_deleted_ms
-            FROM conversation_participants p
-            JOIN conversations c ON c.id = p.conversation_id AND c.organization_id = ${organizationId}
-            LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
-            WHERE p.user_id = ${userId} AND p.organization_id = ${organizationId} ${keyset}
-            ORDER BY activity_key DESC, c.id DESC
-            LIMIT ${limit + 1}
-          )
-          SELECT page.*, page.activity_key::text AS activity_us,
-            (SELECT string_agg(pp.user_id, ',' ORDER BY pp.user_id) FROM conversation_participants pp WHERE pp.conversation_id = page.id) AS participant_ids
-          FROM page ORDER BY page.activity_key DESC, page.id DESC`,
+    const rows = await this.errors.run('conversation-list', () =>
+      this.database.prepared<ListRow>('conversations_list', LIST_SQL, [
+        userId,
+        organizationId,
+        after?.activityUs ?? null,
+        after?.id ?? null,
+        limit + 1,
+      ]),
     );
     const items = rows.slice(0, limit).map((r): ListedConversation => ({
       record: toRecord(r),
-      deliveredSeq: Number(r.delivered_seq),
-      readSeq: Number(r.read_seq),
+      deliveredSeq: Number(r.deliveredSeq),
+      readSeq: Number(r.readSeq),
       lastMessage:
-        r.m_id === null
+        r.mId === null
           ? null
           : toMessage({
-              id: r.m_id,
-              conversation_id: r.id,
-              seq: Number(r.m_seq),
-              sender_id: r.m_sender_id ?? '',
-              organization_id: r.organization_id,
-              type: r.m_type ?? 'text',
-              content: r.m_content ?? '',
-              metadata: r.m_metadata,
-              created_ms: Number(r.m_created_ms),
-              edited_ms: r.m_edited_ms,
-              deleted_ms: r.m_deleted_ms,
+              id: r.mId,
+              conversationId: r.id,
+              seq: Number(r.mSeq),
+              senderId: r.mSenderId ?? '',
+              organizationId: r.organizationId,
+              content: r.mContent ?? '',
+              metadata: r.mMetadata,
+              createdMs: Number(r.mCreatedMs),
+              editedMs: r.mEditedMs,
+              deletedMs: r.mDeletedMs,
             }),
-      position: { activityUs: String(r.activity_us), id: r.id },
+      position: { activityUs: String(r.activityUs), id: r.id },
     }));
     return { items, hasMore: rows.length > limit };
   }

@@ -1,8 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
-import { AppError } from '../protocol/errors.js';
+import { DatabaseErrors } from '../persistence/database-errors.js';
+import { classifyDatabaseError, notStorable } from '../persistence/sqlstate.js';
 import type { Message } from '../protocol/models.js';
-import { DEADLOCK, SERIALIZATION_FAILURE, sqlState, UNIQUE_VIOLATION } from './db-rows.js';
 import { MessagesRepository, type NewMessage } from './messages.repository.js';
 
 /** What became of one submitted message: stored now, or its id was already taken. */
@@ -41,6 +41,10 @@ export const WRITE_CONCURRENCY = 2;
  * is split in halves until each message has its own answer: a single message whose id exists
  * resolves `{duplicate: true}`, one the database refuses fails alone (VALIDATION_ERROR), and every
  * other message of the batch is stored.
+ *
+ * It is the write side of the messages repository: it reads the database handle for its
+ * concurrency only, and what it rejects with is an AppError (persistence/sqlstate.ts), never a
+ * driver error.
  */
 @Injectable()
 export class MessageWriter {
@@ -50,12 +54,15 @@ export class MessageWriter {
   private running = 0;
   private scheduled = false;
   private readonly concurrency: number;
+  private readonly errors: DatabaseErrors;
 
   constructor(
-    @Inject(DATABASE) private readonly database: DatabaseHandle,
+    @Inject(DATABASE) database: DatabaseHandle,
     private readonly messages: MessagesRepository,
+    @Optional() errors?: DatabaseErrors,
   ) {
     this.concurrency = Math.min(WRITE_CONCURRENCY, database.concurrency);
+    this.errors = errors ?? new DatabaseErrors();
   }
 
   /** Resolves after the message is committed (or known to be a duplicate). */
@@ -120,55 +127,37 @@ export class MessageWriter {
       for (const p of group) {
         const m = byId.get(p.input.id);
         if (m) p.resolve({ stored: m });
-        else p.reject(new Error('message not stored (conversation missing)'));
+        else
+          p.reject(
+            this.errors.map(
+              'message-write',
+              new Error('message not stored (conversation missing)'),
+            ),
+          );
       }
     } catch (err) {
-      const state = sqlState(err);
-      if (group.length > 1 && rowSpecific(state)) {
+      const failure = classifyDatabaseError(err);
+      if (group.length > 1 && failure !== 'unavailable') {
         // One row the database refuses (a repeated id, a value it cannot store) or a lost lock
         // race fails the whole statement: split it, so every other message is still written and
         // only the refused one fails (§12.3). Halves keep the cost at O(bad rows × log n)
-        // statements; a conversation's messages stay in arrival order (first half first).
+        // statements; a conversation's messages stay in arrival order (first half first). A lost
+        // connection (no SQLSTATE, class 08, 57P01) is not split: each row would only fail again.
         const half = Math.ceil(group.length / 2);
         await this.writeGroup(group.slice(0, half));
         await this.writeGroup(group.slice(half));
         return;
       }
-      if (group.length === 1 && state === UNIQUE_VIOLATION) {
+      if (group.length === 1 && failure === 'duplicate') {
         group[0].resolve({ duplicate: true });
         return;
       }
-      if (group.length === 1 && refusedValue(state)) {
-        group[0].reject(
-          AppError.validation(
-            [{ field: '$', constraints: ['storable'] }],
-            'The message could not be stored',
-          ),
-        );
+      if (group.length === 1 && failure === 'refused-value') {
+        group[0].reject(notStorable('The message could not be stored'));
         return;
       }
-      for (const p of group) p.reject(err);
+      const answer = this.errors.map('message-write', err);
+      for (const p of group) p.reject(answer);
     }
   }
-}
-
-/**
- * SQLSTATEs that belong to a row rather than to the connection or the database: class 22 (data
- * exception: a character or value the database cannot store), class 23 (integrity: a repeated id)
- * and the two lock races. A lost connection (class 08, 57P01, no SQLSTATE at all) is not one of
- * them: retrying rows one by one would only fail again.
- */
-function rowSpecific(state: string | undefined): boolean {
-  if (state === undefined) return false;
-  return (
-    refusedValue(state) ||
-    state.startsWith('23') ||
-    state === DEADLOCK ||
-    state === SERIALIZATION_FAILURE
-  );
-}
-
-/** A value the database refuses to store (class 22, data exception; or a check violation). */
-function refusedValue(state: string | undefined): boolean {
-  return state !== undefined && (state.startsWith('22') || state === '23514');
 }

@@ -1,8 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { sql, type SQL } from 'drizzle-orm';
-import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { and, asc, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
+import { DATABASE, type DatabaseHandle, type Db } from '../persistence/database.js';
+import { DatabaseErrors } from '../persistence/database-errors.js';
+import { epochMs, isoFromMs, jsonObject, type Executor } from '../persistence/db-rows.js';
+import { messages } from '../persistence/schema.js';
 import type { Message } from '../protocol/models.js';
-import { epochMs, isoFromMs, jsonObject, queryRows, type Executor } from './db-rows.js';
 
 /** A message to store; its seq is allocated by the insert. */
 export interface NewMessage {
@@ -14,41 +16,48 @@ export interface NewMessage {
   metadata: Record<string, unknown>;
 }
 
+/** A stored message as selected: times as epoch milliseconds (db-rows.ts `epochMs`). */
 export interface MessageRow {
   id: string;
-  conversation_id: string;
+  conversationId: string;
   seq: number;
-  sender_id: string;
-  organization_id: string;
-  type: string;
+  senderId: string;
+  organizationId: string;
   content: string;
   metadata: unknown;
-  created_ms: number;
-  edited_ms: number | null;
-  deleted_ms: number | null;
+  createdMs: number;
+  editedMs: number | null;
+  deletedMs: number | null;
 }
 
-/** The message columns in wire order; `alias` is the table or CTE name. */
-const columns = (alias: string): SQL => {
-  const a = sql.raw(alias);
-  return sql`${a}.id, ${a}.conversation_id, ${a}.seq, ${a}.sender_id, ${a}.organization_id, ${a}.type, ${a}.content, ${a}.metadata,
-    ${epochMs(sql`${a}.created_at`)} AS created_ms, ${epochMs(sql`${a}.edited_at`)} AS edited_ms, ${epochMs(sql`${a}.deleted_at`)} AS deleted_ms`;
+/** The message columns of the builder's selects and RETURNING clauses. */
+const columns = {
+  id: messages.id,
+  conversationId: messages.conversationId,
+  seq: messages.seq,
+  senderId: messages.senderId,
+  organizationId: messages.organizationId,
+  content: messages.content,
+  metadata: messages.metadata,
+  createdMs: epochMs(messages.createdAt),
+  editedMs: epochMs(messages.editedAt),
+  deletedMs: epochMs(messages.deletedAt),
 };
 
 /** Row → wire shape. A deleted message is served with empty content and metadata everywhere. */
 export function toMessage(r: MessageRow): Message {
-  const deletedAt = isoFromMs(r.deleted_ms);
+  const deletedAt = isoFromMs(r.deletedMs);
   return {
     id: r.id,
-    conversationId: r.conversation_id,
+    conversationId: r.conversationId,
     seq: Number(r.seq),
-    senderId: r.sender_id,
-    organizationId: r.organization_id,
+    senderId: r.senderId,
+    organizationId: r.organizationId,
     type: 'text',
     content: deletedAt ? '' : r.content,
     metadata: deletedAt ? {} : jsonObject(r.metadata),
-    createdAt: isoFromMs(r.created_ms)!,
-    editedAt: isoFromMs(r.edited_ms),
+    createdAt: isoFromMs(r.createdMs)!,
+    editedAt: isoFromMs(r.editedMs),
     deletedAt,
   };
 }
@@ -59,10 +68,77 @@ export interface MessagePage {
   hasMore: boolean;
 }
 
-/** The `messages` table. */
+const INSERT_BATCH_SQL =
+  'SELECT id, seq, created_ms FROM insert_message_batch($1, $2, $3, $4, $5, $6)';
+
+/**
+ * Replay in one statement of a fixed text (the windows travel as two arrays): for each
+ * (conversation, delivered cursor) the messages above the cursor, by conversation and seq.
+ */
+const ABOVE_SQL = `SELECT m.id, m.conversation_id AS "conversationId", m.seq, m.sender_id AS "senderId",
+       m.organization_id AS "organizationId", m.content, m.metadata,
+       (extract(epoch from m.created_at) * 1000)::float8 AS "createdMs",
+       (extract(epoch from m.edited_at) * 1000)::float8 AS "editedMs",
+       (extract(epoch from m.deleted_at) * 1000)::float8 AS "deletedMs"
+  FROM unnest($1::text[], $2::int[]) AS w(conversation_id, after_seq)
+  JOIN messages m ON m.conversation_id = w.conversation_id AND m.seq > w.after_seq
+ ORDER BY m.conversation_id, m.seq`;
+
+/** The reads every join, page and duplicate check repeats, built once (drizzle's builder allocates per build). */
+function statements(db: Db) {
+  return {
+    byId: db
+      .select(columns)
+      .from(messages)
+      .where(eq(messages.id, sql.placeholder('id')))
+      .prepare('messages_by_id'),
+    after: db
+      .select(columns)
+      .from(messages)
+      .where(
+        and(
+          eq(messages.conversationId, sql.placeholder('conversationId')),
+          gt(messages.seq, sql.placeholder('seq')),
+        ),
+      )
+      .orderBy(asc(messages.seq))
+      .limit(sql.placeholder('limit'))
+      .prepare('messages_after'),
+    before: db
+      .select(columns)
+      .from(messages)
+      .where(
+        and(
+          eq(messages.conversationId, sql.placeholder('conversationId')),
+          lt(messages.seq, sql.placeholder('seq')),
+        ),
+      )
+      .orderBy(desc(messages.seq))
+      .limit(sql.placeholder('limit'))
+      .prepare('messages_before'),
+    newest: db
+      .select(columns)
+      .from(messages)
+      .where(eq(messages.conversationId, sql.placeholder('conversationId')))
+      .orderBy(desc(messages.seq))
+      .limit(sql.placeholder('limit'))
+      .prepare('messages_newest'),
+  };
+}
+
+/** The `messages` table. Failures leave as AppErrors (persistence/database-errors.ts). */
 @Injectable()
 export class MessagesRepository {
-  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
+  private readonly statements: ReturnType<typeof statements>;
+  private readonly errors: DatabaseErrors;
+
+  constructor(
+    @Inject(DATABASE) private readonly database: DatabaseHandle,
+    @Optional() errors?: DatabaseErrors,
+  ) {
+    this.statements = statements(database.db);
+    this.errors = errors ?? new DatabaseErrors();
+  }
 
   /**
    * Stores several messages in ONE statement (one implicit transaction), the SQL function
@@ -73,15 +149,18 @@ export class MessagesRepository {
    * gapless and unique. A repeated id fails the whole statement with a unique violation (nothing
    * written).
    *
-   * The batch travels as arrays and the function keeps its plan for the session: planning the
-   * statement cost PostgreSQL more than running it, and PGlite twice as much. Only the id, seq and
-   * creation time come back; the rest of each message is what was sent.
+   * The batch travels as arrays, in a prepared statement (the function keeps its plan for the
+   * session): planning the statement cost PostgreSQL more than running it, and PGlite twice as
+   * much. Only the id, seq and creation time come back; the rest of each message is what was sent.
+   *
+   * Unlike the other methods this one throws the driver's error as it is: MessageWriter splits a
+   * failed batch by what the database refused (persistence/sqlstate.ts) and maps the rest.
    */
   async insertBatch(batch: NewMessage[]): Promise<Message[]> {
     if (batch.length === 0) return [];
     const rows = await this.database.prepared<{ id: string; seq: number; created_ms: number }>(
       'insert_message_batch',
-      'SELECT id, seq, created_ms FROM insert_message_batch($1, $2, $3, $4, $5, $6)',
+      INSERT_BATCH_SQL,
       [
         batch.map((m) => m.id),
         batch.map((m) => m.conversationId),
@@ -114,19 +193,14 @@ export class MessagesRepository {
   }
 
   async findById(id: string): Promise<Message | undefined> {
-    const rows = await queryRows<MessageRow>(
-      this.database.db,
-      sql`SELECT ${columns('messages')} FROM messages WHERE id = ${id}`,
-    );
+    const rows = await this.errors.run('message-read', () => this.statements.byId.execute({ id }));
     return rows[0] ? toMessage(rows[0]) : undefined;
   }
 
   /** Messages with `seq > afterSeq`, oldest first; `hasMore` when newer ones exist beyond the page. */
   async after(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
-    const rows = await queryRows<MessageRow>(
-      this.database.db,
-      sql`SELECT ${columns('messages')} FROM messages WHERE conversation_id = ${conversationId} AND seq > ${afterSeq}
-          ORDER BY seq ASC LIMIT ${limit + 1}`,
+    const rows = await this.errors.run('message-page', () =>
+      this.statements.after.execute({ conversationId, seq: afterSeq, limit: limit + 1 }),
     );
     return { messages: rows.slice(0, limit).map(toMessage), hasMore: rows.length > limit };
   }
@@ -137,11 +211,10 @@ export class MessagesRepository {
     beforeSeq: number | undefined,
     limit: number,
   ): Promise<MessagePage> {
-    const bound = beforeSeq === undefined ? sql`` : sql` AND seq < ${beforeSeq}`;
-    const rows = await queryRows<MessageRow>(
-      this.database.db,
-      sql`SELECT ${columns('messages')} FROM messages WHERE conversation_id = ${conversationId}${bound}
-          ORDER BY seq DESC LIMIT ${limit + 1}`,
+    const rows = await this.errors.run('message-page', () =>
+      beforeSeq === undefined
+        ? this.statements.newest.execute({ conversationId, limit: limit + 1 })
+        : this.statements.before.execute({ conversationId, seq: beforeSeq, limit: limit + 1 }),
     );
     return {
       messages: rows.slice(0, limit).reverse().map(toMessage),
@@ -153,24 +226,28 @@ export class MessagesRepository {
   async editContent(
     id: string,
     content: string,
-    ex: Executor = this.database.db,
+    tx: Executor = this.database.db,
   ): Promise<Message | undefined> {
-    const rows = await queryRows<MessageRow>(
-      ex,
-      sql`UPDATE messages SET content = ${content}, edited_at = now() WHERE id = ${id} AND deleted_at IS NULL
-          RETURNING ${columns('messages')}`,
+    const [row] = await this.errors.run('message-edit', () =>
+      tx
+        .update(messages)
+        .set({ content, editedAt: sql`now()` })
+        .where(and(eq(messages.id, id), isNull(messages.deletedAt)))
+        .returning(columns),
     );
-    return rows[0] ? toMessage(rows[0]) : undefined;
+    return row ? toMessage(row) : undefined;
   }
 
   /** Soft delete: the content and metadata are erased in storage; undefined when already deleted. */
-  async softDelete(id: string, ex: Executor = this.database.db): Promise<Message | undefined> {
-    const rows = await queryRows<MessageRow>(
-      ex,
-      sql`UPDATE messages SET content = '', metadata = '{}'::jsonb, deleted_at = now() WHERE id = ${id} AND deleted_at IS NULL
-          RETURNING ${columns('messages')}`,
+  async softDelete(id: string, tx: Executor = this.database.db): Promise<Message | undefined> {
+    const [row] = await this.errors.run('message-delete', () =>
+      tx
+        .update(messages)
+        .set({ content: '', metadata: {}, deletedAt: sql`now()` })
+        .where(and(eq(messages.id, id), isNull(messages.deletedAt)))
+        .returning(columns),
     );
-    return rows[0] ? toMessage(rows[0]) : undefined;
+    return row ? toMessage(row) : undefined;
   }
 
   /**
@@ -179,15 +256,11 @@ export class MessagesRepository {
    */
   async above(windows: Array<{ conversationId: string; afterSeq: number }>): Promise<Message[]> {
     if (windows.length === 0) return [];
-    const values = sql.join(
-      windows.map((w) => sql`(${w.conversationId}::text, ${w.afterSeq}::int)`),
-      sql`, `,
-    );
-    const rows = await queryRows<MessageRow>(
-      this.database.db,
-      sql`SELECT ${columns('m')} FROM messages m JOIN (VALUES ${values}) AS w(conversation_id, after_seq)
-            ON m.conversation_id = w.conversation_id AND m.seq > w.after_seq
-          ORDER BY m.conversation_id, m.seq`,
+    const rows = await this.errors.run('message-replay', () =>
+      this.database.prepared<MessageRow>('messages_above', ABOVE_SQL, [
+        windows.map((w) => w.conversationId),
+        windows.map((w) => w.afterSeq),
+      ]),
     );
     return rows.map(toMessage);
   }

@@ -1,17 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { PinoLogger } from 'nestjs-pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshPglite } from '../../test/support/server.js';
 import { AuditService } from '../audit/audit.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import type { DatabaseHandle } from '../persistence/database.js';
+import { openPglite, type DatabaseHandle } from '../persistence/database.js';
+import { DatabaseErrors } from '../persistence/database-errors.js';
+import { TransactionRunner } from '../persistence/transaction-runner.js';
 import { AppError } from '../protocol/errors.js';
 import type { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
+import { ConversationCache } from './conversation-cache.js';
 import { ConversationsRepository } from './conversations.repository.js';
+import { ConversationsService } from './conversations.service.js';
+import { MessageReplayService } from './message-replay.service.js';
 import { MessageWriter } from './message-writer.js';
 import { MessagesRepository } from './messages.repository.js';
+import { MessagesService } from './messages.service.js';
 import { MessagingService } from './messaging.service.js';
 import { ParticipantsRepository } from './participants.repository.js';
+import { ReceiptsService } from './receipts.service.js';
+import { TypingService } from './typing.service.js';
 
 /** Records what the service asked to deliver, instead of emitting. */
 class FakePublisher {
@@ -34,18 +41,39 @@ const silent = {
   error: () => undefined,
 } as unknown as PinoLogger;
 
-function build(handle: DatabaseHandle, publisher: FakePublisher): MessagingService {
-  const messages = new MessagesRepository(handle);
+/** The messaging services wired by hand, as the module wires them, on a database of their own. */
+function build(handle: DatabaseHandle, fake: FakePublisher): MessagingService {
+  const errors = new DatabaseErrors();
+  const transactions = new TransactionRunner(handle, errors);
+  const conversations = new ConversationsRepository(handle, errors);
+  const participants = new ParticipantsRepository(handle, errors);
+  const messages = new MessagesRepository(handle, errors);
+  const metrics = new MetricsService();
+  const cache = new ConversationCache(conversations, metrics);
+  const publisher = fake as unknown as RealtimePublisher;
   return new MessagingService(
-    handle,
-    new ConversationsRepository(handle),
-    new ParticipantsRepository(handle),
-    messages,
-    new MessageWriter(handle, messages),
-    publisher as unknown as RealtimePublisher,
-    new AuditService(handle, silent),
-    new MetricsService(),
-    silent,
+    new ConversationsService(
+      transactions,
+      conversations,
+      participants,
+      messages,
+      cache,
+      publisher,
+      silent,
+    ),
+    new MessagesService(
+      transactions,
+      messages,
+      new MessageWriter(handle, messages, errors),
+      cache,
+      publisher,
+      new AuditService(handle, silent),
+      metrics,
+      silent,
+    ),
+    new ReceiptsService(participants, cache, publisher),
+    new TypingService(cache, publisher),
+    new MessageReplayService(participants, messages),
   );
 }
 
@@ -56,7 +84,7 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
   const alice = { userId: 'alice', organizationId: 'o1', role: 'staff' as const };
   const bob = { userId: 'bob', organizationId: 'o1', role: 'staff' as const };
   beforeAll(async () => {
-    handle = await freshPglite();
+    handle = await openPglite({});
     publisher = new FakePublisher();
     sut = build(handle, publisher);
   });
@@ -164,7 +192,7 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
   });
 
   it('a storage failure answers SERVICE_UNAVAILABLE and delivers nothing', async () => {
-    const own = await freshPglite();
+    const own = await openPglite({});
     const pub = new FakePublisher();
     const svc = build(own, pub);
     const { conversation } = await svc.create(alice, { participantIds: ['bob'] });
@@ -176,5 +204,24 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).type).toBe('SERVICE_UNAVAILABLE');
     expect(pub.calls).toEqual([]);
+  });
+
+  it('a value the database refuses answers VALIDATION_ERROR storable, without the value', async () => {
+    const { conversation } = await sut.create(alice, { participantIds: ['bob'] });
+    const { message } = await sut.send(alice, {
+      messageId: randomUUID(),
+      conversationId: conversation.id,
+      content: 'before',
+    });
+    publisher.calls = [];
+    // U+0000 cannot be stored in text (SQLSTATE 22P05 / 22021); validation is bypassed on purpose.
+    const err = await sut
+      .edit(alice, { messageId: message.id, content: 'secret\u0000x' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).type).toBe('VALIDATION_ERROR');
+    expect((err as AppError).details).toEqual([{ field: '$', constraints: ['storable'] }]);
+    expect(JSON.stringify(err) + String((err as Error).message)).not.toContain('secret');
+    expect(publisher.calls).toEqual([]);
   });
 });

@@ -32,10 +32,6 @@ export class NotificationsRepository {
     this.unreadStatement = unreadQuery(database.db);
   }
 
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.database.db.transaction(fn);
-  }
-
   async insertMany(rows: NewNotificationRow[], tx: Tx): Promise<void> {
     for (let i = 0; i < rows.length; i += 500)
       await tx.insert(notifications).values(rows.slice(i, i + 500));

@@ -4,6 +4,7 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AuditService, type AuditRecord } from '../audit/audit.service.js';
 import { assertOrganizationAccess, type ApiPrincipal } from '../auth/api-principal.js';
 import { MembersService } from '../members/members.service.js';
+import { TransactionRunner } from '../persistence/transaction-runner.js';
 import { NOTIFICATION_SYNC_LIMIT } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import type { Notification, Priority } from '../protocol/models.js';
@@ -45,6 +46,7 @@ export class NotificationsService implements OnModuleInit {
     private readonly sessions: SessionService,
     private readonly audit: AuditService,
     @InjectPinoLogger('notifications') private readonly logger: PinoLogger,
+    private readonly transactions: TransactionRunner,
   ) {}
 
   onModuleInit(): void {
@@ -101,7 +103,7 @@ export class NotificationsService implements OnModuleInit {
       },
     }));
     if (rows.length > 0) {
-      await this.repository.transaction(async (tx) => {
+      await this.transactions.run(async (tx) => {
         await this.repository.insertMany(rows, tx);
         for (let i = 0; i < audits.length; i += 500)
           await this.audit.record(audits.slice(i, i + 500), tx);

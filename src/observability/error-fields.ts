@@ -1,4 +1,7 @@
-import { AppError } from '../protocol/errors.js';
+import type { AppError } from '../protocol/errors.js';
+import { sqlStateOf, toAppError } from '../persistence/sqlstate.js';
+
+export { sqlStateOf };
 
 /**
  * What a log line may say about an error (§12.3): its class, and for a database error the
@@ -37,15 +40,6 @@ function nameOf(e: unknown): string {
   return typeof e;
 }
 
-/** SQLSTATE of a driver error, also when drizzle wrapped it. */
-export function sqlStateOf(err: unknown): string | undefined {
-  for (const e of chain(err)) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && SQLSTATE.test(code)) return code;
-  }
-  return undefined;
-}
-
 /**
  * True for anything that came from the database or its connection: a SQLSTATE anywhere in the
  * cause chain, a drizzle query error, or node-postgres' connection-lost errors.
@@ -68,17 +62,12 @@ export function isDatabaseError(err: unknown): boolean {
 }
 
 /**
- * The answer for a database error no service mapped: a value the database refuses to store
- * (SQLSTATE class 22, data exception) is the client's input, VALIDATION_ERROR `storable` on `$`;
- * anything else (a lost connection, a refusal of the database itself) SERVICE_UNAVAILABLE.
+ * The answer for a database error no repository mapped (the filters' last resort): the same rules
+ * as the repositories (`toAppError`, persistence/sqlstate.ts) — a value the database refuses to
+ * store is VALIDATION_ERROR `storable` on `$`, anything else SERVICE_UNAVAILABLE.
  */
 export function databaseAnswer(err: unknown): AppError {
-  if (sqlStateOf(err)?.startsWith('22'))
-    return AppError.validation(
-      [{ field: '$', constraints: ['storable'] }],
-      'A value could not be stored',
-    );
-  return AppError.unavailable('Storage unavailable');
+  return toAppError(err);
 }
 
 /** Loggable fields of any error: class, SQLSTATE, constraint name and (non-database) stack frames. */
