@@ -21,12 +21,10 @@ import { MemoryRateLimitStore } from './rate-limit/memory-rate-limit.store.js';
 import { RedisRateLimitStore } from './rate-limit/redis-rate-limit.store.js';
 import { RedisService } from './redis/redis.service.js';
 import { EventOutcomes } from './gateway/event-outcomes.js';
-import { HotEventRouter } from './gateway/hot-events.js';
 import { InFlightTracker } from './gateway/in-flight.js';
 import { RedisConnectionCounter } from './sessions/redis-connection-counter.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit/rate-limit.store.js';
 import { RateLimitService } from './rate-limit/rate-limit.service.js';
-import { WsThrottleGuard } from './rate-limit/ws-throttle.guard.js';
 import {
   CONNECTION_COUNTER,
   MemoryConnectionCounter,
@@ -92,7 +90,6 @@ export class InfrastructureModule {
         RedisService,
         InFlightTracker,
         EventOutcomes,
-        HotEventRouter,
         {
           provide: RATE_LIMIT_STORE,
           inject: [RedisService],
@@ -128,7 +125,6 @@ export class InfrastructureModule {
         AuditService,
         TokenVerifier,
         RateLimitService,
-        WsThrottleGuard,
         RealtimePublisher,
         SessionService,
         InfrastructureLifecycle,
@@ -142,13 +138,11 @@ export class InfrastructureModule {
         RedisService,
         InFlightTracker,
         EventOutcomes,
-        HotEventRouter,
         MetricsService,
         HealthService,
         AuditService,
         TokenVerifier,
         RateLimitService,
-        WsThrottleGuard,
         RealtimePublisher,
         SessionService,
       ],

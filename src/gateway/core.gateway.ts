@@ -1,7 +1,5 @@
 import {
-  MessageBody,
-  ConnectedSocket,
-  SubscribeMessage,
+  WebSocketGateway,
   type OnGatewayConnection,
   type OnGatewayDisconnect,
   type OnGatewayInit,
@@ -15,11 +13,13 @@ import type { NamespaceName } from '../protocol/constants.js';
 import { ChannelService } from '../channels/channel.service.js';
 import { closeDeliveryGuard, openDeliveryGuard } from '../sessions/delivery-guard.js';
 import { SessionService } from '../sessions/session.service.js';
-import { AckPresent } from './ack-present.decorator.js';
-import { RealtimeGateway } from './realtime-gateway.decorator.js';
+import { RealtimeEvent, RealtimeGateway } from './router/realtime-event.decorator.js';
 import type { AppNamespace, AppServer, AppSocket } from './socket.types.js';
 
-/** Lifecycle and the events both namespaces serve: `ping` and `auth:refresh`. */
+/**
+ * Lifecycle of a namespace (Nest gateway hooks: handshake middleware, §4 connection sequence,
+ * disconnect) and the events both namespaces serve: `ping` and `auth:refresh`.
+ */
 abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   protected abstract readonly namespace: NamespaceName;
 
@@ -61,11 +61,8 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
     return this.sessions.onDisconnect(socket, this.namespace, reason);
   }
 
-  @SubscribeMessage('ping')
-  ping(
-    @ConnectedSocket() socket: AppSocket,
-    @AckPresent() hasAck: boolean,
-  ): ClientAckData<'ping'> | undefined {
+  @RealtimeEvent('ping', { dto: null })
+  ping(socket: AppSocket, _body: unknown, hasAck: boolean): ClientAckData<'ping'> | undefined {
     const serverTime = new Date().toISOString();
     if (!hasAck) {
       socket.emit('pong', { serverTime });
@@ -74,16 +71,14 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
     return { pong: true, serverTime };
   }
 
-  @SubscribeMessage('auth:refresh')
-  refresh(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: AuthRefreshDto,
-  ): Promise<ClientAckData<'auth:refresh'>> {
+  @RealtimeEvent('auth:refresh', { dto: AuthRefreshDto })
+  refresh(socket: AppSocket, body: AuthRefreshDto): Promise<ClientAckData<'auth:refresh'>> {
     return this.sessions.refresh(socket, body.token);
   }
 }
 
-@RealtimeGateway('/')
+@WebSocketGateway()
+@RealtimeGateway(['/'])
 export class RootGateway extends CoreGatewayBase {
   protected readonly namespace = '/' as const;
 
@@ -96,24 +91,19 @@ export class RootGateway extends CoreGatewayBase {
     super(sessions, config, logger);
   }
 
-  @SubscribeMessage('subscribe')
-  subscribe(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: ChannelDto,
-  ): Promise<ClientAckData<'subscribe'>> {
+  @RealtimeEvent('subscribe', { dto: ChannelDto })
+  subscribe(socket: AppSocket, body: ChannelDto): Promise<ClientAckData<'subscribe'>> {
     return this.channels.subscribe(socket, body.channel);
   }
 
-  @SubscribeMessage('unsubscribe')
-  unsubscribe(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: ChannelDto,
-  ): Promise<ClientAckData<'unsubscribe'>> {
+  @RealtimeEvent('unsubscribe', { dto: ChannelDto })
+  unsubscribe(socket: AppSocket, body: ChannelDto): Promise<ClientAckData<'unsubscribe'>> {
     return this.channels.unsubscribe(socket, body.channel);
   }
 }
 
-@RealtimeGateway('/communication')
+@WebSocketGateway({ namespace: '/communication' })
+@RealtimeGateway(['/communication'])
 export class CommunicationGateway extends CoreGatewayBase {
   protected readonly namespace = '/communication' as const;
 

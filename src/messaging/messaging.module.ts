@@ -3,7 +3,7 @@ import { ConversationsRepository } from './conversations.repository.js';
 import { MessageReplayHook } from './message-replay.hook.js';
 import { MessageWriter } from './message-writer.js';
 import { MessagesRepository } from './messages.repository.js';
-import { CommunicationMessagingGateway, RootMessagingGateway } from './messaging.gateway.js';
+import { MessagingGateway } from './messaging.gateway.js';
 import { MessagingService } from './messaging.service.js';
 import { ParticipantsRepository } from './participants.repository.js';
 
@@ -16,8 +16,7 @@ import { ParticipantsRepository } from './participants.repository.js';
     MessageWriter,
     MessagingService,
     MessageReplayHook,
-    RootMessagingGateway,
-    CommunicationMessagingGateway,
+    MessagingGateway,
   ],
   exports: [MessagingService],
 })
