@@ -11,7 +11,7 @@ import type { Role } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import type { Alert, AlertKind, Severity } from '../protocol/models.js';
 import { rooms } from '../protocol/rooms.js';
-import { deliveryKey, replayOnce } from '../sessions/delivery-guard.js';
+import { deliveryKey, replayOnce } from '../gateway/engine/delivery-guard.js';
 import { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { SessionService } from '../sessions/session.service.js';

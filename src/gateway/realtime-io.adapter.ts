@@ -7,10 +7,8 @@ import type { IncomingMessage } from 'node:http';
 import type { AppConfig } from '../config/config.js';
 import { isOriginAllowed } from './origin.js';
 import { EventRouter } from './router/event-router.js';
-import { installWebSocketCorking } from './ws-corking.js';
-import { installSlowConsumerGuard } from './slow-consumer.js';
+import { finishEngine, prepareEngine } from './engine/engine.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import { installDeliveryGuard } from '../sessions/delivery-guard.js';
 import type { AppNamespace, AppServer } from './socket.types.js';
 
 const DISCONNECT_CALLBACKS = Symbol('disconnectCallbacks');
@@ -70,23 +68,21 @@ export class RealtimeIoAdapter extends IoAdapter {
 
   override createIOServer(port: number, _options?: ServerOptions): AppServer {
     if (this.server) return this.server;
-    installWebSocketCorking();
-    installDeliveryGuard();
-    const options = this.serverOptions();
+    const options = { ...this.serverOptions(), adapter: prepareEngine() };
     const server: AppServer =
       this.httpServer && port === 0
         ? new Server(this.httpServer as import('node:http').Server, options)
         : new Server(port, options);
     this.server = server;
+    this.onServer(server);
     const metrics = this.app.get(MetricsService, { strict: false });
-    installSlowConsumerGuard(server.engine, {
+    finishEngine(server, {
       maxBufferedBytes: this.config.ws.maxBufferedBytes,
       onDrop: (bufferedBytes) => {
         metrics.slowConsumersDropped.inc();
         RealtimeIoAdapter.logger.warn(`slow consumer disconnected (${bufferedBytes} bytes queued)`);
       },
     });
-    this.onServer(server);
     return server;
   }
 

@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { SessionContext } from '../sessions/session-hooks.js';
-import { deliveryKey, IN_FLIGHT_MS, replayOnce } from '../sessions/delivery-guard.js';
+import { deliveryKey, IN_FLIGHT_MS, replayOnce } from '../gateway/engine/delivery-guard.js';
 import { SessionService } from '../sessions/session.service.js';
 import { MessagingService } from './messaging.service.js';
 
