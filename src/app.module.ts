@@ -2,9 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { ChannelService } from './channels/channel.service.js';
 import { CommunicationGateway, RootGateway } from './gateway/core.gateway.js';
-import { EventInterceptor } from './gateway/event.interceptor.js';
-import { WsExceptionsFilter } from './gateway/ws-exceptions.filter.js';
-import { WsValidationPipe } from './gateway/ws-validation.pipe.js';
+import { EventRouterModule } from './gateway/router/event-router.module.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { DemoModule } from './demo/demo.module.js';
 import { InfrastructureModule, type AppOptions } from './infrastructure.module.js';
@@ -26,6 +24,7 @@ export class AppModule {
       imports: [
         InfrastructureModule.forRoot(options),
         PersistenceModule,
+        EventRouterModule,
         MessagingModule,
         PresenceModule,
         RevocationModule,
@@ -39,9 +38,6 @@ export class AppModule {
       controllers: [HealthController],
       providers: [
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
-        WsExceptionsFilter,
-        WsValidationPipe,
-        EventInterceptor,
         ChannelService,
         RootGateway,
         CommunicationGateway,

@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { socketServerOf } from '../src/app.factory.js';
+import { EventRouter } from '../src/gateway/router/event-router.js';
+import { NAMESPACE_EVENTS } from '../src/protocol/events.js';
 import { ok } from './support/client.js';
 import { chatSuite, uid } from './support/messaging.js';
 
 /**
- * An idle connection must not hold a function per handler: gateway handlers are served from one
- * table per namespace by shared listeners (RealtimeIoAdapter.bindSharedHandlers). If a Nest
- * upgrade routed around it, every socket would again carry ~20 listeners (≈ 6 KiB each).
+ * An idle connection must not hold a function per handler: client events are served by the
+ * EventRouter from one table per namespace through one listener shared by every socket of the
+ * namespace. If handlers were bound per socket again (Nest's `@SubscribeMessage` binding), every
+ * socket would carry ~20 listeners (≈ 6 KiB each).
  */
-describe('gateway handlers are shared, not bound per socket', () => {
+describe('client events are served by shared tables, not bound per socket', () => {
   const suite = chatSuite();
 
   it('a connected socket carries only shared listeners, and events are still served', async () => {
@@ -16,6 +19,7 @@ describe('gateway handlers are shared, not bound per socket', () => {
     const nurse = await suite.connectUser(uid('nurse'), org);
     const other = await suite.connectUser(uid('nurse'), org);
     expect((await ok(nurse.socket, 'ping')).pong).toBe(true);
+    expect((await ok(other.socket, 'presence:query', {})).users).toBeDefined();
 
     const io = socketServerOf(suite.srv.app);
     const sockets = [...io.of('/').sockets.values()].filter((s) =>
@@ -27,9 +31,16 @@ describe('gateway handlers are shared, not bound per socket', () => {
       expect([...s.eventNames()].sort()).toEqual(['disconnect', 'error']);
       expect(s.listeners('disconnect')).toHaveLength(1);
     }
-    // …and it is the same function object on every socket, as are the onAny listeners.
+    // …and it is the same function object on every socket, as are the onAny listeners: the
+    // router's one listener of the namespace and the session's unknown-event answer.
     expect(sockets[0].listeners('disconnect')[0]).toBe(sockets[1].listeners('disconnect')[0]);
     expect(sockets[0].listenersAny()).toEqual(sockets[1].listenersAny());
-    expect(sockets[0].listenersAny().length).toBeLessThanOrEqual(3);
+    expect(sockets[0].listenersAny()).toHaveLength(2);
+  });
+
+  it('each namespace is served exactly the events of the contract', () => {
+    const router = suite.srv.app.get(EventRouter);
+    for (const ns of ['/', '/communication'] as const)
+      expect(router.eventsOf(ns).sort()).toEqual([...NAMESPACE_EVENTS[ns]].sort());
   });
 });

@@ -1,18 +1,17 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import { RealtimeGateway } from '../gateway/realtime-gateway.decorator.js';
+import { RealtimeEvent, RealtimeGateway } from '../gateway/router/realtime-event.decorator.js';
 import type { AppSocket } from '../gateway/socket.types.js';
 import { AlertAcknowledgeDto } from '../protocol/dto/client.dto.js';
 import type { ClientAckData } from '../protocol/events.js';
 import { AlertsService } from './alerts.service.js';
 
-@RealtimeGateway('/')
+@RealtimeGateway(['/'])
 export class AlertsGateway {
   constructor(private readonly alerts: AlertsService) {}
 
-  @SubscribeMessage('alert:acknowledge')
+  @RealtimeEvent('alert:acknowledge', { dto: AlertAcknowledgeDto })
   acknowledge(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: AlertAcknowledgeDto,
+    socket: AppSocket,
+    body: AlertAcknowledgeDto,
   ): Promise<ClientAckData<'alert:acknowledge'>> {
     const { organizationId, userId } = socket.data.user;
     return this.alerts.acknowledge(organizationId, userId, body.alertId);

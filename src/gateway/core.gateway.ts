@@ -1,7 +1,5 @@
 import {
-  MessageBody,
-  ConnectedSocket,
-  SubscribeMessage,
+  WebSocketGateway,
   type OnGatewayConnection,
   type OnGatewayDisconnect,
   type OnGatewayInit,
@@ -13,14 +11,16 @@ import { AuthRefreshDto, ChannelDto } from '../protocol/dto/client.dto.js';
 import type { ClientAckData } from '../protocol/events.js';
 import type { NamespaceName } from '../protocol/constants.js';
 import { ChannelService } from '../channels/channel.service.js';
-import { closeDeliveryGuard, openDeliveryGuard } from '../sessions/delivery-guard.js';
+import { closeDeliveryGuard, openDeliveryGuard } from './engine/delivery-guard.js';
 import { SessionService } from '../sessions/session.service.js';
-import { AckPresent } from './ack-present.decorator.js';
 import { sessionOf } from './publisher/session-of.js';
-import { RealtimeGateway } from './realtime-gateway.decorator.js';
+import { RealtimeEvent, RealtimeGateway } from './router/realtime-event.decorator.js';
 import type { AppNamespace, AppServer, AppSocket } from './socket.types.js';
 
-/** Lifecycle and the events both namespaces serve: `ping` and `auth:refresh`. */
+/**
+ * Lifecycle of a namespace (Nest gateway hooks: handshake middleware, §4 connection sequence,
+ * disconnect) and the events both namespaces serve: `ping` and `auth:refresh`.
+ */
 abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   protected abstract readonly namespace: NamespaceName;
 
@@ -62,11 +62,8 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
     return this.sessions.onDisconnect(socket, this.namespace, reason);
   }
 
-  @SubscribeMessage('ping')
-  ping(
-    @ConnectedSocket() socket: AppSocket,
-    @AckPresent() hasAck: boolean,
-  ): ClientAckData<'ping'> | undefined {
+  @RealtimeEvent('ping', { dto: null })
+  ping(socket: AppSocket, _body: unknown, hasAck: boolean): ClientAckData<'ping'> | undefined {
     const serverTime = new Date().toISOString();
     if (!hasAck) {
       socket.emit('pong', { serverTime });
@@ -75,16 +72,14 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
     return { pong: true, serverTime };
   }
 
-  @SubscribeMessage('auth:refresh')
-  refresh(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: AuthRefreshDto,
-  ): Promise<ClientAckData<'auth:refresh'>> {
+  @RealtimeEvent('auth:refresh', { dto: AuthRefreshDto })
+  refresh(socket: AppSocket, body: AuthRefreshDto): Promise<ClientAckData<'auth:refresh'>> {
     return this.sessions.refresh(socket, body.token);
   }
 }
 
-@RealtimeGateway('/')
+@WebSocketGateway()
+@RealtimeGateway(['/'])
 export class RootGateway extends CoreGatewayBase {
   protected readonly namespace = '/' as const;
 
@@ -97,24 +92,19 @@ export class RootGateway extends CoreGatewayBase {
     super(sessions, config, logger);
   }
 
-  @SubscribeMessage('subscribe')
-  subscribe(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: ChannelDto,
-  ): Promise<ClientAckData<'subscribe'>> {
+  @RealtimeEvent('subscribe', { dto: ChannelDto })
+  subscribe(socket: AppSocket, body: ChannelDto): Promise<ClientAckData<'subscribe'>> {
     return this.channels.subscribe(sessionOf(socket), body.channel);
   }
 
-  @SubscribeMessage('unsubscribe')
-  unsubscribe(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: ChannelDto,
-  ): Promise<ClientAckData<'unsubscribe'>> {
+  @RealtimeEvent('unsubscribe', { dto: ChannelDto })
+  unsubscribe(socket: AppSocket, body: ChannelDto): Promise<ClientAckData<'unsubscribe'>> {
     return this.channels.unsubscribe(sessionOf(socket), body.channel);
   }
 }
 
-@RealtimeGateway('/communication')
+@WebSocketGateway({ namespace: '/communication' })
+@RealtimeGateway(['/communication'])
 export class CommunicationGateway extends CoreGatewayBase {
   protected readonly namespace = '/communication' as const;
 

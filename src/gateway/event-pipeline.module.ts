@@ -1,12 +1,11 @@
 import { Global, Module } from '@nestjs/common';
 import { EventOutcomes } from './event-outcomes.js';
-import { HotEventRouter } from './hot-events.js';
 import { InFlightTracker } from './in-flight.js';
 
-/** What every gateway's event handling shares: outcomes/metrics, in-flight tracking, hot routes. */
+/** What every gateway's event handling shares: outcomes/metrics, in-flight tracking. */
 @Global()
 @Module({
-  providers: [InFlightTracker, EventOutcomes, HotEventRouter],
-  exports: [InFlightTracker, EventOutcomes, HotEventRouter],
+  providers: [InFlightTracker, EventOutcomes],
+  exports: [InFlightTracker, EventOutcomes],
 })
 export class EventPipelineModule {}

@@ -1,9 +1,5 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import { RealtimeEvent, RealtimeGateway } from '../gateway/router/realtime-event.decorator.js';
 import type { AppSocket } from '../gateway/socket.types.js';
-import { HotEventRouter } from '../gateway/hot-events.js';
-import { OptionalPayload } from '../gateway/optional-payload.js';
-import { RealtimeGateway } from '../gateway/realtime-gateway.decorator.js';
-import type { NamespaceName } from '../protocol/constants.js';
 import { isValidMessageSend } from '../protocol/dto/fast-checks.js';
 import {
   ConversationCreateDto,
@@ -19,44 +15,31 @@ import {
 } from '../protocol/dto/client.dto.js';
 import type { ClientAckData } from '../protocol/events.js';
 import { rooms } from '../protocol/rooms.js';
-import { Throttle } from '../rate-limit/throttle.decorator.js';
 import { MessagingService } from './messaging.service.js';
 
-/** `conversation:list` may be sent without a payload (then: the first page of 50). */
-@OptionalPayload()
-class ConversationListPayload extends ConversationListDto {}
+/** `conversation:*` and `message:*` (§5), the same on `/` and `/communication`. */
+@RealtimeGateway(['/', '/communication'])
+export class MessagingGateway {
+  constructor(private readonly messaging: MessagingService) {}
 
-/**
- * `conversation:*` and `message:*` (§5): validate (DTO pipe), call the service, return the ack
- * data. The same handlers serve `/` and `/communication`; `message:send` is served by the
- * HotEventRouter (registered here) with the same pipeline.
- */
-abstract class MessagingGatewayBase {
-  constructor(
-    protected readonly messaging: MessagingService,
-    hotEvents: HotEventRouter,
-    namespace: NamespaceName,
-  ) {
-    // `message:send`, the hottest event, takes the lean path: same pipeline, same answers.
-    hotEvents.register(namespace, 'message:send', {
-      dto: MessageSendDto,
-      accepts: isValidMessageSend,
-      handle: (socket, body) => this.messaging.send(socket.data.user, body),
-    });
+  /** The hottest event: the fast check accepts what the DTO certainly accepts. */
+  @RealtimeEvent('message:send', { dto: MessageSendDto, accepts: isValidMessageSend })
+  send(socket: AppSocket, body: MessageSendDto): Promise<ClientAckData<'message:send'>> {
+    return this.messaging.send(socket.data.user, body);
   }
 
-  @SubscribeMessage('conversation:create')
+  @RealtimeEvent('conversation:create', { dto: ConversationCreateDto })
   create(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: ConversationCreateDto,
+    socket: AppSocket,
+    body: ConversationCreateDto,
   ): Promise<ClientAckData<'conversation:create'>> {
     return this.messaging.create(socket.data.user, body);
   }
 
-  @SubscribeMessage('conversation:join')
+  @RealtimeEvent('conversation:join', { dto: ConversationJoinDto })
   async join(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: ConversationJoinDto,
+    socket: AppSocket,
+    body: ConversationJoinDto,
   ): Promise<ClientAckData<'conversation:join'>> {
     await this.messaging.checkAccess(socket.data.user, body.conversationId);
     // Join first, read after: a message stored in between is both in the page and live, never in neither.
@@ -64,84 +47,56 @@ abstract class MessagingGatewayBase {
     return this.messaging.join(socket.data.user, body);
   }
 
-  @SubscribeMessage('conversation:history')
+  @RealtimeEvent('conversation:history', { dto: ConversationHistoryDto })
   history(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: ConversationHistoryDto,
+    socket: AppSocket,
+    body: ConversationHistoryDto,
   ): Promise<ClientAckData<'conversation:history'>> {
     return this.messaging.history(socket.data.user, body);
   }
 
-  @SubscribeMessage('conversation:leave')
+  @RealtimeEvent('conversation:leave', { dto: ConversationRefDto })
   async leave(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: ConversationRefDto,
+    socket: AppSocket,
+    body: ConversationRefDto,
   ): Promise<ClientAckData<'conversation:leave'>> {
     await this.messaging.checkAccess(socket.data.user, body.conversationId);
     await socket.leave(rooms.conversation(body.conversationId));
     return { conversationId: body.conversationId };
   }
 
-  @SubscribeMessage('conversation:list')
-  list(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: ConversationListPayload,
-  ): Promise<ClientAckData<'conversation:list'>> {
+  /** May be sent without a payload (then: the first page of 50). */
+  @RealtimeEvent('conversation:list', { dto: ConversationListDto, optionalPayload: true })
+  list(socket: AppSocket, body: ConversationListDto): Promise<ClientAckData<'conversation:list'>> {
     return this.messaging.list(socket.data.user, body);
   }
 
-  @SubscribeMessage('message:edit')
-  edit(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: MessageEditDto,
-  ): Promise<ClientAckData<'message:edit'>> {
+  @RealtimeEvent('message:edit', { dto: MessageEditDto })
+  edit(socket: AppSocket, body: MessageEditDto): Promise<ClientAckData<'message:edit'>> {
     return this.messaging.edit(socket.data.user, body);
   }
 
-  @SubscribeMessage('message:delete')
-  remove(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: MessageRefDto,
-  ): Promise<ClientAckData<'message:delete'>> {
+  @RealtimeEvent('message:delete', { dto: MessageRefDto })
+  remove(socket: AppSocket, body: MessageRefDto): Promise<ClientAckData<'message:delete'>> {
     return this.messaging.delete(socket.data.user, body);
   }
 
-  @SubscribeMessage('message:delivered')
+  @RealtimeEvent('message:delivered', { dto: MessageReceiptDto })
   delivered(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: MessageReceiptDto,
+    socket: AppSocket,
+    body: MessageReceiptDto,
   ): Promise<ClientAckData<'message:delivered'>> {
     return this.messaging.delivered(socket.data.user, body);
   }
 
-  @SubscribeMessage('message:read')
-  read(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: MessageReceiptDto,
-  ): Promise<ClientAckData<'message:read'>> {
+  @RealtimeEvent('message:read', { dto: MessageReceiptDto })
+  read(socket: AppSocket, body: MessageReceiptDto): Promise<ClientAckData<'message:read'>> {
     return this.messaging.read(socket.data.user, body);
   }
 
-  @Throttle({ silent: true })
-  @SubscribeMessage('message:typing')
-  typing(
-    @ConnectedSocket() socket: AppSocket,
-    @MessageBody() body: MessageTypingDto,
-  ): Promise<ClientAckData<'message:typing'>> {
+  /** Over its limit typing is dropped silently (`{ok: true, data: {}}`). */
+  @RealtimeEvent('message:typing', { dto: MessageTypingDto, rateLimit: { silent: true } })
+  typing(socket: AppSocket, body: MessageTypingDto): Promise<ClientAckData<'message:typing'>> {
     return this.messaging.typing(socket.data.user, body, socket.id);
-  }
-}
-
-@RealtimeGateway('/')
-export class RootMessagingGateway extends MessagingGatewayBase {
-  constructor(messaging: MessagingService, hotEvents: HotEventRouter) {
-    super(messaging, hotEvents, '/');
-  }
-}
-
-@RealtimeGateway('/communication')
-export class CommunicationMessagingGateway extends MessagingGatewayBase {
-  constructor(messaging: MessagingService, hotEvents: HotEventRouter) {
-    super(messaging, hotEvents, '/communication');
   }
 }

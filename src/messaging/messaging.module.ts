@@ -7,7 +7,7 @@ import { MessageReplayService } from './message-replay.service.js';
 import { MessageWriter } from './message-writer.js';
 import { MessagesRepository } from './messages.repository.js';
 import { MessagesService } from './messages.service.js';
-import { CommunicationMessagingGateway, RootMessagingGateway } from './messaging.gateway.js';
+import { MessagingGateway } from './messaging.gateway.js';
 import { MessagingService } from './messaging.service.js';
 import { ParticipantsRepository } from './participants.repository.js';
 import { ReceiptsService } from './receipts.service.js';
@@ -28,8 +28,7 @@ import { TypingService } from './typing.service.js';
     MessageReplayService,
     MessagingService,
     MessageReplayHook,
-    RootMessagingGateway,
-    CommunicationMessagingGateway,
+    MessagingGateway,
   ],
   exports: [MessagingService],
 })

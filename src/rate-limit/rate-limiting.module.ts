@@ -4,11 +4,10 @@ import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
 import { RateLimitService } from './rate-limit.service.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit.store.js';
 import { RedisRateLimitStore } from './redis-rate-limit.store.js';
-import { WsThrottleGuard } from './ws-throttle.guard.js';
 
 /**
  * Token buckets (§7, §12.3): the `RateLimitStore` port — chosen here, memory on one node, one
- * Redis Lua bucket across nodes with REDIS_URL — `RateLimitService` and the `WsThrottleGuard`.
+ * Redis Lua bucket across nodes with REDIS_URL — `RateLimitService`.
  * (The operators' HTTP API over them is RateLimitsModule.)
  */
 @Global()
@@ -26,8 +25,7 @@ import { WsThrottleGuard } from './ws-throttle.guard.js';
           : new MemoryRateLimitStore(),
     },
     RateLimitService,
-    WsThrottleGuard,
   ],
-  exports: [RATE_LIMIT_STORE, RateLimitService, WsThrottleGuard],
+  exports: [RATE_LIMIT_STORE, RateLimitService],
 })
 export class RateLimitingModule {}

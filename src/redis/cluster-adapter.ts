@@ -2,6 +2,7 @@ import { createAdapter as createPubSubAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/config.js';
+import { withDeliveryGuard } from '../gateway/engine/delivery-guard.js';
 import type { AppServer } from '../gateway/socket.types.js';
 import type { RedisConnections } from './redis.connections.js';
 
@@ -99,7 +100,9 @@ export function clusterAdapter(
         };
         watch(client);
         server.adapter(
-          createStreamsAdapter(client, { streamName: key, channelPrefix: key, maxLen: 10_000 }),
+          withDeliveryGuard(
+            createStreamsAdapter(client, { streamName: key, channelPrefix: key, maxLen: 10_000 }),
+          ),
         );
         return;
       }
@@ -114,11 +117,13 @@ export function clusterAdapter(
       watch(pub);
       watch(sub);
       server.adapter(
-        createPubSubAdapter(pub, sub, {
-          key,
-          requestsTimeout: 3000,
-          publishOnSpecificResponseChannel: true,
-        }),
+        withDeliveryGuard(
+          createPubSubAdapter(pub, sub, {
+            key,
+            requestsTimeout: 3000,
+            publishOnSpecificResponseChannel: true,
+          }),
+        ),
       );
     },
   };

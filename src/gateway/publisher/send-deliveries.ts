@@ -1,4 +1,4 @@
-import { deliveryKey, IN_FLIGHT_MS, replayOnce } from '../../sessions/delivery-guard.js';
+import { deliveryKey, IN_FLIGHT_MS, replayOnce } from '../engine/delivery-guard.js';
 import type { AppSocket } from '../socket.types.js';
 import type { Delivery, ReplayedItem } from './session.js';
 

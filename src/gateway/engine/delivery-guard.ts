@@ -1,5 +1,6 @@
-import { Adapter } from 'socket.io-adapter';
-import type { AppSocket } from '../gateway/socket.types.js';
+import type { Adapter } from 'socket.io-adapter';
+import type { Namespace, ServerOptions } from 'socket.io';
+import type { AppSocket } from '../socket.types.js';
 
 /**
  * At most once per session (§12.4), also in a connect storm.
@@ -20,12 +21,17 @@ import type { AppSocket } from '../gateway/socket.types.js';
  *    in flight are kept (created less than IN_FLIGHT_MS ago; alerts always, they are few), for
  *    ECHO_HOLD_MS after the sequence, or until their live copy was dropped.
  *
- * Broadcasts are filtered where every adapter (in-memory, Redis pub/sub, Redis streams) hands a
- * packet to its local sockets: `Adapter.prototype.broadcast` of socket.io-adapter, which the
- * cluster adapters call with `super.broadcast` both for their own emits and for the ones received
- * from other nodes. While no socket of this process is guarded, the patch costs one comparison
- * per broadcast; a guarded socket costs one property read per delivery. The state lives on the
- * socket only while it is guarded; no listener is added per socket.
+ * Broadcasts are filtered where every adapter (in-memory, Redis pub/sub, Redis streams, sharded)
+ * hands a packet to its local sockets: socket.io-adapter's `broadcast`, which the cluster
+ * adapters reach with `super.broadcast` both for their own emits and for the ones received from
+ * other nodes, encodes the packet (`this._encode`) and then walks the target sockets
+ * (`this.apply`), both through `this`. `withDeliveryGuard` wraps an adapter class or factory so
+ * that each adapter it makes has its own `_encode` (notes the tracked key of the packet) and
+ * `apply` (skips the sockets that must not get it) — on the adapter instance, one per namespace,
+ * never on a prototype. While no socket of this process is guarded, it costs one comparison per
+ * broadcast; a guarded socket costs one property read per delivery. The state lives on the
+ * socket only while it is guarded; no listener is added per socket. engine/versions.ts checks
+ * at start that socket.io-adapter still works this way.
  */
 
 /** How long after its connect sequence a socket drops the late live copy of a replayed item. */
@@ -34,7 +40,8 @@ export const ECHO_HOLD_MS = 30_000;
 export const IN_FLIGHT_MS = 60_000;
 
 const STATE = Symbol('white-cross.delivery-guard');
-const PATCHED = Symbol.for('white-cross.delivery-guard');
+/** On a guarded adapter: the tracked key of the packet being broadcast, between encode and apply. */
+const PENDING = Symbol('white-cross.delivery-guard.pending');
 
 interface GuardState {
   /** The connect sequence is running. */
@@ -112,42 +119,69 @@ function sweep(): void {
   }
 }
 
-/** Installs the broadcast filter once per process (idempotent). */
-export function installDeliveryGuard(): void {
-  const proto = Adapter.prototype as unknown as Record<symbol, boolean> & {
-    broadcast(this: Adapter, packet: BroadcastPacket, opts: unknown): void;
-  };
-  if (proto[PATCHED]) return;
-  const broadcast = proto.broadcast;
-  proto.broadcast = function (this: Adapter, packet: BroadcastPacket, opts: unknown): void {
-    if (guardedSockets === 0) return broadcast.call(this, packet, opts);
-    const key = keyOf(packet);
-    if (key === undefined) return broadcast.call(this, packet, opts);
-    // Adapter.broadcast encodes once and calls `this.apply(opts, deliver)` synchronously; an own
-    // `apply` wraps `deliver` for this one call. It wraps the class's method (never an outer
-    // call's wrapper, should a delivery broadcast again) and puts back what was there.
-    const self = this as unknown as {
-      apply(opts: unknown, deliver: (socket: Guarded) => void): void;
-    };
-    const apply = (Object.getPrototypeOf(self) as typeof self).apply;
-    const outer = Object.prototype.hasOwnProperty.call(self, 'apply') ? self.apply : undefined;
-    self.apply = (o, deliver) =>
-      apply.call(this, o, (socket: Guarded) => {
-        const state = socket[STATE];
-        if (state !== undefined && !admit(socket, state, key)) {
-          dropped++;
-          return;
-        }
-        deliver(socket);
-      });
-    try {
-      broadcast.call(this, packet, opts);
-    } finally {
-      if (outer) self.apply = outer;
-      else delete (self as { apply?: unknown }).apply;
-    }
-  };
-  proto[PATCHED] = true;
+type Deliver = (socket: Guarded) => void;
+
+/** The two steps of socket.io-adapter's `broadcast` the guard hooks (see engine/versions.ts). */
+interface BroadcastSteps {
+  _encode(packet: BroadcastPacket, packetOpts: unknown): unknown;
+  apply(opts: unknown, deliver: Deliver): void;
+  [PENDING]?: string;
+}
+
+/** What `server.adapter()` takes: an adapter class, or a factory (the Redis adapters' `createAdapter`). */
+export type AdapterConstructor = NonNullable<ServerOptions['adapter']>;
+
+const guardedAdapters = new WeakSet<object>();
+
+/** Whether an adapter was made through withDeliveryGuard (checked at start). */
+export function isDeliveryGuarded(adapter: unknown): boolean {
+  return typeof adapter === 'object' && adapter !== null && guardedAdapters.has(adapter);
+}
+
+/**
+ * Wraps an adapter class or factory: every adapter it makes filters broadcasts for guarded
+ * sockets (§12.4). Give the result to `server.adapter(...)`; works for the in-memory adapter and
+ * any adapter built on socket.io-adapter's broadcast (Redis pub/sub, Redis streams, sharded).
+ */
+export function withDeliveryGuard(make: AdapterConstructor): AdapterConstructor {
+  // socket.io calls it with `new`, which works for a class and for a factory alike.
+  const Make = make as unknown as new (nsp: Namespace) => Adapter;
+  function GuardedAdapter(nsp: Namespace): Adapter {
+    const adapter = new Make(nsp);
+    const steps = adapter as unknown as BroadcastSteps;
+    const encode = steps._encode;
+    const apply = steps.apply;
+    // Own properties of this one adapter: the class's methods, called through `this`, with the
+    // tracked key noted while the packet is encoded and consumed by the very next `apply`.
+    Object.defineProperty(adapter, '_encode', {
+      configurable: true,
+      writable: true,
+      value: function (this: BroadcastSteps, packet: BroadcastPacket, packetOpts: unknown) {
+        this[PENDING] = guardedSockets === 0 ? undefined : keyOf(packet);
+        return encode.call(this, packet, packetOpts);
+      },
+    });
+    Object.defineProperty(adapter, 'apply', {
+      configurable: true,
+      writable: true,
+      value: function (this: BroadcastSteps, opts: unknown, deliver: Deliver): void {
+        const key = this[PENDING];
+        if (key === undefined) return apply.call(this, opts, deliver);
+        this[PENDING] = undefined;
+        apply.call(this, opts, (socket: Guarded) => {
+          const state = socket[STATE];
+          if (state !== undefined && !admit(socket, state, key)) {
+            dropped++;
+            return;
+          }
+          deliver(socket);
+        });
+      },
+    });
+    guardedAdapters.add(adapter);
+    return adapter;
+  }
+  return GuardedAdapter;
 }
 
 /** Before the socket joins its rooms (§4 step 1): start recording what reaches it. */

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Socket as EngineSocket, transports } from 'engine.io';
+import { Adapter } from 'socket.io-adapter';
+
+/**
+ * The versions the engine-level code of this folder was written and measured against. It relies
+ * on internals of these two packages (see `checkEngineInternals`); an upgrade must re-run
+ * test/delivery-guard, test/connect-storm-dedup, test/slow-consumer and test/ws-corking, then
+ * move these numbers.
+ */
+export const WRITTEN_FOR = { 'engine.io': '6.6.13', 'socket.io-adapter': '2.5.9' } as const;
+
+type Package = keyof typeof WRITTEN_FOR;
+
+/** The installed version, read from the package.json of the copy this process loads. */
+export function installedVersion(name: Package): string {
+  const require = createRequire(import.meta.url);
+  let dir = dirname(require.resolve(name));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === name && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not this directory
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`${name}: package.json not found`);
+    dir = up;
+  }
+}
+
+/** Installed versions that differ from WRITTEN_FOR, as readable lines (empty when all match). */
+export function versionMismatches(): string[] {
+  return (Object.keys(WRITTEN_FOR) as Package[])
+    .map((name) => ({ name, installed: installedVersion(name) }))
+    .filter(({ name, installed }) => installed !== WRITTEN_FOR[name])
+    .map(
+      ({ name, installed }) =>
+        `${name} ${installed} is installed; the engine tweaks (src/gateway/engine/) were written for ${WRITTEN_FOR[name]}`,
+    );
+}
+
+const isFunction = (v: unknown): v is (...args: unknown[]) => unknown => typeof v === 'function';
+
+/**
+ * The internals the folder depends on, checked at start; a failure refuses to start, since the
+ * §12.4 guard or the slow-consumer drop would otherwise stop working without a sign:
+ * - socket.io-adapter's `broadcast` encodes through `this._encode` and then walks the sockets
+ *   through `this.apply` (delivery-guard.ts hooks both on each adapter);
+ * - engine.io's Socket has `sendPacket` and `writeBuffer`-based flushing (slow-consumer.ts), and
+ *   its websocket transport has `send(packets)` (ws-corking.ts).
+ */
+export function checkEngineInternals(): string[] {
+  const problems: string[] = [];
+  const adapter = Adapter.prototype as unknown as Record<string, unknown>;
+  const broadcast = adapter.broadcast;
+  if (!isFunction(adapter._encode) || !isFunction(adapter.apply) || !isFunction(broadcast))
+    problems.push('socket.io-adapter: Adapter#_encode / #apply / #broadcast missing');
+  else if (!/this\._encode\(/.test(String(broadcast)) || !/this\.apply\(/.test(String(broadcast)))
+    problems.push('socket.io-adapter: Adapter#broadcast no longer goes through _encode and apply');
+  const engineSocket = EngineSocket.prototype as unknown as Record<string, unknown>;
+  if (!isFunction(engineSocket.sendPacket) || !isFunction(engineSocket.flush))
+    problems.push('engine.io: Socket#sendPacket / #flush missing');
+  const ws = (transports as unknown as Record<string, { prototype?: Record<string, unknown> }>)
+    .websocket;
+  if (!isFunction(ws?.prototype?.send))
+    problems.push('engine.io: websocket transport #send missing');
+  return problems;
+}
