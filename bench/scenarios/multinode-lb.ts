@@ -7,10 +7,15 @@
  * spread over both nodes like the direct run's alternation, so in both about half of the
  * deliveries cross nodes through Redis.
  *
- * Target (issue 15): through the balancer within 20 % of direct — throughput ≥ 0.8×, send→recv
- * p50/p99 ≤ 1.2× (paced). Reported, not failed (run.ts); lost or duplicated messages fail.
+ * Then the same through HAProxy with the nodes on a Redis Cluster of 3 masters this scenario
+ * starts itself (scripts/redis-cluster.ts; REDIS_CLUSTER_NODES, sharded adapter), on fresh nodes.
+ *
+ * Targets (issue 15): through the balancer, on single Redis and on the cluster, within 20 % of the
+ * direct single-Redis run — throughput ≥ 0.8×, send→recv p50/p99 ≤ 1.2× (paced). Reported, not
+ * failed (run.ts); lost or duplicated messages fail.
  */
 import { haproxyAvailable, startHaproxy, type Haproxy } from '../../scripts/haproxy.js';
+import { startRedisCluster } from '../../scripts/redis-cluster.js';
 import { machine, ratio, type Row, type ScenarioResult, type TargetCheck } from '../lib/report.js';
 import {
   createDatabase,
@@ -99,7 +104,7 @@ const COLUMNS: ScenarioResult['columns'] = [
 export const multinodeLbScenario: Scenario = {
   name: 'multinode-lb',
   title:
-    'Scenario 7 — chat over 2 nodes through HAProxy vs direct (single Redis; 100 clients, closed loop and paced)',
+    'Scenario 7 — chat over 2 nodes through HAProxy vs direct, single Redis and Redis Cluster (100 clients, closed loop and paced)',
   async run(ctx: BenchContext): Promise<ScenarioResult> {
     const startedAt = new Date().toISOString();
     const rows: Row[] = [];
@@ -119,65 +124,90 @@ export const multinodeLbScenario: Scenario = {
     } else if (!haveLb && !inCi) {
       notes.push('skipped: haproxy is not installed (apt-get install haproxy)');
     } else {
-      const label = 'single Redis';
+      const measure = async (
+        d: Deployment,
+        label: string,
+        key: string,
+        vias: ReadonlyArray<'direct' | 'HAProxy'>,
+        mode: 'closed' | 'paced',
+      ) => {
+        for (const via of vias) {
+          const name = `${via} ×${NODES} (${label}), ${mode}`;
+          const m = await runChat(ctx, d.servers, {
+            mode: mode === 'closed' ? { mode } : { mode, ratePerSec: pacedRate },
+            warmupMs,
+            durationMs,
+            conversations: 10,
+            membersPer: 10,
+            contentChars: 120,
+            countRedis: true,
+            tolerateReorder: true,
+            targets: via === 'HAProxy' ? [d.lb!.url] : undefined,
+            extraServerPids: via === 'HAProxy' ? [d.lb!.pid] : undefined,
+            label: name,
+          });
+          got.set(`${via === 'direct' ? 'direct' : key}:${mode}`, m);
+          failures.push(...m.failures);
+          rows.push({
+            target: `${via} ×${NODES} (${label})`,
+            metrics: {
+              mode: mode === 'closed' ? 'closed loop' : `paced ${pacedRate}/s`,
+              ackedPerSec: m.ackedPerSec,
+              vsDirect: null,
+              deliveryP50: m.delivery.p50Ms,
+              deliveryP99: m.delivery.p99Ms,
+              ackP50: m.ack.p50Ms,
+              ackP99: m.ack.p99Ms,
+              cpuPerMsgUs: m.cpuPerMsgUs,
+              serverCores: m.serverCores,
+              reordered: m.reordered,
+            },
+          });
+        }
+      };
       try {
         if (!haveLb) throw new Error('haproxy is not installed');
         const d = await deploy(ctx, { REDIS_URL }, 'single', true);
         try {
-          for (const mode of ['closed', 'paced'] as const) {
-            // Alternate which goes first: the first measurement on fresh nodes pays for warm-up.
-            const order =
-              mode === 'closed'
-                ? (['direct', 'HAProxy'] as const)
-                : (['HAProxy', 'direct'] as const);
-            for (const via of order) {
-              const name = `${via} ×${NODES} (${label}), ${mode}`;
-              const m = await runChat(ctx, d.servers, {
-                mode: mode === 'closed' ? { mode } : { mode, ratePerSec: pacedRate },
-                warmupMs,
-                durationMs,
-                conversations: 10,
-                membersPer: 10,
-                contentChars: 120,
-                countRedis: true,
-                tolerateReorder: true,
-                targets: via === 'HAProxy' ? [d.lb!.url] : undefined,
-                extraServerPids: via === 'HAProxy' ? [d.lb!.pid] : undefined,
-                label: name,
-              });
-              got.set(`${via}:${mode}`, m);
-              failures.push(...m.failures);
-              rows.push({
-                target: `${via} ×${NODES} (${label})`,
-                metrics: {
-                  mode: mode === 'closed' ? 'closed loop' : `paced ${pacedRate}/s`,
-                  ackedPerSec: m.ackedPerSec,
-                  vsDirect: null,
-                  deliveryP50: m.delivery.p50Ms,
-                  deliveryP99: m.delivery.p99Ms,
-                  ackP50: m.ack.p50Ms,
-                  ackP99: m.ack.p99Ms,
-                  cpuPerMsgUs: m.cpuPerMsgUs,
-                  serverCores: m.serverCores,
-                  reordered: m.reordered,
-                },
-              });
-            }
-          }
+          // Alternate which goes first: the first measurement on fresh nodes pays for warm-up.
+          await measure(d, 'single Redis', 'HAProxy', ['direct', 'HAProxy'], 'closed');
+          await measure(d, 'single Redis', 'HAProxy', ['HAProxy', 'direct'], 'paced');
         } finally {
           await d.stop();
         }
-        // × direct once both rows of a mode exist (the paced pair runs HAProxy first).
-        for (const r of rows) {
-          const mode = r.metrics.mode === 'closed loop' ? 'closed' : 'paced';
-          const via = r.target.startsWith('HAProxy') ? 'HAProxy' : 'direct';
-          r.metrics.vsDirect = ratio(
-            got.get(`${via}:${mode}`)?.ackedPerSec,
-            got.get(`direct:${mode}`)?.ackedPerSec,
-          );
+      } catch (err) {
+        notes.push(`single Redis not measured: ${(err as Error).message}`);
+      }
+      try {
+        if (!haveLb) throw new Error('haproxy is not installed');
+        ctx.progress.update('[cluster] starting a Redis Cluster of 3 masters');
+        const rc = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
+        try {
+          const d = await deploy(ctx, { REDIS_CLUSTER_NODES: rc.seeds }, 'cluster', true);
+          try {
+            await measure(d, 'Redis Cluster ×3', 'cluster', ['HAProxy'], 'closed');
+            await measure(d, 'Redis Cluster ×3', 'cluster', ['HAProxy'], 'paced');
+          } finally {
+            await d.stop();
+          }
+        } finally {
+          await rc.stop();
         }
       } catch (err) {
-        notes.push(`${label} not measured: ${(err as Error).message}`);
+        notes.push(`Redis Cluster not measured: ${(err as Error).message}`);
+      }
+      // × direct (single Redis, same load) once every row exists.
+      for (const r of rows) {
+        const mode = r.metrics.mode === 'closed loop' ? 'closed' : 'paced';
+        const key = r.target.startsWith('direct')
+          ? 'direct'
+          : r.target.includes('Cluster')
+            ? 'cluster'
+            : 'HAProxy';
+        r.metrics.vsDirect = ratio(
+          got.get(`${key}:${mode}`)?.ackedPerSec,
+          got.get(`direct:${mode}`)?.ackedPerSec,
+        );
       }
     }
     const within = (
@@ -195,24 +225,29 @@ export const multinodeLbScenario: Scenario = {
       });
     };
     const g = (k: string) => got.get(k);
-    within(
-      'throughput through HAProxy (closed loop)',
-      g('HAProxy:closed')?.ackedPerSec,
-      g('direct:closed')?.ackedPerSec,
-      true,
-    );
-    within(
-      `send→recv p50 through HAProxy (paced ${pacedRate}/s)`,
-      g('HAProxy:paced')?.delivery.p50Ms,
-      g('direct:paced')?.delivery.p50Ms,
-      false,
-    );
-    within(
-      `send→recv p99 through HAProxy (paced ${pacedRate}/s)`,
-      g('HAProxy:paced')?.delivery.p99Ms,
-      g('direct:paced')?.delivery.p99Ms,
-      false,
-    );
+    for (const [key, label] of [
+      ['HAProxy', 'through HAProxy, single Redis'],
+      ['cluster', 'through HAProxy, Redis Cluster'],
+    ] as const) {
+      within(
+        `throughput ${label} (closed loop)`,
+        g(`${key}:closed`)?.ackedPerSec,
+        g('direct:closed')?.ackedPerSec,
+        true,
+      );
+      within(
+        `send→recv p50 ${label} (paced ${pacedRate}/s)`,
+        g(`${key}:paced`)?.delivery.p50Ms,
+        g('direct:paced')?.delivery.p50Ms,
+        false,
+      );
+      within(
+        `send→recv p99 ${label} (paced ${pacedRate}/s)`,
+        g(`${key}:paced`)?.delivery.p99Ms,
+        g('direct:paced')?.delivery.p99Ms,
+        false,
+      );
+    }
     return {
       scenario: 'multinode-lb',
       title: this.title,
@@ -228,11 +263,16 @@ export const multinodeLbScenario: Scenario = {
           g('direct:paced')?.delivery.p99Ms,
         ),
         cpuPerMsg: ratio(g('HAProxy:closed')?.cpuPerMsgUs, g('direct:closed')?.cpuPerMsgUs),
+        throughputCluster: ratio(g('cluster:closed')?.ackedPerSec, g('direct:closed')?.ackedPerSec),
+        deliveryP99PacedCluster: ratio(
+          g('cluster:paced')?.delivery.p99Ms,
+          g('direct:paced')?.delivery.p99Ms,
+        ),
       },
       targets,
       failures,
       notes: [
-        `the same ${NODES} nodes, database and Redis for direct and HAProxy rows, measured one after the other; warm-up ${warmupMs / 1000} s excluded, window ${durationMs / 1000} s each`,
+        `the same ${NODES} nodes, database and Redis for the single-Redis direct and HAProxy rows, measured one after the other; the Redis Cluster rows on fresh nodes and database against 3 masters without replicas started by the scenario (REDIS_CLUSTER_NODES, sharded adapter); warm-up ${warmupMs / 1000} s excluded, window ${durationMs / 1000} s each`,
         'direct: clients alternate between the nodes; HAProxy: every client connects to the balancer (leastconn); either way about half of the deliveries cross nodes',
         'CPU per message counts both nodes, HAProxy (its rows), the PostgreSQL backends and every redis-server on the machine',
         ...notes,
