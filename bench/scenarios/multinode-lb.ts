@@ -146,6 +146,10 @@ export const multinodeLbScenario: Scenario = {
             extraServerPids: via === 'HAProxy' ? [d.lb!.pid] : undefined,
             label: name,
           });
+          // Health-check flaps during the run (a loaded machine can make /ready slower than
+          // `timeout check`): reported, so a refused client explains itself.
+          const flaps = d.lb?.log.filter((l) => /is (DOWN|UP)|no server available/.test(l)) ?? [];
+          if (flaps.length > 0) notes.push(`${name}: HAProxy: ${flaps.slice(-3).join(' | ')}`);
           got.set(`${via === 'direct' ? 'direct' : key}:${mode}`, m);
           failures.push(...m.failures);
           rows.push({
@@ -178,12 +182,14 @@ export const multinodeLbScenario: Scenario = {
       } catch (err) {
         notes.push(`single Redis not measured: ${(err as Error).message}`);
       }
+      let lastLb: Haproxy | null = null;
       try {
         if (!haveLb) throw new Error('haproxy is not installed');
         ctx.progress.update('[cluster] starting a Redis Cluster of 3 masters');
         const rc = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
         try {
           const d = await deploy(ctx, { REDIS_CLUSTER_NODES: rc.seeds }, 'cluster', true);
+          lastLb = d.lb;
           try {
             await measure(d, 'Redis Cluster ×3', 'cluster', ['HAProxy'], 'closed');
             await measure(d, 'Redis Cluster ×3', 'cluster', ['HAProxy'], 'paced');
@@ -195,6 +201,7 @@ export const multinodeLbScenario: Scenario = {
         }
       } catch (err) {
         notes.push(`Redis Cluster not measured: ${(err as Error).message}`);
+        if (lastLb) notes.push(`HAProxy log tail: ${lastLb.log.slice(-4).join(' | ')}`);
       }
       // × direct (single Redis, same load) once every row exists.
       for (const r of rows) {
