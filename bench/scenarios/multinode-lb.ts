@@ -124,6 +124,7 @@ export const multinodeLbScenario: Scenario = {
     } else if (!haveLb && !inCi) {
       notes.push('skipped: haproxy is not installed (apt-get install haproxy)');
     } else {
+      const logSeen = new Map<Deployment, number>();
       const measure = async (
         d: Deployment,
         label: string,
@@ -148,7 +149,11 @@ export const multinodeLbScenario: Scenario = {
           });
           // Health-check flaps during the run (a loaded machine can make /ready slower than
           // `timeout check`): reported, so a refused client explains itself.
-          const flaps = d.lb?.log.filter((l) => /is (DOWN|UP)|no server available/.test(l)) ?? [];
+          const flaps =
+            d.lb?.log
+              .slice(logSeen.get(d) ?? 0)
+              .filter((l) => /is (DOWN|UP)|no server available/.test(l)) ?? [];
+          logSeen.set(d, d.lb?.log.length ?? 0);
           if (flaps.length > 0) notes.push(`${name}: HAProxy: ${flaps.slice(-3).join(' | ')}`);
           got.set(`${via === 'direct' ? 'direct' : key}:${mode}`, m);
           failures.push(...m.failures);
