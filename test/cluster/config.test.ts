@@ -17,7 +17,7 @@ const refusal = (env: Record<string, string>): string => {
 };
 
 describe('REDIS_CLUSTER_NODES', () => {
-  it('switches to cluster mode with the sharded adapter (dynamic) and keeps the credentials', () => {
+  it('switches to cluster mode with the sharded adapter (static) and keeps the credentials', () => {
     const c = loadConfig({
       NODE_ENV: 'test',
       REDIS_CLUSTER_NODES: SEEDS,
@@ -27,7 +27,7 @@ describe('REDIS_CLUSTER_NODES', () => {
     expect(c.redis).toMatchObject({
       mode: 'cluster',
       adapter: 'sharded',
-      shardedSubscriptionMode: 'dynamic',
+      shardedSubscriptionMode: 'static',
       username: 'realtime',
       password: 'pw',
       clusterNodes: [
