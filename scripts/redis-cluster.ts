@@ -59,6 +59,8 @@ export interface LocalRedisCluster {
    * and every surviving node reports `cluster_state:ok`.
    */
   killMaster(i: number): Promise<KillResult>;
+  /** The index (in `masters()`) of the live master that owns `key`'s slot. */
+  masterIndexOf(key: string): Promise<number>;
   /** Waits until every live node reports `cluster_state:ok` and knows its role. */
   waitHealthy(): Promise<void>;
   /** Kills every process it started and removes the temp directory. */
@@ -241,6 +243,25 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Lo
     masters: liveMasters,
     waitHealthy,
     stop,
+    async masterIndexOf(key: string): Promise<number> {
+      await refreshRoles();
+      const masters = liveMasters();
+      const slot = Number((await cliAt(masters[0].port, 'cluster', 'keyslot', key)).trim());
+      // "<id> <ip:port@bus> <flags> <master> … <state> <range> <range>…" per node.
+      for (const line of (await cliAt(masters[0].port, 'cluster', 'nodes')).split('\n')) {
+        const parts = line.trim().split(/\s+/);
+        if (parts.length < 9 || !parts[2].includes('master') || parts[2].includes('fail')) continue;
+        const port = Number(parts[1].split('@')[0].split(':').pop());
+        for (const range of parts.slice(8)) {
+          const [lo, hi] = range.split('-').map(Number);
+          if (slot >= lo && slot <= (hi ?? lo)) {
+            const i = masters.findIndex((m) => m.port === port);
+            if (i >= 0) return i;
+          }
+        }
+      }
+      throw new Error(`no live master owns slot ${slot}`);
+    },
     async killMaster(i: number): Promise<KillResult> {
       await refreshRoles();
       const target = liveMasters()[i];

@@ -272,7 +272,9 @@ function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
   const adapter = str(env, 'REDIS_ADAPTER') ?? (seeds ? 'sharded' : 'pubsub');
   if (adapter !== 'pubsub' && adapter !== 'streams' && adapter !== 'sharded')
     throw new ConfigError('REDIS_ADAPTER', 'must be pubsub, streams or sharded');
-  const shardedSubscriptionMode = str(env, 'REDIS_SHARDED_SUBSCRIPTION_MODE') ?? 'dynamic';
+  // static: measured in docs/scaling.md (the app's emits mostly name several rooms, which use the
+  // main channel in every mode; dynamic adds an SSUBSCRIBE/SUNSUBSCRIBE per room and node).
+  const shardedSubscriptionMode = str(env, 'REDIS_SHARDED_SUBSCRIPTION_MODE') ?? 'static';
   if (
     shardedSubscriptionMode !== 'static' &&
     shardedSubscriptionMode !== 'dynamic' &&

@@ -120,7 +120,7 @@ describe.skipIf(!hasPostgres() || !redisClusterTools())(
           5000,
           `every message:new on ${c.confirmed.userId}`,
         );
-      // Typing goes to the conversation room (one room: its own channel in dynamic mode).
+      // Typing goes to the conversation room (one room).
       await ok(alice.socket, 'conversation:join', { conversationId: conversation.id });
       await ok(bob.socket, 'message:typing', { conversationId: conversation.id, isTyping: true });
       await alice.recorder.until((r) =>
