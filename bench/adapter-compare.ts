@@ -68,6 +68,8 @@ async function startNode(
   failures: { n: number },
 ): Promise<Node> {
   const cfg: RedisConfig = {
+    mode: 'single',
+    shardedSubscriptionMode: 'dynamic',
     host: '127.0.0.1',
     port: redisPort,
     keyPrefix: 'bench:',

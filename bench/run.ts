@@ -22,6 +22,7 @@ import { alertScenario } from './scenarios/alert.js';
 import { chatScenario } from './scenarios/chat.js';
 import { connectionsScenario } from './scenarios/connections.js';
 import type { BenchContext, Scenario } from './scenarios/context.js';
+import { multinodeLbScenario } from './scenarios/multinode-lb.js';
 import { multinodeScenario } from './scenarios/multinode.js';
 import { pacedScenario } from './scenarios/paced.js';
 import { stormScenario } from './scenarios/storm.js';
@@ -33,6 +34,7 @@ const SCENARIOS: Scenario[] = [
   alertScenario,
   multinodeScenario,
   stormScenario,
+  multinodeLbScenario,
 ];
 
 function arg(name: string): string | undefined {

@@ -1,10 +1,16 @@
 #!/usr/bin/env node
-/* global process, URL, setTimeout */
+/* global process, URL, fetch, setTimeout, setInterval */
 // Starts several nodes of the built server (dist/src/main.js) on consecutive ports against one
 // Redis and one PostgreSQL, for trying the multi-node setup by hand. Ctrl-C stops them all.
 //
 //   npm run cluster -- --nodes 3 [--port 3000] [--redis redis://127.0.0.1:6379]
 //                      [--database postgres://postgres@127.0.0.1:5432/wcr_cluster]
+//                      [--lb [--lb-port 8080] [--lb-stats-port 8404]]
+//
+// --lb puts HAProxy (deploy/haproxy.cfg, rendered with these ports) in front of the nodes: one
+// URL for clients, WebSocket upgrade, cookie stickiness for long-polling, health checks on
+// /ready. Nodes then trust X-Forwarded-For from loopback (TRUST_PROXY) and accept the
+// balancer's origin. Ctrl-C or SIGTERM stops HAProxy and the nodes.
 //
 // Every node gets the same JWT secret (./data/jwt-secret, the one `npx wcr-token` uses), the
 // same REDIS_KEY_PREFIX and its own NODE_ID. The database is created if it does not exist;
@@ -28,6 +34,9 @@ const databaseUrl = option(
   process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/wcr_cluster',
 );
 const dataDir = resolve(process.env.DATA_DIR ?? './data');
+const lb = process.argv.includes('--lb');
+const lbPort = Number(option('lb-port', '8080'));
+const lbStatsPort = Number(option('lb-stats-port', '8404'));
 if (!Number.isInteger(nodes) || nodes < 1 || nodes > 32) {
   process.stderr.write('--nodes must be a whole number between 1 and 32\n');
   process.exit(1);
@@ -77,7 +86,10 @@ for (let i = 0; i < nodes; i++) {
       CORS_ORIGIN:
         process.env.CORS_ORIGIN ??
         Array.from({ length: nodes }, (_, k) => `http://localhost:${basePort + k}`).join(',') +
+          (lb ? `,http://localhost:${lbPort},http://127.0.0.1:${lbPort}` : '') +
           ',http://localhost:5173',
+      // Behind the balancer every connection comes from loopback: believe its X-Forwarded-For.
+      ...(lb && !process.env.TRUST_PROXY ? { TRUST_PROXY: 'loopback' } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -96,21 +108,87 @@ for (let i = 0; i < nodes; i++) {
   child.on('exit', (code, signal) => {
     process.stderr.write(`${tag}exited (${signal ?? code})\n`);
     if (!stopping && children.every((c) => c.exitCode !== null || c.signalCode !== null))
-      process.exit(1);
+      void Promise.resolve(haproxy?.stop()).finally(() => process.exit(1));
   });
   children.push(child);
   process.stdout.write(
-    `${nodeId}: http://localhost:${port}  (ws path /socket.io, health /ready)\n`,
+    `${nodeId}: http://localhost:${port}  pid ${child.pid}  (ws path /socket.io, health /ready)\n`,
   );
 }
+
+let haproxy;
+if (lb) {
+  // Built from scripts/haproxy.ts by `npm run build` (which `npm run cluster` runs first).
+  const { haproxyAvailable, startHaproxy } = await import('../dist/scripts/haproxy.js');
+  if (!haproxyAvailable()) {
+    process.stderr.write(
+      '--lb needs HAProxy: apt-get install haproxy (Debian/Ubuntu) or brew install haproxy\n',
+    );
+    stopAll();
+  } else {
+    // Nodes first: a balancer started before them would mark them all DOWN and take `rise`
+    // checks to bring them back.
+    const deadline = Date.now() + 120_000;
+    for (let i = 0; i < nodes && !stopping && Date.now() < deadline;) {
+      const ok = await fetch(`http://127.0.0.1:${basePort + i}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) i++;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    try {
+      haproxy = await startHaproxy({
+        // Its own process group: Ctrl-C reaches the nodes (they drain), HAProxy is stopped after.
+        detached: true,
+        host: '127.0.0.1',
+        port: lbPort,
+        statsPort: lbStatsPort,
+        servers: children.map((_, i) => ({
+          name: `node-${i + 1}`,
+          host: '127.0.0.1',
+          port: basePort + i,
+        })),
+      });
+    } catch (err) {
+      process.stderr.write(`[haproxy] ${err instanceof Error ? err.message : String(err)}\n`);
+      stopAll();
+    }
+    if (stopping && haproxy) {
+      // Ctrl-C came while HAProxy was starting.
+      await haproxy.stop();
+      haproxy = undefined;
+    }
+  }
+  if (haproxy) {
+    // The access log and server state changes, prefixed like the nodes' lines (access-log lines
+    // carry no query strings: no token can reach them). Its stderr repeats the state changes.
+    let shown = 0;
+    const pump = setInterval(() => {
+      for (; shown < haproxy.log.length; shown++)
+        process.stdout.write(`[haproxy] ${haproxy.log[shown]}\n`);
+    }, 200);
+    pump.unref();
+    haproxy.proc.on('exit', (code, signal) => {
+      process.stderr.write(`[haproxy] exited (${signal ?? code})\n`);
+      if (!stopping) stopAll();
+    });
+    process.stdout.write(
+      `HAProxy: http://localhost:${lbPort} → ${nodes} node(s) (cookie-sticky polling, health /ready; ` +
+        `status page http://localhost:${lbStatsPort}/, runtime API: echo "show stat" | socat stdio unix:${haproxy.configPath.replace(/haproxy\.cfg$/, 'admin.sock')})\n` +
+        `  remove a node gracefully: kill -TERM <its pid> (it drains, /ready answers 503, HAProxy takes it out)\n`,
+    );
+  }
+}
 process.stdout.write(
-  `${nodes} node(s) on Redis ${new URL(redisUrl).host} and PostgreSQL ${new URL(databaseUrl).pathname.slice(1)}; Ctrl-C stops them.\n`,
+  `${nodes} node(s) on Redis ${new URL(redisUrl).host} and PostgreSQL ${new URL(databaseUrl).pathname.slice(1)}; Ctrl-C stops ${lb ? 'HAProxy and ' : ''}them.\n`,
 );
 
-function stopAll(signal) {
+function stopAll() {
   if (stopping) return;
   stopping = true;
-  process.stdout.write(`stopping ${children.length} node(s)…\n`);
+  process.stdout.write(`stopping ${haproxy ? 'HAProxy and ' : ''}${children.length} node(s)…\n`);
+  // The nodes first (they drain and disconnect their clients), HAProxy once they are gone.
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   const force = setTimeout(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -118,8 +196,9 @@ function stopAll(signal) {
   force.unref();
   Promise.all(
     children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))),
-  ).then(() => process.exit(0));
-  void signal;
+  )
+    .then(() => haproxy?.stop())
+    .then(() => process.exit(0));
 }
-process.on('SIGINT', () => stopAll('SIGINT'));
-process.on('SIGTERM', () => stopAll('SIGTERM'));
+process.on('SIGINT', () => stopAll());
+process.on('SIGTERM', () => stopAll());

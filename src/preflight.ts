@@ -6,8 +6,27 @@ import { ConfigError, type AppConfig } from './config/config.js';
  */
 export async function preflight(config: AppConfig): Promise<void> {
   if (!config.isProduction || !config.redis) return;
-  const { Redis } = await import('ioredis');
+  const { Cluster, Redis } = await import('ioredis');
   const r = config.redis;
+  if (r.mode === 'cluster') {
+    // A seed answers and the cluster serves every slot (cluster_state:ok), else no `ready`.
+    const cluster = new Cluster(r.clusterNodes!, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: () => null,
+      redisOptions: { username: r.username, password: r.password, connectTimeout: 3000 },
+    });
+    cluster.on('error', () => undefined);
+    try {
+      await cluster.connect();
+      await cluster.ping();
+    } catch {
+      throw new ConfigError('REDIS_CLUSTER_NODES', 'is not reachable (no seed answered)');
+    } finally {
+      cluster.disconnect();
+    }
+    return;
+  }
   const client = r.url
     ? new Redis(r.url, {
         lazyConnect: true,

@@ -22,6 +22,10 @@ export interface ChatOptions {
   countRedis?: boolean;
   /** Multi-node: count arrivals out of seq order instead of failing on them (loss still fails). */
   tolerateReorder?: boolean;
+  /** URLs the clients connect to (a load balancer); default: the servers' own URLs. */
+  targets?: string[];
+  /** More processes whose CPU counts as server CPU (a load balancer in front of the servers). */
+  extraServerPids?: number[];
   label: string;
 }
 
@@ -90,7 +94,10 @@ export async function runChat(
     pgPids = lists.flat();
   };
   const redisPids = opts.countRedis ? pidsByComm('redis-server') : [];
-  const serverCpu = new CpuMeter(() => servers.map((s) => s.pid));
+  const serverCpu = new CpuMeter(() => [
+    ...servers.map((s) => s.pid),
+    ...(opts.extraServerPids ?? []),
+  ]);
   const pgCpu = new CpuMeter(() => pgPids);
   const redisCpu = new CpuMeter(() => redisPids);
   const rss = new RssSampler(() => servers.map((s) => s.pid));
@@ -100,7 +107,7 @@ export async function runChat(
     await Promise.all(
       loaders.map((l, i) =>
         l.request('chat:setup', {
-          targets: servers.map((s) => s.url),
+          targets: opts.targets ?? servers.map((s) => s.url),
           secret: ctx.secret,
           organizationId: org,
           conversations: specs.filter((_, c) => c % nLoaders === i),

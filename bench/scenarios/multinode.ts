@@ -12,7 +12,7 @@ import { CHAT_COLUMNS, chatRow } from './chat.js';
 import type { BenchContext, Scenario } from './context.js';
 
 /** Removes every Redis key the run left under its own prefix (the server is shared). */
-async function dropKeys(prefix: string): Promise<void> {
+export async function dropKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
   try {

@@ -73,15 +73,29 @@ export interface JwtConfig {
 }
 
 export interface RedisConfig {
+  /**
+   * `single`: one Redis (REDIS_URL / REDIS_HOST, also a Sentinel-less primary). `cluster`: a Redis
+   * Cluster reached through the REDIS_CLUSTER_NODES seeds; every client is an ioredis `Cluster`.
+   */
+  mode: 'single' | 'cluster';
   url?: string;
+  /** Single mode: the server. Cluster mode: the first seed (for log lines). */
   host: string;
   port: number;
+  /** Cluster mode: the seed nodes (any subset of the cluster; the rest is discovered). */
+  clusterNodes?: Array<{ host: string; port: number }>;
   username?: string;
   password?: string;
   /** Prefix for every key and channel this service uses (lets tests and tenants share a server). */
   keyPrefix: string;
-  /** Socket.IO cluster adapter: Redis pub/sub (`pubsub`, default) or Redis streams (`streams`). */
-  adapter: 'pubsub' | 'streams';
+  /**
+   * Socket.IO cluster adapter: Redis pub/sub (`pubsub`, default in single mode), Redis streams
+   * (`streams`) or sharded pub/sub (`sharded`, Redis 7 SPUBLISH/SSUBSCRIBE; the only one in
+   * cluster mode).
+   */
+  adapter: 'pubsub' | 'streams' | 'sharded';
+  /** The sharded adapter's subscriptionMode (REDIS_SHARDED_SUBSCRIPTION_MODE, docs/scaling.md). */
+  shardedSubscriptionMode: 'static' | 'dynamic' | 'dynamic-private';
   /** A node whose heartbeat is older than this is dead: its sockets and presence sessions stop counting. */
   nodeTtlMs: number;
   /**
@@ -234,21 +248,85 @@ export function parseRateLimits(raw: string | undefined): Record<RateLimitKey, B
   return limits;
 }
 
+/** REDIS_CLUSTER_NODES: "host:port,host:port" (IPv6 as "[::1]:7000"). */
+function parseClusterNodes(raw: string): Array<{ host: string; port: number }> {
+  const nodes = raw.split(',').map((part) => {
+    const seed = part.trim();
+    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(seed);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535)
+      throw new ConfigError(
+        'REDIS_CLUSTER_NODES',
+        `must be comma-separated host:port seeds, got "${seed}"`,
+      );
+    return { host: m[1].replace(/^\[|\]$/g, ''), port };
+  });
+  return nodes;
+}
+
 function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
   const url = str(env, 'REDIS_URL');
   const host = str(env, 'REDIS_HOST');
+  const seeds = str(env, 'REDIS_CLUSTER_NODES');
   const keyPrefix = str(env, 'REDIS_KEY_PREFIX') ?? 'wcr:';
-  const adapter = str(env, 'REDIS_ADAPTER') ?? 'pubsub';
-  if (adapter !== 'pubsub' && adapter !== 'streams')
-    throw new ConfigError('REDIS_ADAPTER', 'must be pubsub or streams');
+  const adapter = str(env, 'REDIS_ADAPTER') ?? (seeds ? 'sharded' : 'pubsub');
+  if (adapter !== 'pubsub' && adapter !== 'streams' && adapter !== 'sharded')
+    throw new ConfigError('REDIS_ADAPTER', 'must be pubsub, streams or sharded');
+  // static: measured in docs/scaling.md (the app's emits mostly name several rooms, which use the
+  // main channel in every mode; dynamic adds an SSUBSCRIBE/SUNSUBSCRIBE per room and node).
+  const shardedSubscriptionMode = str(env, 'REDIS_SHARDED_SUBSCRIPTION_MODE') ?? 'static';
+  if (
+    shardedSubscriptionMode !== 'static' &&
+    shardedSubscriptionMode !== 'dynamic' &&
+    shardedSubscriptionMode !== 'dynamic-private'
+  )
+    throw new ConfigError(
+      'REDIS_SHARDED_SUBSCRIPTION_MODE',
+      'must be static, dynamic or dynamic-private',
+    );
   const nodeTtlMs = int(env, 'REDIS_NODE_TTL_MS', 15000, 1000, 600000);
   const commandTimeoutMs = int(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 50, 60000);
-  const common = { keyPrefix, adapter, nodeTtlMs, commandTimeoutMs } as const;
+  const common = {
+    keyPrefix,
+    adapter,
+    shardedSubscriptionMode,
+    nodeTtlMs,
+    commandTimeoutMs,
+  } as const;
+  if (seeds) {
+    // One way to say where Redis is: a cluster seed list next to a single server is a mistake
+    // (which one was meant?), refused rather than silently preferring one.
+    if (url || host)
+      throw new ConfigError(
+        'REDIS_CLUSTER_NODES',
+        `cannot be combined with ${url ? 'REDIS_URL' : 'REDIS_HOST'}: set one of them`,
+      );
+    if (adapter !== 'sharded')
+      throw new ConfigError(
+        'REDIS_ADAPTER',
+        `must be sharded with REDIS_CLUSTER_NODES (got "${adapter}": classic pub/sub would broadcast every message to every shard, a stream lives in one slot)`,
+      );
+    // Every coordination key is tagged "{<prefix>}" (docs/scaling.md): a brace inside the
+    // prefix would change which part of the key picks the slot.
+    if (/[{}]/.test(keyPrefix))
+      throw new ConfigError('REDIS_KEY_PREFIX', 'must not contain { or } in cluster mode');
+    const clusterNodes = parseClusterNodes(seeds);
+    return {
+      mode: 'cluster',
+      host: clusterNodes[0].host,
+      port: clusterNodes[0].port,
+      clusterNodes,
+      username: str(env, 'REDIS_USERNAME'),
+      password: str(env, 'REDIS_PASSWORD'),
+      ...common,
+    };
+  }
   if (url) {
     if (!/^rediss?:\/\//.test(url))
       throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
     const u = new URL(url);
     return {
+      mode: 'single',
       url,
       host: u.hostname,
       port: u.port ? Number(u.port) : 6379,
@@ -259,6 +337,7 @@ function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
   }
   if (host) {
     return {
+      mode: 'single',
       host,
       port: int(env, 'REDIS_PORT', 6379, 1, 65535),
       username: str(env, 'REDIS_USERNAME'),
@@ -266,7 +345,8 @@ function parseRedis(env: Env, production: boolean): RedisConfig | undefined {
       ...common,
     };
   }
-  if (production) throw new ConfigError('REDIS_URL', 'is required in production');
+  if (production)
+    throw new ConfigError('REDIS_URL', 'is required in production (or REDIS_CLUSTER_NODES)');
   return undefined;
 }
 
@@ -486,7 +566,16 @@ export function describeConfig(c: AppConfig): Record<string, unknown> {
     jwtAudience: c.jwt.audience ?? null,
     corsOrigins: c.corsOrigins,
     database: c.databaseUrl ? 'postgresql' : `embedded (${c.dataDir})`,
-    redis: c.redis ? `${c.redis.host}:${c.redis.port}` : 'disabled (single node, in memory)',
+    redis: !c.redis
+      ? 'disabled (single node, in memory)'
+      : c.redis.mode === 'cluster'
+        ? `cluster (${c.redis.clusterNodes!.map((n) => `${n.host}:${n.port}`).join(',')})`
+        : `${c.redis.host}:${c.redis.port}`,
+    redisAdapter: c.redis
+      ? c.redis.adapter === 'sharded'
+        ? `sharded (${c.redis.shardedSubscriptionMode})`
+        : c.redis.adapter
+      : null,
     rateLimits: c.rateLimits,
     ws: c.ws,
     trustProxy: c.trustProxy,

@@ -1,19 +1,23 @@
-import type { Redis } from 'ioredis';
+import { coordinationPrefix, type RedisClient } from '../redis/redis.connections.js';
 import { AppError } from '../protocol/errors.js';
 import type { PresenceEntry, PresenceStatus } from '../protocol/models.js';
 import { LUA_ALIVE, LUA_NOW } from '../redis/node-registry.js';
 import type { PresenceStore } from './presence.store.js';
 
 /*
- * Keys (P = prefix + "presence:"):
+ * Keys (P = prefix + "{" + prefix + "}presence:", see coordinationPrefix: every key below shares the
+ * hash tag, so each script's keys are in one slot of a Redis Cluster):
  *   P sess:<org>:<user>   hash  session id → node id (a session counts while its node's heartbeat holds)
  *   P user:<org>:<user>   hash  status, lastSeenAt (ISO), private ('1' for a parent, §12.5); kept 30 days
  *   P org:<org>           set   users that may have live sessions (for listActive)
  *   P node:<node>         set   "<org>|<user>|<session>" held by that node (for reaping a dead node)
- *   <prefix>nodes         zset  node id → heartbeat deadline (NodeRegistry)
- *   P events              channel  every visible change, published by the script that decided it
- * Every decision that spans nodes (first join, last leave, reaping) is one Lua script. Scripts build
- * per-user key names from ARGV (standalone Redis / Sentinel; not Redis Cluster).
+ *   <prefix>{<prefix>}nodes  zset  node id → heartbeat deadline (NodeRegistry)
+ *   <prefix>presence:events  channel  every visible change, published by the script that decided it
+ *                            (a channel, not a key: passed in ARGV)
+ * Every decision that spans nodes (first join, last leave, reaping) is one Lua script, and every
+ * key a script touches is passed in KEYS (Redis Cluster refuses, and a single Redis cannot route,
+ * a script that builds key names itself). Where the keys are known only after a read (an org's
+ * users, a dead node's sessions) the read comes first and the script re-checks what it acts on.
  *
  * Ordering (#12 point 11): a change used to be emitted by the node that computed it, through the
  * adapter, after the script returned; an `offline` computed first on node A could reach clients
@@ -42,7 +46,7 @@ end
 
 const HEAD = LUA_NOW + LUA_ALIVE + COUNT_LIVE + ANNOUNCE;
 
-/** KEYS sess, user, org, nodeSet, nodes, events; ARGV sid, nodeId, userId, atIso, userTtlMs, member, orgId, private. Returns 1 when first. */
+/** KEYS sess, user, org, nodeSet, nodes; ARGV sid, nodeId, userId, atIso, userTtlMs, member, orgId, private, events. Returns 1 when first. */
 const ADD = `${HEAD}
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 local live = countLive(KEYS[1], KEYS[5])
@@ -53,13 +57,13 @@ if live == 0 then redis.call('HSET', KEYS[2], 'status', 'online') end
 redis.call('HSET', KEYS[2], 'lastSeenAt', ARGV[4], 'private', ARGV[8])
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[5]))
 if live == 0 then
-  announce(KEYS[6], ARGV[7], ARGV[3], 'online', ARGV[4], KEYS[2])
+  announce(ARGV[9], ARGV[7], ARGV[3], 'online', ARGV[4], KEYS[2])
   return 1
 end
 return 0
 `;
 
-/** KEYS sess, user, org, nodeSet, nodes, events; ARGV sid, userId, atIso, userTtlMs, member, orgId. Returns 1 when last. */
+/** KEYS sess, user, org, nodeSet, nodes; ARGV sid, userId, atIso, userTtlMs, member, orgId, events. Returns 1 when last. */
 const REMOVE = `${HEAD}
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('SREM', KEYS[4], ARGV[5])
@@ -68,20 +72,19 @@ redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
 if countLive(KEYS[1], KEYS[5]) == 0 then
   redis.call('SREM', KEYS[3], ARGV[2])
   if redis.call('HGET', KEYS[2], 'status') ~= 'offline' then
-    announce(KEYS[6], ARGV[6], ARGV[2], 'offline', ARGV[3], KEYS[2])
+    announce(ARGV[7], ARGV[6], ARGV[2], 'offline', ARGV[3], KEYS[2])
   end
   return 1
 end
 return 0
 `;
 
-/** KEYS nodes; ARGV prefix, org, userIds…  Returns per user: status ('' unknown), lastSeenAt ('' none), live count. */
+/** KEYS nodes, then sess and user of each user. Returns per user: status ('' unknown), lastSeenAt ('' none), live count. */
 const GET = `${HEAD}
 local out = {}
-for i = 3, #ARGV do
-  local base = ARGV[1] .. ARGV[2] .. ':' .. ARGV[i]
-  local h = redis.call('HMGET', ARGV[1] .. 'user:' .. ARGV[2] .. ':' .. ARGV[i], 'status', 'lastSeenAt')
-  local live = countLive(ARGV[1] .. 'sess:' .. ARGV[2] .. ':' .. ARGV[i], KEYS[1])
+for i = 2, #KEYS, 2 do
+  local h = redis.call('HMGET', KEYS[i + 1], 'status', 'lastSeenAt')
+  local live = countLive(KEYS[i], KEYS[1])
   table.insert(out, h[1] or '')
   table.insert(out, h[2] or '')
   table.insert(out, live)
@@ -89,15 +92,22 @@ end
 return out
 `;
 
-/** KEYS org, nodes; ARGV prefix, org. Returns userId, status, lastSeenAt for every visible user; drops users without live sessions. */
+/**
+ * KEYS org, nodes, then sess and user of each user; ARGV the user ids (read from the org set just
+ * before). Returns userId, status, lastSeenAt for every visible user; drops users without live
+ * sessions from the org set.
+ */
 const LIST = `${HEAD}
 local out = {}
-for _, user in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local live = countLive(ARGV[1] .. 'sess:' .. ARGV[2] .. ':' .. user, KEYS[2])
+for j = 1, #ARGV do
+  local sessKey = KEYS[1 + 2 * j]
+  local userKey = KEYS[2 + 2 * j]
+  local user = ARGV[j]
+  local live = countLive(sessKey, KEYS[2])
   if live == 0 then
     redis.call('SREM', KEYS[1], user)
   else
-    local h = redis.call('HMGET', ARGV[1] .. 'user:' .. ARGV[2] .. ':' .. user, 'status', 'lastSeenAt')
+    local h = redis.call('HMGET', userKey, 'status', 'lastSeenAt')
     local status = h[1] or 'online'
     if status ~= 'offline' then
       table.insert(out, user)
@@ -110,35 +120,38 @@ return out
 `;
 
 /**
- * KEYS nodeSet, nodes, events; ARGV prefix, nowIso. Drops every session a dead node held; returns
- * org, user, lastSeenAt for each user left without live sessions who was visible (not "appear offline").
+ * KEYS nodeSet (of a dead node), nodes, then sess, user and org of each member; ARGV events,
+ * nowIso, then the members ("org|user|session", read from the node set just before). Drops each
+ * session; returns org, user, lastSeenAt for each user left without live sessions who was
+ * visible (not "appear offline"). Each member leaves the node set (it is gone once empty).
  */
 const REAP = `${HEAD}
 local out = {}
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for j = 3, #ARGV do
+  local member = ARGV[j]
   local org, user, sid = string.match(member, '^([^|]+)|([^|]+)|(.+)$')
-  if org then
-    local sessKey = ARGV[1] .. 'sess:' .. org .. ':' .. user
+  local base = 3 * (j - 3) + 2
+  local sessKey, userKey, orgKey = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
+  if org and redis.call('SISMEMBER', KEYS[1], member) == 1 then
     if redis.call('HDEL', sessKey, sid) == 1 and countLive(sessKey, KEYS[2]) == 0 then
-      local userKey = ARGV[1] .. 'user:' .. org .. ':' .. user
-      redis.call('SREM', ARGV[1] .. 'org:' .. org, user)
+      redis.call('SREM', orgKey, user)
       local status = redis.call('HGET', userKey, 'status')
       redis.call('HSET', userKey, 'lastSeenAt', ARGV[2])
       if status ~= 'offline' then
-        announce(KEYS[3], org, user, 'offline', ARGV[2], userKey)
+        announce(ARGV[1], org, user, 'offline', ARGV[2], userKey)
         table.insert(out, org)
         table.insert(out, user)
         table.insert(out, ARGV[2])
       end
     end
   end
+  redis.call('SREM', KEYS[1], member)
 end
-redis.call('DEL', KEYS[1])
 return out
 `;
 
 /**
- * KEYS sess, user, nodes, events; ARGV status, atIso, userTtlMs, orgId, userId. Sets the chosen
+ * KEYS sess, user, nodes; ARGV status, atIso, userTtlMs, orgId, userId, events. Sets the chosen
  * status; announces it when the visible status changes (the user has a live session).
  */
 const SET_STATUS = `${HEAD}
@@ -146,7 +159,7 @@ local before = redis.call('HGET', KEYS[2], 'status') or 'online'
 local live = countLive(KEYS[1], KEYS[3])
 redis.call('HSET', KEYS[2], 'status', ARGV[1], 'lastSeenAt', ARGV[2])
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]))
-if live > 0 and before ~= ARGV[1] then announce(KEYS[4], ARGV[4], ARGV[5], ARGV[1], ARGV[2], KEYS[2]) end
+if live > 0 and before ~= ARGV[1] then announce(ARGV[6], ARGV[4], ARGV[5], ARGV[1], ARGV[2], KEYS[2]) end
 return live
 `;
 
@@ -170,8 +183,17 @@ export interface RedisPresenceStoreOptions {
    * A client of its own for SUBSCRIBE: with it, the store delivers every visible change to
    * `onChanged` listeners in Redis order (and `announces` is true).
    */
-  subscriber?: Redis;
+  subscriber?: RedisClient;
   onError?: (err: Error) => void;
+}
+
+/** Users (or sessions) per script call where the keys come from a read: bounds one script's run. */
+const SCRIPT_BATCH = 200;
+
+/** "org|user|session" → its parts (as the scripts' pattern `^([^|]+)|([^|]+)|(.+)$` reads it). */
+function splitMember(member: string): [string, string, string] {
+  const m = /^([^|]+)\|([^|]+)\|(.+)$/.exec(member);
+  return m ? [m[1], m[2], m[3]] : ['', '', ''];
 }
 
 type ChangeListener = (organizationId: string, entry: PresenceEntry, isPrivate: boolean) => void;
@@ -209,19 +231,21 @@ export class RedisPresenceStore implements PresenceStore {
   private resyncAgain = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly opts: RedisPresenceStoreOptions,
   ) {
-    this.p = `${opts.prefix}presence:`;
-    this.events = `${this.p}events`;
+    this.p = `${coordinationPrefix(opts.prefix)}presence:`;
+    // A channel, not a key: classic PUBLISH reaches every subscriber in a cluster too.
+    this.events = `${opts.prefix}presence:events`;
     const r = redis as unknown as Partial<PresenceCommands>;
     if (!r.wcrPresAdd) {
-      redis.defineCommand('wcrPresAdd', { numberOfKeys: 6, lua: ADD });
-      redis.defineCommand('wcrPresRemove', { numberOfKeys: 6, lua: REMOVE });
-      redis.defineCommand('wcrPresGet', { numberOfKeys: 1, lua: GET });
-      redis.defineCommand('wcrPresList', { numberOfKeys: 2, lua: LIST });
-      redis.defineCommand('wcrPresReap', { numberOfKeys: 3, lua: REAP });
-      redis.defineCommand('wcrPresSetStatus', { numberOfKeys: 4, lua: SET_STATUS });
+      redis.defineCommand('wcrPresAdd', { numberOfKeys: 5, lua: ADD });
+      redis.defineCommand('wcrPresRemove', { numberOfKeys: 5, lua: REMOVE });
+      // Key count varies with the users asked for: the caller passes it first.
+      redis.defineCommand('wcrPresGet', { lua: GET });
+      redis.defineCommand('wcrPresList', { lua: LIST });
+      redis.defineCommand('wcrPresReap', { lua: REAP });
+      redis.defineCommand('wcrPresSetStatus', { numberOfKeys: 3, lua: SET_STATUS });
     }
     const sub = opts.subscriber;
     if (sub) {
@@ -249,14 +273,25 @@ export class RedisPresenceStore implements PresenceStore {
     return this.redis as unknown as PresenceCommands;
   }
 
+  private sessKey(organizationId: string, userId: string): string {
+    return `${this.p}sess:${organizationId}:${userId}`;
+  }
+
+  private userKey(organizationId: string, userId: string): string {
+    return `${this.p}user:${organizationId}:${userId}`;
+  }
+
+  private orgKey(organizationId: string): string {
+    return `${this.p}org:${organizationId}`;
+  }
+
   private keys(organizationId: string, userId: string, nodeId = this.opts.nodeId): string[] {
     return [
-      `${this.p}sess:${organizationId}:${userId}`,
-      `${this.p}user:${organizationId}:${userId}`,
-      `${this.p}org:${organizationId}`,
+      this.sessKey(organizationId, userId),
+      this.userKey(organizationId, userId),
+      this.orgKey(organizationId),
       `${this.p}node:${nodeId}`,
       this.opts.nodesKey,
-      this.events,
     ];
   }
 
@@ -281,6 +316,7 @@ export class RedisPresenceStore implements PresenceStore {
       `${organizationId}|${userId}|${sessionId}`,
       organizationId,
       isPrivate ? '1' : '0',
+      this.events,
     );
   }
 
@@ -293,6 +329,7 @@ export class RedisPresenceStore implements PresenceStore {
       this.userTtl,
       `${organizationId}|${userId}|${sessionId}`,
       organizationId,
+      this.events,
     );
   }
 
@@ -344,15 +381,15 @@ export class RedisPresenceStore implements PresenceStore {
   ): Promise<void> {
     try {
       await this.cmd.wcrPresSetStatus(
-        `${this.p}sess:${organizationId}:${userId}`,
-        `${this.p}user:${organizationId}:${userId}`,
+        this.sessKey(organizationId, userId),
+        this.userKey(organizationId, userId),
         this.opts.nodesKey,
-        this.events,
         status,
         at.toISOString(),
         this.userTtl,
         organizationId,
         userId,
+        this.events,
       );
     } catch {
       throw AppError.unavailable('Presence is temporarily unavailable');
@@ -363,7 +400,14 @@ export class RedisPresenceStore implements PresenceStore {
     if (userIds.length === 0) return [];
     let flat: Array<string | number>;
     try {
-      flat = await this.cmd.wcrPresGet(this.opts.nodesKey, this.p, organizationId, ...userIds);
+      flat = await this.cmd.wcrPresGet(
+        1 + 2 * userIds.length,
+        this.opts.nodesKey,
+        ...userIds.flatMap((u) => [
+          this.sessKey(organizationId, u),
+          this.userKey(organizationId, u),
+        ]),
+      );
     } catch {
       throw AppError.unavailable('Presence is temporarily unavailable');
     }
@@ -380,14 +424,27 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async listActive(organizationId: string): Promise<PresenceEntry[]> {
-    let flat: string[];
+    const flat: string[] = [];
     try {
-      flat = await this.cmd.wcrPresList(
-        `${this.p}org:${organizationId}`,
-        this.opts.nodesKey,
-        this.p,
-        organizationId,
-      );
+      // The org's users first, then their keys in bounded batches (each batch one script: its
+      // keys named in KEYS). A user who joins in between is listed by the next call.
+      const orgKey = this.orgKey(organizationId);
+      const users = await this.redis.smembers(orgKey);
+      for (let i = 0; i < users.length; i += SCRIPT_BATCH) {
+        const batch = users.slice(i, i + SCRIPT_BATCH);
+        flat.push(
+          ...(await this.cmd.wcrPresList(
+            2 + 2 * batch.length,
+            orgKey,
+            this.opts.nodesKey,
+            ...batch.flatMap((u) => [
+              this.sessKey(organizationId, u),
+              this.userKey(organizationId, u),
+            ]),
+            ...batch,
+          )),
+        );
+      }
     } catch {
       throw AppError.unavailable('Presence is temporarily unavailable');
     }
@@ -414,14 +471,26 @@ export class RedisPresenceStore implements PresenceStore {
   async reapNodes(nodeIds: string[]): Promise<number> {
     let n = 0;
     for (const nodeId of nodeIds) {
-      const flat = await this.cmd.wcrPresReap(
-        `${this.p}node:${nodeId}`,
-        this.opts.nodesKey,
-        this.events,
-        this.p,
-        new Date().toISOString(),
-      );
-      n += flat.length / 3;
+      const nodeSet = `${this.p}node:${nodeId}`;
+      // Read, then reap in batches whose keys are all named (the script re-checks membership).
+      const members = await this.redis.smembers(nodeSet);
+      for (let i = 0; i < members.length; i += SCRIPT_BATCH) {
+        const batch = members.slice(i, i + SCRIPT_BATCH);
+        const keys = batch.flatMap((m) => {
+          const [org, user] = splitMember(m);
+          return [this.sessKey(org, user), this.userKey(org, user), this.orgKey(org)];
+        });
+        const flat = await this.cmd.wcrPresReap(
+          2 + keys.length,
+          nodeSet,
+          this.opts.nodesKey,
+          ...keys,
+          this.events,
+          new Date().toISOString(),
+          ...batch,
+        );
+        n += flat.length / 3;
+      }
     }
     return n;
   }
@@ -465,7 +534,7 @@ export class RedisPresenceStore implements PresenceStore {
     const members = await this.redis.smembers(nodeSet);
     const now = new Date();
     for (const member of members) {
-      const [organizationId, userId, sessionId] = member.split('|');
+      const [organizationId, userId, sessionId] = splitMember(member);
       if (!this.local.has(sessionId)) await this.remove(organizationId, userId, sessionId, now);
     }
     for (const [sessionId, { organizationId, userId, isPrivate }] of [...this.local]) {

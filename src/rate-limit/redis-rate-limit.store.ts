@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.connections.js';
 import type { BucketSpec } from '../config/config.js';
 import { BUCKET_IDLE_MS, type RateLimitStore } from './rate-limit.store.js';
 import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
@@ -80,7 +80,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   private bypassUntil = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: RedisRateLimitStoreOptions,
   ) {
     this.prefix = options.prefix;

@@ -1,17 +1,23 @@
-import { createAdapter as createPubSubAdapter } from '@socket.io/redis-adapter';
+import {
+  createAdapter as createPubSubAdapter,
+  createShardedAdapter,
+} from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/config.js';
 import { withDeliveryGuard } from '../gateway/engine/delivery-guard.js';
 import type { AppServer } from '../gateway/socket.types.js';
-import type { RedisConnections } from './redis.connections.js';
+import type { RedisClient, RedisConnections } from './redis.connections.js';
 
 /**
  * The adapters call `publish` without handling its promise: a publish that fails while Redis is
  * down would be an unhandled rejection, which ends a Node process. Wrap the publishing methods so
  * a failure is counted and dropped (the database replay covers what was missed, §10.2).
  */
-export function swallowPublishFailures(client: Redis, onFailure: (err: Error) => void): Redis {
+export function swallowPublishFailures<C extends RedisClient>(
+  client: C,
+  onFailure: (err: Error) => void,
+): C {
   for (const method of ['publish', 'spublish', 'xadd'] as const) {
     const original = (client[method] as (...a: unknown[]) => Promise<unknown>).bind(client);
     (client as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
@@ -38,7 +44,7 @@ export interface ClusterAdapterHandle {
 export function adapterLinkWatcher(
   onRecovered: () => void,
   settleMs = 200,
-): (client: Redis) => Redis {
+): <C extends RedisClient>(client: C) => C {
   let timer: NodeJS.Timeout | undefined;
   const fire = () => {
     timer = undefined;
@@ -49,18 +55,29 @@ export function adapterLinkWatcher(
     timer = setTimeout(fire, settleMs);
     timer.unref();
   };
-  return (client: Redis) => {
+  return <C extends RedisClient>(client: C): C => {
     let wasReady = client.status === 'ready';
     let lost = false;
+    const recovered = () => {
+      if (!lost) return;
+      lost = false;
+      client.ping().then(settled, settled);
+    };
     client.on('close', () => {
       if (wasReady) lost = true;
     });
     client.on('ready', () => {
       wasReady = true;
-      if (!lost) return;
-      lost = false;
-      client.ping().then(settled, settled);
+      recovered();
     });
+    // Cluster mode: a shard's master dies and its replica takes over while the Cluster client as
+    // a whole stays ready. The sharded subscriber of that shard is dropped (`-node`) and made
+    // again on the new master, which re-subscribes its channels and then says
+    // `subscribersReady`: what the shard published in between was missed.
+    client.on('-node', () => {
+      if (wasReady) lost = true;
+    });
+    client.on('subscribersReady', recovered);
     return client;
   };
 }
@@ -85,7 +102,7 @@ export function clusterAdapter(
         // The streams adapter duplicates this client for its reader and subscriber; `attach` puts
         // listeners on the duplicates too (it adds its own no-op error listener as well).
         const client = swallowPublishFailures(
-          connections.create('adapter', { maxRetriesPerRequest: 3 }),
+          connections.createSingle('adapter', { maxRetriesPerRequest: 3 }),
           onPublishFailure,
         );
         const duplicate = client.duplicate.bind(client);
@@ -106,11 +123,33 @@ export function clusterAdapter(
         );
         return;
       }
+      if (cfg.adapter === 'sharded') {
+        // Redis 7 sharded pub/sub: each channel lives on the shard that owns its slot, so the
+        // adapter's traffic spreads over the masters instead of being copied to every one.
+        const pub = swallowPublishFailures(
+          connections.create('adapter-pub', { maxRetriesPerRequest: 3 }),
+          onPublishFailure,
+        );
+        const sub = connections.create('adapter-sub', {
+          maxRetriesPerRequest: null,
+          commandTimeout: false,
+          shardedSubscribers: true,
+        });
+        watch(pub);
+        watch(sub);
+        server.adapter(
+          createShardedAdapter(pub, sub, {
+            channelPrefix: key,
+            subscriptionMode: cfg.shardedSubscriptionMode,
+          }),
+        );
+        return;
+      }
       const pub = swallowPublishFailures(
-        connections.create('adapter-pub', { maxRetriesPerRequest: 3 }),
+        connections.createSingle('adapter-pub', { maxRetriesPerRequest: 3 }),
         onPublishFailure,
       );
-      const sub = connections.create('adapter-sub', {
+      const sub = connections.createSingle('adapter-sub', {
         maxRetriesPerRequest: null,
         commandTimeout: false,
       });

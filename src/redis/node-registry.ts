@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { coordinationPrefix, type RedisClient } from './redis.connections.js';
 
 /**
- * Live nodes of the cluster: one sorted set `<prefix>nodes`, member = node id, score = the
+ * Live nodes of the cluster: one sorted set `<prefix>{<prefix>}nodes`, member = node id, score = the
  * Redis-server time (ms) until which the node counts as alive. Each node refreshes its own entry
  * every `heartbeatMs`; an entry whose score is in the past belongs to a dead node. Per-user
  * entries (sockets, presence sessions) store the node id and are only counted while that node
@@ -113,7 +113,7 @@ export class NodeRegistry {
   private beats = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly options: NodeRegistryOptions,
   ) {
     const r = redis as unknown as Partial<RegistryCommands>;
@@ -128,8 +128,9 @@ export class NodeRegistry {
     if (options.onDeadNodes) this.listeners.push(options.onDeadNodes);
   }
 
+  /** `<prefix>{<prefix>}nodes`: in the coordination slot with the keys whose scripts read it. */
   get key(): string {
-    return this.options.prefix + 'nodes';
+    return coordinationPrefix(this.options.prefix) + 'nodes';
   }
 
   get nodeId(): string {

@@ -1,5 +1,24 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/config.js';
+
+/**
+ * A connection to Redis as the stores and the adapter use it: one server (`Redis`) or a Redis
+ * Cluster (`Cluster`, REDIS_CLUSTER_NODES). Both route the same commands; in cluster mode every
+ * multi-key command and script must keep its keys in one slot (see `coordinationKey`).
+ */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * The start of every key that takes part in cross-node coordination (node registry, presence,
+ * connection slots): `<prefix>{<prefix>}`. Their scripts read the node registry next to per-user
+ * keys, so in a Redis Cluster all of them must live in one slot: the `{…}` hash tag puts them
+ * there (one slot per deployment prefix). Every key still starts with the prefix. In a single
+ * Redis the braces are just characters. Rate-limit buckets (one key per script) and the
+ * adapter's channels carry no tag and spread over the shards.
+ */
+export function coordinationPrefix(prefix: string): string {
+  return `${prefix}{${prefix}}`;
+}
 
 /** Reconnect delays: 100 ms, 200 ms, 400 ms … capped at 2 s, with ±20 % jitter so nodes spread out. */
 export function reconnectDelayMs(attempt: number, capMs = 2000): number {
@@ -50,16 +69,52 @@ export function redisOptions(cfg: RedisConfig, name: string, o: ClientOptions = 
 }
 
 /**
+ * ioredis `Cluster` options from config (cluster mode). The same bounds as a single client:
+ * capped backoff while no seed answers, fail-fast or queued per client kind, and
+ * REDIS_COMMAND_TIMEOUT_MS on every node connection, so a hung shard engages the same fallbacks
+ * (§12.8). During a failover ioredis retries a command that met CLUSTERDOWN/TRYAGAIN or a closed
+ * node connection (`retryDelayOn*`), then follows the new slot map.
+ */
+export function clusterOptions(
+  cfg: RedisConfig,
+  name: string,
+  o: ClientOptions & { shardedSubscribers?: boolean } = {},
+): ClusterOptions {
+  return {
+    clusterRetryStrategy: (attempt: number) => reconnectDelayMs(attempt),
+    enableOfflineQueue: o.offlineQueue ?? true,
+    enableReadyCheck: true,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    retryDelayOnMoved: 0,
+    maxRedirections: 16,
+    slotsRefreshTimeout: 1000,
+    // Picks up a failover even when no command met a MOVED yet.
+    slotsRefreshInterval: 5000,
+    shardedSubscribers: o.shardedSubscribers ?? false,
+    redisOptions: {
+      username: cfg.username,
+      password: cfg.password,
+      connectionName: name,
+      connectTimeout: 3000,
+      maxRetriesPerRequest: o.maxRetriesPerRequest === undefined ? 3 : o.maxRetriesPerRequest,
+      ...(o.commandTimeout === false ? {} : { commandTimeout: cfg.commandTimeoutMs }),
+    },
+  };
+}
+
+/**
  * Owns every Redis client of the node. Every client gets an `error` listener (an unhandled one
  * crashes the process) and connection-state tracking for `/ready` and `realtime_redis_up`.
  * Keys and channels are prefixed explicitly with `config.redis.keyPrefix` via `key()`, not with
  * ioredis' `keyPrefix` (which does not apply to SCAN patterns or pub/sub channels).
  */
 export class RedisConnections {
-  private readonly clients = new Map<Redis, string>();
+  private readonly clients = new Map<RedisClient, string>();
   private readonly downSince = new Map<string, number>();
   /** The client for commands (stores): fails fast while disconnected. */
-  readonly command: Redis;
+  readonly command: RedisClient;
   private closed = false;
 
   constructor(
@@ -74,19 +129,43 @@ export class RedisConnections {
     return this.config.keyPrefix;
   }
 
+  get clustered(): boolean {
+    return this.config.mode === 'cluster';
+  }
+
   key(...parts: string[]): string {
     return this.prefix + parts.join(':');
   }
 
-  /** A new client with listeners attached. */
-  create(name: string, o: ClientOptions = {}): Redis {
-    const client = new Redis(redisOptions(this.config, `${this.prefix}${name}`, o));
+  /** A key in the coordination slot (`<prefix>{<prefix>}…`, see coordinationPrefix). */
+  coordinationKey(...parts: string[]): string {
+    return coordinationPrefix(this.prefix) + parts.join(':');
+  }
+
+  /**
+   * A new client with listeners attached: a `Cluster` in cluster mode (with `shardedSubscribers`
+   * for a client that SSUBSCRIBEs), a `Redis` otherwise.
+   */
+  create(name: string, o: ClientOptions & { shardedSubscribers?: boolean } = {}): RedisClient {
+    const client: RedisClient =
+      this.config.mode === 'cluster'
+        ? new Cluster(
+            this.config.clusterNodes!,
+            clusterOptions(this.config, `${this.prefix}${name}`, o),
+          )
+        : new Redis(redisOptions(this.config, `${this.prefix}${name}`, o));
     this.attach(client, name);
     return client;
   }
 
+  /** A single-server client (single mode only: the streams adapter duplicates it). */
+  createSingle(name: string, o: ClientOptions = {}): Redis {
+    if (this.config.mode === 'cluster') throw new Error(`${name}: not available in cluster mode`);
+    return this.create(name, o) as Redis;
+  }
+
   /** Attaches error/state listeners to a client made elsewhere (e.g. an adapter's duplicate). */
-  attach(client: Redis, name: string): Redis {
+  attach<C extends RedisClient>(client: C, name: string): C {
     this.clients.set(client, name);
     let lastError = '';
     client.on('error', (err: Error & { code?: string }) => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis.connections.js';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { RedisService } from '../redis/redis.service.js';
 import type { UserKey } from '../protocol/user-key.js';
@@ -59,7 +59,7 @@ const MAX_MESSAGE_BYTES = 1024;
  */
 @Injectable()
 export class RevocationBus implements OnApplicationShutdown {
-  private sub?: Redis;
+  private sub?: RedisClient;
   private handler?: (notice: RevocationNotice) => number;
   private readonly pending = new Map<string, Pending>();
   private lastKnownNodes: string[] = [];

@@ -1,11 +1,12 @@
-import type { Redis } from 'ioredis';
+import { coordinationPrefix, type RedisClient } from '../redis/redis.connections.js';
 import { LUA_ALIVE, LUA_NOW } from '../redis/node-registry.js';
 import type { ConnectionCounter } from './connection-counter.js';
 
 /*
- * Keys (prefix + "conn:"):
- *   conn:<ns>:<user>   hash  socket id → node id (a slot counts while its node heartbeats)
- *   conn:node:<node>   set   "<ns>|<user>|<socket>" held by that node (write-back and reaping)
+ * Keys (C = prefix + "{" + prefix + "}conn:", the coordination slot shared with the node registry,
+ * see coordinationPrefix; every key a script touches is passed in KEYS):
+ *   C<ns>:<user>   hash  socket id → node id (a slot counts while its node heartbeats)
+ *   Cnode:<node>   set   "<ns>|<user>|<socket>" held by that node (write-back and reaping)
  */
 
 /**
@@ -51,18 +52,29 @@ redis.call('SADD', KEYS[2], ARGV[4])
 return 1
 `;
 
-/** KEYS a dead node's set; ARGV prefix, nodeId. Drops that node's slots. */
+/**
+ * KEYS a dead node's set, then the user's hash of each member; ARGV nodeId, then the members
+ * (read from the set just before). Drops those slots of that node; each member leaves the set.
+ */
 const REAP_SCRIPT = `
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for j = 2, #ARGV do
+  local member = ARGV[j]
   local ns, user, sid = string.match(member, '^([^|]+)|([^|]+)|(.+)$')
-  if ns then
-    local key = ARGV[1] .. 'conn:' .. ns .. ':' .. user
-    if redis.call('HGET', key, sid) == ARGV[2] then redis.call('HDEL', key, sid) end
-  end
+  local key = KEYS[j]
+  if ns and redis.call('HGET', key, sid) == ARGV[1] then redis.call('HDEL', key, sid) end
+  redis.call('SREM', KEYS[1], member)
 end
-redis.call('DEL', KEYS[1])
 return 1
 `;
+
+/** Slots per reap call (bounds one script's run). */
+const REAP_BATCH = 200;
+
+/** "ns|user|socket" → its parts (as REAP_SCRIPT's pattern reads it). */
+function splitMember(member: string): [string, string, string] {
+  const m = /^([^|]+)\|([^|]+)\|(.+)$/.exec(member);
+  return m ? [m[1], m[2], m[3]] : ['', '', ''];
+}
 
 interface CounterCommands {
   wcrConnAcquire(
@@ -85,7 +97,7 @@ interface CounterCommands {
     ttlMs: number,
     member: string,
   ): Promise<number>;
-  wcrConnReap(nodeSet: string, prefix: string, nodeId: string): Promise<number>;
+  wcrConnReap(numKeys: number, ...keysThenArgs: string[]): Promise<number>;
 }
 
 /**
@@ -105,7 +117,7 @@ export class RedisConnectionCounter implements ConnectionCounter {
   private resyncAgain = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly opts: {
       prefix: string;
       nodeId: string;
@@ -123,16 +135,17 @@ export class RedisConnectionCounter implements ConnectionCounter {
       redis.defineCommand('wcrConnRelease', { numberOfKeys: 2, lua: RELEASE_SCRIPT });
     if (!r.wcrConnRestore)
       redis.defineCommand('wcrConnRestore', { numberOfKeys: 2, lua: RESTORE_SCRIPT });
-    if (!r.wcrConnReap) redis.defineCommand('wcrConnReap', { numberOfKeys: 1, lua: REAP_SCRIPT });
+    // Key count varies with the batch: the caller passes it first.
+    if (!r.wcrConnReap) redis.defineCommand('wcrConnReap', { lua: REAP_SCRIPT });
   }
 
-  /** `<prefix>conn:<ns>:<org>:<user>` (`user` is the userKeyString, §12.1). */
+  /** `<prefix>{<prefix>}conn:<ns>:<org>:<user>` (`user` is the userKeyString, §12.1). */
   private key(ns: string, user: string): string {
-    return `${this.opts.prefix}conn:${ns}:${user}`;
+    return `${coordinationPrefix(this.opts.prefix)}conn:${ns}:${user}`;
   }
 
   private nodeSet(nodeId = this.opts.nodeId): string {
-    return `${this.opts.prefix}conn:node:${nodeId}`;
+    return `${coordinationPrefix(this.opts.prefix)}conn:node:${nodeId}`;
   }
 
   private get cmd(): CounterCommands {
@@ -191,8 +204,23 @@ export class RedisConnectionCounter implements ConnectionCounter {
 
   /** Drops the slots of dead nodes (called once per dead node, on the node that claimed it). */
   async reapNodes(nodeIds: string[]): Promise<void> {
-    for (const nodeId of nodeIds)
-      await this.cmd.wcrConnReap(this.nodeSet(nodeId), this.opts.prefix, nodeId);
+    for (const nodeId of nodeIds) {
+      const nodeSet = this.nodeSet(nodeId);
+      const members = await this.redis.smembers(nodeSet);
+      for (let i = 0; i < members.length; i += REAP_BATCH) {
+        const batch = members.slice(i, i + REAP_BATCH);
+        await this.cmd.wcrConnReap(
+          1 + batch.length,
+          nodeSet,
+          ...batch.map((m) => {
+            const [ns, user] = splitMember(m);
+            return this.key(ns, user);
+          }),
+          nodeId,
+          ...batch,
+        );
+      }
+    }
   }
 
   /** A write failed: Redis may disagree with this node's slots until the next resync. */
@@ -225,7 +253,7 @@ export class RedisConnectionCounter implements ConnectionCounter {
   private async resyncOnce(): Promise<void> {
     const members = await this.redis.smembers(this.nodeSet());
     for (const member of members) {
-      const [ns, userId, socketId] = member.split('|');
+      const [ns, userId, socketId] = splitMember(member);
       if (!this.local.has(socketId))
         await this.cmd.wcrConnRelease(this.key(ns, userId), this.nodeSet(), socketId, member);
     }
