@@ -1,52 +1,16 @@
 /**
- * The event catalog as data: what each event is for, who receives it, what its ack carries. The
- * documentation (docs/events.md, docs/asyncapi.yaml) is generated from this file, the DTO classes
- * (client payloads) and NAMESPACE_EVENTS / DEFAULT_RATE_LIMITS, and a test fails when they drift.
- * `satisfies Record<…EventName, …>` makes a missing or extra entry a compile error.
+ * The event catalog: what the DTOs and the typed event map cannot say — what each event is for,
+ * who hears about it, what its ack carries, what the server sends, and the §6 shapes. Client
+ * payload schemas are not written here: they are read from the DTO classes
+ * (`CLIENT_EVENT_DTOS`, `dtoSchema`). The documentation (docs/events.md, docs/asyncapi.yaml) is
+ * generated from this file, the DTOs, NAMESPACE_EVENTS and DEFAULT_RATE_LIMITS, and a test fails
+ * when they drift. `satisfies Record<…EventName, …>` makes a missing or extra entry a compile error.
  */
 import { ERROR_TYPES } from './errors.js';
 import { ROLES } from './constants.js';
+import type { OptionalPayloadEvent } from './dto/client-events.js';
 import type { ClientEventName, ServerEventName } from './events.js';
-import {
-  AlertAcknowledgeDto,
-  AuthRefreshDto,
-  ChannelDto,
-  ConversationCreateDto,
-  ConversationHistoryDto,
-  ConversationJoinDto,
-  ConversationListDto,
-  ConversationRefDto,
-  MessageEditDto,
-  MessageReceiptDto,
-  MessageRefDto,
-  MessageSendDto,
-  MessageTypingDto,
-  NotificationReadDto,
-  PresenceQueryDto,
-  PresenceUpdateDto,
-} from './dto/client.dto.js';
-
-/** The subset of JSON Schema (draft 07, as AsyncAPI 3 uses it) the catalog needs. */
-export interface Schema {
-  type?: string | string[];
-  properties?: Record<string, Schema>;
-  required?: string[];
-  additionalProperties?: boolean | Schema;
-  items?: Schema;
-  enum?: readonly unknown[];
-  const?: unknown;
-  format?: string;
-  pattern?: string;
-  minimum?: number;
-  maximum?: number;
-  minLength?: number;
-  maxLength?: number;
-  minItems?: number;
-  maxItems?: number;
-  oneOf?: Schema[];
-  $ref?: string;
-  description?: string;
-}
+import { obj, type Schema } from './schema.js';
 
 const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
 const time: Schema = { type: 'string', format: 'date-time' };
@@ -59,15 +23,6 @@ const bool: Schema = { type: 'boolean' };
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 const arr = (items: Schema): Schema => ({ type: 'array', items });
 const freeObject: Schema = { type: 'object', additionalProperties: true };
-export function obj(properties: Record<string, Schema>, optional: string[] = []): Schema {
-  const required = Object.keys(properties).filter((k) => !optional.includes(k));
-  return {
-    type: 'object',
-    properties,
-    ...(required.length ? { required } : {}),
-    additionalProperties: false,
-  };
-}
 
 /** Shapes of §6 (src/protocol/models.ts) and the §8 error object. */
 export const MODEL_SCHEMAS: Record<string, Schema> = {
@@ -149,10 +104,8 @@ export const MODEL_SCHEMAS: Record<string, Schema> = {
 };
 
 export interface ClientEventDoc {
-  /** The DTO class that validates the payload (null: the event takes no payload). */
-  dto: (new () => object) | null;
-  /** The payload may be omitted. */
-  optionalPayload?: boolean;
+  /** The payload may be omitted (exactly the events whose event-map payload admits `undefined`). */
+  optionalPayload?: true;
   summary: string;
   /** Success ack `data`. */
   ack: Schema;
@@ -162,36 +115,37 @@ export interface ClientEventDoc {
   rateLimitNote?: string;
 }
 
+/** `optionalPayload: true` required where the event map allows no payload, refused elsewhere. */
+type ClientEventDocs = {
+  [E in ClientEventName]: ClientEventDoc &
+    (E extends OptionalPayloadEvent ? { optionalPayload: true } : { optionalPayload?: never });
+};
+
 export const CLIENT_EVENTS = {
   ping: {
-    dto: null,
     summary: 'Round trip / clock check. Without an ack callback the server emits `pong` instead.',
     ack: obj({ pong: { type: 'boolean', const: true }, serverTime: time }),
     effects: 'none (or `pong` to the sender without an ack)',
   },
   subscribe: {
-    dto: ChannelDto,
     summary:
       'Join a channel: `org:<own org>`, `org:<own org>:<topic>`, `user:<own id>` or `user:<own id>:<topic>` (topic `^[a-z0-9-]{1,32}$`, not `role`). Another org or user → AUTHORIZATION_FAILED; malformed → VALIDATION_ERROR.',
     ack: obj({ channel: str() }),
     effects: 'the socket receives `channel:message` for that channel',
   },
   unsubscribe: {
-    dto: ChannelDto,
     summary:
       'Leave a channel. The automatic `user:<own id>`, `org:` and role rooms cannot be left (BAD_REQUEST).',
     ack: obj({ channel: str() }),
     effects: 'none',
   },
   'conversation:create': {
-    dto: ConversationCreateDto,
     summary:
       'Create a conversation in the caller’s organization (creator added). The same `conversationId` from the same creator returns the same conversation; from another creator → CONFLICT.',
     ack: obj({ conversation: ref('Conversation') }),
     effects: '`conversation:new` to every session of every participant (once, not on repeats)',
   },
   'conversation:join': {
-    dto: ConversationJoinDto,
     summary:
       'Participants only. Joins the room `conversation:<id>` and returns messages with `seq > afterSeq` (oldest first, at most `limit`), or the newest `limit` without `afterSeq`. The catch-up call after a reconnect.',
     ack: obj({
@@ -203,21 +157,18 @@ export const CLIENT_EVENTS = {
     effects: 'the socket receives typing and receipts of the room',
   },
   'conversation:history': {
-    dto: ConversationHistoryDto,
     summary:
       'Older pages (participants only): messages with `seq < beforeSeq` (default `lastSeq + 1`), oldest first.',
     ack: obj({ messages: arr(ref('Message')), hasMore: bool }),
     effects: 'none',
   },
   'conversation:leave': {
-    dto: ConversationRefDto,
     summary:
       'Leaves the room, not the membership (`message:new` still reaches every session of a participant).',
     ack: obj({ conversationId: str() }),
     effects: 'none',
   },
   'conversation:list': {
-    dto: ConversationListDto,
     optionalPayload: true,
     summary:
       'The caller’s conversations in its organization, most recent activity first (last message, else creation; ties by id), `limit` per page (1..100, default 50). `before` is the `nextCursor` of the previous page (opaque; `null` on the last page; a malformed one → VALIDATION_ERROR). `lastMessage` is `null` for an empty conversation; `unreadCount` counts messages above the caller’s read cursor (one’s own sends move it). Keyset paging: a conversation whose activity did not change is never repeated or skipped; one with a new message moves to the front.',
@@ -228,55 +179,47 @@ export const CLIENT_EVENTS = {
     effects: 'none',
   },
   'message:send': {
-    dto: MessageSendDto,
     summary:
       'Participants only. `messageId` (uuid v4, chosen by the client) is the idempotency key: the same id from the same sender returns the stored message and broadcasts nothing new; used by another sender or in another conversation → CONFLICT. The ack comes after the message is durably stored.',
     ack: obj({ message: ref('Message') }),
     effects: '`message:new` to every session of every participant (sender included) and the room',
   },
   'message:edit': {
-    dto: MessageEditDto,
     summary: 'The sender only; content limits as for send; a deleted message → RESOURCE_NOT_FOUND.',
     ack: obj({ message: ref('Message') }),
     effects: '`message:edited`, audience as `message:new`',
   },
   'message:delete': {
-    dto: MessageRefDto,
     summary:
       'The sender or an `admin` of the organization. Soft delete: content becomes "" and metadata {}.',
     ack: obj({ messageId: str(), deletedAt: time }),
     effects: '`message:deleted`, audience as `message:new`',
   },
   'message:delivered': {
-    dto: MessageReceiptDto,
     summary: 'Moves the caller’s delivered cursor up to that message’s `seq` (never back).',
     ack: obj({ conversationId: str(), messageId: str(), deliveredAt: time }),
     effects:
       '`message:delivered` to the room and the message sender’s sessions, only when the cursor moved',
   },
   'message:read': {
-    dto: MessageReceiptDto,
     summary: 'Moves the read cursor (and the delivered cursor) up to that message’s `seq`.',
     ack: obj({ conversationId: str(), messageId: str(), readAt: time }),
     effects:
       '`message:read` (only) to the room and every participant’s sessions, only when the cursor moved',
   },
   'message:typing': {
-    dto: MessageTypingDto,
     summary: 'Typing indicator; a non-participant → AUTHORIZATION_FAILED.',
     ack: obj({}),
     effects: '`message:typing` to the conversation room except the typing socket',
     rateLimitNote: 'over the limit the ack is still `{ok: true, data: {}}` and nothing is emitted',
   },
   'presence:update': {
-    dto: PresenceUpdateDto,
     summary: 'Set own status; `offline` means appear offline. Holds while the user has sessions.',
     ack: obj({ status: { type: 'string', enum: ['online', 'away', 'offline'] } }),
     effects:
       '`presence:changed` when the aggregate status changes: to the organization, or for a `parent` to its admin, nurse, staff and service sessions only (§12.5)',
   },
   'presence:query': {
-    dto: PresenceQueryDto,
     optionalPayload: true,
     summary:
       'Own organization only. Without `userIds`: everyone `online` or `away`. Unknown or other-organization ids come back `offline` with `lastSeenAt: null`. Asked by a `parent`: parents are left out of the list and come back `offline` with `lastSeenAt: null` when named (§12.5).',
@@ -284,27 +227,24 @@ export const CLIENT_EVENTS = {
     effects: 'none',
   },
   'notification:read': {
-    dto: NotificationReadDto,
     summary:
       'Own notifications only (another user’s → RESOURCE_NOT_FOUND); reading twice returns the first `readAt`.',
     ack: obj({ notificationId: str(), readAt: time }),
     effects: '`notification:read` to every session of the reader',
   },
   'alert:acknowledge': {
-    dto: AlertAcknowledgeDto,
     summary:
       'Recipients only (a member who is not a recipient → AUTHORIZATION_FAILED; another organization’s alert → RESOURCE_NOT_FOUND). Stops re-delivery of an emergency alert to that user; recorded in the audit trail.',
     ack: obj({ alertId: str(), acknowledgedAt: time }),
     effects: 'none',
   },
   'auth:refresh': {
-    dto: AuthRefreshDto,
     summary:
       'Replace the session token before it expires: same user and organization only (else AUTHORIZATION_FAILED); invalid or expired → AUTHENTICATION_FAILED; a failed refresh leaves the session as it was. `expiresAt` is the new token’s `exp`.',
     ack: obj({ expiresAt: time }),
     effects: 'the socket’s expiry timer moves to the new `exp` (+ clock tolerance)',
   },
-} satisfies Record<ClientEventName, ClientEventDoc>;
+} satisfies ClientEventDocs;
 
 export interface ServerEventDoc {
   summary: string;
