@@ -271,7 +271,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 
   const schemas = (doc.components ??= {}).schemas ?? {};
   for (const dto of BODY_DTOS) schemas[dto.name] = dtoSchema(dto) as never;
-  for (const name of ['Alert', 'ErrorObject']) schemas[name] = MODEL_SCHEMAS[name] as never;
+  for (const name of ['Alert', 'ErrorObject'] as const)
+    schemas[name] = MODEL_SCHEMAS[name] as never;
   schemas.Bucket = object({ maxTokens: int, refillIntervalMs: int }) as never;
   schemas.Readiness = object({
     status: { type: 'string', enum: ['ok', 'unavailable'] },

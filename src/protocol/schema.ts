@@ -28,6 +28,21 @@ export interface Schema {
   description?: string;
 }
 
+declare const DESCRIBES: unique symbol;
+
+/**
+ * A schema the compiler knows describes values of type `T` (a type-only mark, nothing at run
+ * time). Invariant in `T`, and in `Required<T>` so that a property the type has and the schema
+ * lacks (or the reverse), optional or not, is a compile error where the catalog says which type
+ * a schema must describe.
+ */
+export interface Typed<T> extends Schema {
+  readonly [DESCRIBES]?: { exact: (value: T) => T; keys: (value: Required<T>) => Required<T> };
+}
+
+/** The type a `Typed` schema describes. */
+export type TypeOf<S> = S extends Typed<infer T> ? T : never;
+
 /** A closed object: every property required except those named in `optional`. */
 export function obj(properties: Record<string, Schema>, optional: string[] = []): Schema {
   const required = Object.keys(properties).filter((k) => !optional.includes(k));
