@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { PinoLogger } from 'nestjs-pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshPglite } from '../../test/support/server.js';
 import { AuditService } from '../audit/audit.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import type { DatabaseHandle } from '../persistence/database.js';
+import { openPglite, type DatabaseHandle } from '../persistence/database.js';
 import { AppError } from '../protocol/errors.js';
 import type { RealtimePublisher } from '../sessions/realtime.publisher.js';
 import { ConversationsRepository } from './conversations.repository.js';
@@ -12,6 +12,11 @@ import { MessageWriter } from './message-writer.js';
 import { MessagesRepository } from './messages.repository.js';
 import { MessagingService } from './messaging.service.js';
 import { ParticipantsRepository } from './participants.repository.js';
+
+/** A fresh migrated PGlite from the global setup's template (a spec takes nothing from test/). */
+const template = process.env.WCR_PGLITE_TEMPLATE;
+const freshPglite = () =>
+  openPglite(template ? { template: new Blob([readFileSync(template)]) } : {});
 
 /** Records what the service asked to deliver, instead of emitting. */
 class FakePublisher {
