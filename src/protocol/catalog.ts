@@ -12,14 +12,7 @@ import { ERROR_TYPES, type ErrorObject } from './errors.js';
 import { ROLES } from './constants.js';
 import type { OptionalPayloadEvent } from './dto/client-events.js';
 import type { ClientAckData, ClientEventName, ServerEventName, ServerEventSpec } from './events.js';
-import type {
-  Alert,
-  Conversation,
-  ConversationSummary,
-  Message,
-  Notification,
-  PresenceEntry,
-} from './models.js';
+import type * as M from './models.js';
 import { obj, type Schema, type Typed, type TypeOf } from './schema.js';
 
 // Typed builders: each returns a schema together with the type it describes, so the compiler
@@ -46,12 +39,12 @@ const freeObject: Typed<Record<string, unknown>> = { type: 'object', additionalP
 const anyValue = (description?: string): Typed<unknown> => (description ? { description } : {});
 
 interface Models {
-  Message: Message;
-  Conversation: Conversation;
-  Notification: Notification;
-  Alert: Alert;
-  ConversationSummary: ConversationSummary;
-  PresenceEntry: PresenceEntry;
+  Message: M.Message;
+  Conversation: M.Conversation;
+  Notification: M.Notification;
+  Alert: M.Alert;
+  ConversationSummary: M.ConversationSummary;
+  PresenceEntry: M.PresenceEntry;
   ErrorObject: ErrorObject;
 }
 const ref = <K extends keyof Models>(name: K): Typed<Models[K]> => ({

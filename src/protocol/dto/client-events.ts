@@ -7,46 +7,29 @@
  */
 import type { ClientEventName, ClientPayload } from '../events.js';
 import type { DtoClass } from '../schema.js';
-import {
-  AlertAcknowledgeDto,
-  AuthRefreshDto,
-  ChannelDto,
-  ConversationCreateDto,
-  ConversationHistoryDto,
-  ConversationJoinDto,
-  ConversationListDto,
-  ConversationRefDto,
-  MessageEditDto,
-  MessageReceiptDto,
-  MessageRefDto,
-  MessageSendDto,
-  MessageTypingDto,
-  NotificationReadDto,
-  PresenceQueryDto,
-  PresenceUpdateDto,
-} from './client.dto.js';
+import * as dto from './client.dto.js';
 
 /** `null`: the event takes no payload (`ping`). */
 export const CLIENT_EVENT_DTOS = {
   ping: null,
-  subscribe: ChannelDto,
-  unsubscribe: ChannelDto,
-  'conversation:create': ConversationCreateDto,
-  'conversation:join': ConversationJoinDto,
-  'conversation:history': ConversationHistoryDto,
-  'conversation:leave': ConversationRefDto,
-  'conversation:list': ConversationListDto,
-  'message:send': MessageSendDto,
-  'message:edit': MessageEditDto,
-  'message:delete': MessageRefDto,
-  'message:delivered': MessageReceiptDto,
-  'message:read': MessageReceiptDto,
-  'message:typing': MessageTypingDto,
-  'presence:update': PresenceUpdateDto,
-  'presence:query': PresenceQueryDto,
-  'notification:read': NotificationReadDto,
-  'alert:acknowledge': AlertAcknowledgeDto,
-  'auth:refresh': AuthRefreshDto,
+  subscribe: dto.ChannelDto,
+  unsubscribe: dto.ChannelDto,
+  'conversation:create': dto.ConversationCreateDto,
+  'conversation:join': dto.ConversationJoinDto,
+  'conversation:history': dto.ConversationHistoryDto,
+  'conversation:leave': dto.ConversationRefDto,
+  'conversation:list': dto.ConversationListDto,
+  'message:send': dto.MessageSendDto,
+  'message:edit': dto.MessageEditDto,
+  'message:delete': dto.MessageRefDto,
+  'message:delivered': dto.MessageReceiptDto,
+  'message:read': dto.MessageReceiptDto,
+  'message:typing': dto.MessageTypingDto,
+  'presence:update': dto.PresenceUpdateDto,
+  'presence:query': dto.PresenceQueryDto,
+  'notification:read': dto.NotificationReadDto,
+  'alert:acknowledge': dto.AlertAcknowledgeDto,
+  'auth:refresh': dto.AuthRefreshDto,
 } as const satisfies Record<ClientEventName, DtoClass | null>;
 
 /** Events whose payload may be omitted (`payload: … | undefined` in the event map). */
