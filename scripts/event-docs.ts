@@ -1,11 +1,11 @@
 /**
  * Generates docs/events.md and docs/asyncapi.yaml from the code: the event catalog
- * (src/protocol/catalog.ts), the DTO classes' class-validator metadata (client payloads),
- * NAMESPACE_EVENTS and DEFAULT_RATE_LIMITS. test/docs.test.ts compares the committed files with
+ * (src/protocol/catalog.ts), the DTO classes' class-validator metadata (client payloads, read by
+ * src/protocol/schema.ts's `dtoSchema` through CLIENT_EVENT_DTOS), NAMESPACE_EVENTS and
+ * DEFAULT_RATE_LIMITS. test/docs.test.ts compares the committed files with
  * a fresh generation; `npm run docs:generate` rewrites them.
  */
 import 'reflect-metadata';
-import { getMetadataStorage } from 'class-validator';
 import {
   DEFAULT_RATE_LIMITS,
   RATE_LIMIT_KEYS,
@@ -15,134 +15,26 @@ import {
 import {
   CLIENT_EVENTS,
   MODEL_SCHEMAS,
-  obj,
   SERVER_EVENTS,
   type ClientEventDoc,
-  type Schema,
 } from '../src/protocol/catalog.js';
 import { ID_PATTERN } from '../src/protocol/constants.js';
+import { CLIENT_EVENT_DTOS } from '../src/protocol/dto/client-events.js';
 import {
   NAMESPACE_EVENTS,
   type ClientEventName,
   type ServerEventName,
 } from '../src/protocol/events.js';
+import { dtoSchema, obj, type Schema } from '../src/protocol/schema.js';
 
 export const clientEventNames = Object.keys(CLIENT_EVENTS) as ClientEventName[];
 export const serverEventNames = Object.keys(SERVER_EVENTS) as ServerEventName[];
 
-// ─── client payload schemas from the DTOs ──────────────────────────────────────────────────
-
-interface Meta {
-  type: string;
-  name?: string;
-  propertyName: string;
-  constraints?: unknown[];
-  each?: boolean;
-}
-
-/** JSON Schema of a DTO class, read from its class-validator decorators (the validation itself). */
-export function dtoSchema(dto: new () => object): Schema {
-  const metas = getMetadataStorage().getTargetValidationMetadatas(
-    dto,
-    '',
-    true,
-    false,
-  ) as unknown as Meta[];
-  const props: Record<string, Schema> = {};
-  const optional = new Set<string>();
-  const order: string[] = [];
-  for (const m of metas) if (!order.includes(m.propertyName)) order.push(m.propertyName);
-  for (const name of order) {
-    const own = metas.filter((m) => m.propertyName === name);
-    const s: Schema = {};
-    const item: Schema = {};
-    for (const m of own) {
-      const target = m.each ? item : s;
-      const c = m.constraints ?? [];
-      switch (m.name ?? '') {
-        case 'isOptional':
-          optional.add(name);
-          break;
-        case 'isString':
-          target.type = 'string';
-          break;
-        case 'isDefined':
-          break; // required: not in `optional`
-        case 'isInt':
-          target.type = 'integer';
-          break;
-        case 'isBoolean':
-          target.type = 'boolean';
-          break;
-        case 'isObject':
-          target.type = 'object';
-          break;
-        case 'isArray':
-          s.type = 'array';
-          break;
-        case 'isUuid':
-          target.type = 'string';
-          target.format = 'uuid';
-          if (c[0] === '4') target.description = 'uuid v4';
-          break;
-        case 'matches':
-          target.pattern = (c[0] as RegExp).source;
-          break;
-        case 'isIn':
-          target.type = 'string';
-          target.enum = c[0] as unknown[];
-          break;
-        case 'minLength':
-          target.minLength = c[0] as number;
-          break;
-        case 'maxLength':
-          target.maxLength = c[0] as number;
-          break;
-        case 'min':
-          target.minimum = c[0] as number;
-          break;
-        case 'max':
-          target.maximum = c[0] as number;
-          break;
-        case 'arrayMinSize':
-          s.minItems = c[0] as number;
-          break;
-        case 'arrayMaxSize':
-          s.maxItems = c[0] as number;
-          break;
-        case 'maxJsonBytes':
-          target.description = [target.description, `at most ${c[0] as number} bytes as JSON`]
-            .filter(Boolean)
-            .join('; ');
-          break;
-        case 'noControlCharacters':
-          // §12.3: no C0 control character except tab, LF, CR (in keys and string values too).
-          target.description = [target.description, 'no control characters except tab, LF, CR']
-            .filter(Boolean)
-            .join('; ');
-          break;
-        case 'isIso8601':
-          target.type = 'string';
-          target.format = 'date-time';
-          break;
-        case '':
-          // @Allow(): any JSON value, may be absent.
-          if (m.type === 'whitelistValidation') optional.add(name);
-          else throw new Error(`${dto.name}.${name}: unnamed validator of type ${m.type}`);
-          break;
-        default:
-          throw new Error(`${dto.name}.${name}: no schema mapping for validator "${m.name}"`);
-      }
-    }
-    if (s.type === 'array') s.items = { type: 'string', ...item };
-    props[name] = s;
-  }
-  return obj(props, [...optional]);
-}
+// ─── client payload schemas: read from the DTOs ────────────────────────────────────────────
 
 export function clientPayloadSchema(event: ClientEventName): Schema | null {
-  const doc: ClientEventDoc = CLIENT_EVENTS[event];
-  return doc.dto ? dtoSchema(doc.dto) : null;
+  const dto = CLIENT_EVENT_DTOS[event];
+  return dto ? dtoSchema(dto) : null;
 }
 
 export function rateLimitOf(event: ClientEventName): { key: RateLimitKey; spec: BucketSpec } {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, ok, request, settle, type TestSocket } from './support/client.js';
 import { http } from './support/http.js';
 import { auditText, connectReady } from './support/realtime.js';
-import { startServer, type TestServer } from './support/server.js';
-import { createTestDatabase, hasPostgres } from './support/services.js';
+import { useServer } from './support/server.js';
+import { hasPostgres } from './support/services.js';
 import { signToken } from './support/tokens.js';
 import type { Alert } from '../src/protocol/models.js';
 import type { ServerEventName } from '../src/protocol/events.js';
@@ -21,15 +21,10 @@ type Status = {
   recipients: { targeted: number; delivered: number; acknowledged: number };
 };
 
-function suite(
-  label: string,
-  start: (
-    env: Record<string, string>,
-  ) => Promise<{ srv: TestServer; cleanup?: () => Promise<void> }>,
-) {
+/** The suites on PGlite, or on a PostgreSQL database of their own (`postgres`: its label). */
+function suite(label: string, postgres?: string) {
   describe(`alerts (${label})`, () => {
-    let srv: TestServer;
-    let cleanup: (() => Promise<void>) | undefined;
+    const srv = useServer({}, { postgres });
     let service: string;
     const open: TestSocket[] = [];
     const who = (userId: string, role: string, organizationId = 'aA') => ({
@@ -38,13 +33,10 @@ function suite(
       organizationId,
     });
     beforeAll(async () => {
-      ({ srv, cleanup } = await start({}));
       service = await signToken({ userId: 'svc', organizationId: 'aA', role: 'service' });
     });
     afterAll(async () => {
       closeAll(...open);
-      await srv.close();
-      await cleanup?.();
     });
     const status = async (id: string) => {
       const r = await http<Status>(srv.url, 'GET', `/api/v1/alerts/${id}`, { token: service });
@@ -335,16 +327,10 @@ function suite(
   });
 
   describe(`alert re-delivery (${label})`, () => {
-    let srv: TestServer;
-    let cleanup: (() => Promise<void>) | undefined;
+    const srv = useServer({ env: { ALERT_RESEND_INTERVAL_MS: '300' } }, { postgres });
     const open: TestSocket[] = [];
-    beforeAll(async () => {
-      ({ srv, cleanup } = await start({ ALERT_RESEND_INTERVAL_MS: '300' }));
-    });
     afterAll(async () => {
       closeAll(...open);
-      await srv.close();
-      await cleanup?.();
     });
 
     it('an unacknowledged recipient gets it again until acknowledged or resolved; an acknowledged one does not', async () => {
@@ -420,10 +406,7 @@ function suite(
   });
 }
 
-suite('PGlite', async (env) => ({ srv: await startServer({ env }) }));
+suite('PGlite');
 describe.skipIf(!hasPostgres())('on PostgreSQL', () => {
-  suite('PostgreSQL', async (env) => {
-    const db = await createTestDatabase('alerts');
-    return { srv: await startServer({ databaseUrl: db.url, env }), cleanup: db.drop };
-  });
+  suite('PostgreSQL', 'alerts');
 });

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   client,
   connect,
@@ -11,18 +11,14 @@ import {
   closeAll,
   type TestSocket,
 } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, useServer } from './support/server.js';
 import { signToken, TEST_JWT_SECRET } from './support/tokens.js';
 
 const key = new TextEncoder().encode(TEST_JWT_SECRET);
 const now = () => Math.floor(Date.now() / 1000);
 
 describe('handshake authentication (HS256)', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startServer({ env: { CORS_ORIGIN: 'https://app.example.org' } });
-  });
-  afterAll(() => srv.close());
+  const srv = useServer({ env: { CORS_ORIGIN: 'https://app.example.org' } });
 
   const refusedWith = async (
     token: string | undefined,
@@ -224,11 +220,7 @@ describe('issuer and audience', () => {
 });
 
 describe('expiry while connected and auth:refresh', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startServer({ env: { JWT_CLOCK_TOLERANCE_SECONDS: '0' } });
-  });
-  afterAll(() => srv.close());
+  const srv = useServer({ env: { JWT_CLOCK_TOLERANCE_SECONDS: '0' } });
 
   it('emits auth:expired then disconnects at exp (+ tolerance)', async () => {
     const { socket } = await connect(

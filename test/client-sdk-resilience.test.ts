@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connect as sdkConnect,
@@ -11,68 +10,19 @@ import { socketServerOf } from '../src/app.factory.js';
 import { closeAll, connect, ok, request, type TestSocket } from './support/client.js';
 import { GENEROUS_LIMITS, uid } from './support/messaging.js';
 import { freePort, startServerProcess, type ServerProcess } from './support/process.js';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, useServer, type TestServer } from './support/server.js';
 import { createTestDatabase, hasPostgres, hasRedis, redisPrefix } from './support/services.js';
+import { tcpProxy } from './support/tcp-proxy.js';
 import { signToken, TEST_JWT_SECRET } from './support/tokens.js';
-
-/** Resolves when `pred` holds (polled), or fails naming `what`. */
-async function eventually(pred: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** A TCP proxy: `cut()` drops every connection and refuses new ones until `restore()`. */
-async function tcpProxy(targetPort: number) {
-  let refusing = false;
-  const live = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    if (refusing) return void inbound.destroy();
-    const outbound = net.connect(targetPort, '127.0.0.1');
-    live.add(inbound).add(outbound);
-    const drop = () => {
-      inbound.destroy();
-      outbound.destroy();
-      live.delete(inbound);
-      live.delete(outbound);
-    };
-    inbound.on('error', drop).on('close', drop);
-    outbound.on('error', drop).on('close', drop);
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    port,
-    cut() {
-      refusing = true;
-      for (const s of live) s.destroy();
-      live.clear();
-    },
-    restore() {
-      refusing = false;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of live) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
+import { eventually } from './support/wait.js';
 
 const token = (userId: string, organizationId: string) =>
   signToken({ userId, organizationId, role: 'nurse' });
 
 describe('SDK errors a developer can act on (#14.7)', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startServer({
-      env: { RATE_LIMITS: GENEROUS_LIMITS, CORS_ORIGIN: 'https://app.school.example' },
-    });
+  const srv = useServer({
+    env: { RATE_LIMITS: GENEROUS_LIMITS, CORS_ORIGIN: 'https://app.school.example' },
   });
-  afterAll(() => srv?.close());
 
   it('a wrong port: "could not reach the server at <url>", not a websocket error code', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
@@ -170,7 +120,7 @@ describe('SDK errors a developer can act on (#14.7)', () => {
       for (const r of rooms) await serverSocket.join(r);
       serverSocket.emit('sync:required', { reason: 'adapter-recovered' });
 
-      await eventually(() => synced.length === 1, 'client:synced');
+      await eventually(() => synced.length === 1, 15_000, 'client:synced');
       expect(synced[0]).toEqual({ conversations: 1, messages: 3, reason: 'sync-required' });
       expect(received.map((m) => m.id)).toEqual(missed.map((m) => m.id));
       expect(rt.lastSeq(conversationId)).toBe(3);
@@ -225,6 +175,7 @@ describe.skipIf(!hasPostgres())('SDK send retries (§12.8, #12.10)', () => {
       const sending = rt.sendMessage(conversationId, 'sent during an outage', { messageId });
       await eventually(
         () => rt.outbox.some((e) => e.attempts >= 2 && e.lastError !== undefined),
+        15_000,
         'a failed attempt and a retry',
       );
       expect(rt.outbox[0].lastError).toMatch(/SERVICE_UNAVAILABLE|ACK_TIMEOUT|INTERNAL_ERROR/);
@@ -336,6 +287,7 @@ describe.skipIf(!hasPostgres() || !hasRedis())(
             peer!.socket.connected &&
             (peer as { recorder?: { of(e: string): unknown[] } }).recorder!.of('message:new')
               .length >= 2,
+          15_000,
           'the peer to receive both messages',
         );
         const res = await request(peer.socket, 'conversation:history', { conversationId });

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connect as sdkConnect,
@@ -9,101 +8,21 @@ import {
 } from '@white-cross/realtime-client';
 import type { Message } from '../src/protocol/models.js';
 import { closeAll, connect, ok, type TestSocket } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
+import { until } from './support/sdk.js';
+import { tcpProxy } from './support/tcp-proxy.js';
 import { signToken } from './support/tokens.js';
 
-/** Resolves when `pred` holds, re-checked on every event the client emits. */
-function until(
-  client: RealtimeClient,
-  pred: () => boolean,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  if (pred()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const offs: Array<() => void> = [];
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      clearInterval(poll);
-      for (const off of offs) off();
-      if (err) reject(err);
-      else resolve();
-    };
-    const check = () => {
-      if (pred()) done();
-    };
-    const timer = setTimeout(() => done(new Error(`timed out waiting for ${what}`)), timeoutMs);
-    // The client's own events drive most checks; a slow poll covers state read off the socket.
-    const poll = setInterval(check, 50);
-    offs.push(
-      client.on('client:state', check),
-      client.on('message:new', check),
-      client.on('client:synced', check),
-    );
-  });
-}
-
-/**
- * A TCP proxy in front of the server: `cut()` drops every connection through it and refuses new
- * ones (a real network failure, not a polite disconnect) until `restore()`.
- */
-async function tcpProxy(
-  targetPort: number,
-): Promise<{ url: string; cut(): void; restore(): void; close(): Promise<void> }> {
-  let refusing = false;
-  const live = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    if (refusing) {
-      inbound.destroy();
-      return;
-    }
-    const outbound = net.connect(targetPort, '127.0.0.1');
-    live.add(inbound);
-    live.add(outbound);
-    inbound.pipe(outbound).pipe(inbound);
-    const end = () => {
-      inbound.destroy();
-      outbound.destroy();
-      live.delete(inbound);
-      live.delete(outbound);
-    };
-    inbound.on('error', end).on('close', end);
-    outbound.on('error', end).on('close', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    cut() {
-      refusing = true;
-      for (const s of live) s.destroy();
-      live.clear();
-    },
-    restore() {
-      refusing = false;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of live) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
 describe('client SDK against the real server', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startServer({
-      env: {
-        JWT_CLOCK_TOLERANCE_SECONDS: '0',
-        RATE_LIMITS: JSON.stringify({
-          'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
-          'message:send': { maxTokens: 1000, refillIntervalMs: 1 },
-        }),
-      },
-    });
+  const srv = useServer({
+    env: {
+      JWT_CLOCK_TOLERANCE_SECONDS: '0',
+      RATE_LIMITS: JSON.stringify({
+        'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
+        'message:send': { maxTokens: 1000, refillIntervalMs: 1 },
+      }),
+    },
   });
-  afterAll(() => srv.close());
 
   it('connects, resolves acks with data and rejects with the error object as a RealtimeError', async () => {
     const token = await signToken({ userId: 'sdk-a', organizationId: 'school-sdk', role: 'nurse' });
@@ -211,23 +130,21 @@ describe('client SDK against the real server', () => {
 });
 
 describe('client SDK catch-up after a forced disconnect', () => {
-  let srv: TestServer;
+  const srv = useServer({
+    env: {
+      RATE_LIMITS: JSON.stringify({
+        'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
+        'message:send': { maxTokens: 1000, refillIntervalMs: 1 },
+        'conversation:join': { maxTokens: 1000, refillIntervalMs: 1 },
+      }),
+    },
+  });
   let proxy: Awaited<ReturnType<typeof tcpProxy>>;
   beforeAll(async () => {
-    srv = await startServer({
-      env: {
-        RATE_LIMITS: JSON.stringify({
-          'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
-          'message:send': { maxTokens: 1000, refillIntervalMs: 1 },
-          'conversation:join': { maxTokens: 1000, refillIntervalMs: 1 },
-        }),
-      },
-    });
     proxy = await tcpProxy(srv.port);
   });
   afterAll(async () => {
     await proxy.close();
-    await srv.close();
   });
 
   async function scenario(sentWhileAway: number) {

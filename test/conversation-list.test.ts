@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { connect as sdkConnect, type ConversationSummary } from '@white-cross/realtime-client';
 import { ok, rawRequest, request } from './support/client.js';
 import {
@@ -9,8 +9,8 @@ import {
   user,
   type Client,
 } from './support/messaging.js';
-import { startServer, type TestServer } from './support/server.js';
-import { createTestDatabase, hasPostgres } from './support/services.js';
+import { useServer } from './support/server.js';
+import { hasPostgres } from './support/services.js';
 import { signToken } from './support/tokens.js';
 
 const ids = (list: ConversationSummary[]) => list.map((c) => c.conversation.id);
@@ -20,8 +20,10 @@ describe.each([
   { db: 'pglite', skip: false },
   { db: 'postgres', skip: !hasPostgres() },
 ])('conversation:list ($db)', ({ db, skip }) => {
-  let srv: TestServer;
-  let dropDb: (() => Promise<void>) | undefined;
+  const srv = useServer(
+    { env: { RATE_LIMITS: GENEROUS_LIMITS } },
+    { skip, postgres: db === 'postgres' ? 'list' : undefined },
+  );
   const open: Client[] = [];
   const connectUser = async (
     userId: string,
@@ -33,20 +35,8 @@ describe.each([
     return c;
   };
 
-  beforeAll(async () => {
-    if (skip) return;
-    let databaseUrl: string | undefined;
-    if (db === 'postgres') {
-      const created = await createTestDatabase('list');
-      databaseUrl = created.url;
-      dropDb = created.drop;
-    }
-    srv = await startServer({ env: { RATE_LIMITS: GENEROUS_LIMITS }, databaseUrl });
-  });
   afterAll(async () => {
     for (const c of open) c.socket.close();
-    await srv?.close();
-    await dropDb?.();
   });
 
   it.skipIf(skip)(

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { connect } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, useServer } from './support/server.js';
 import {
   createTestDatabase,
   hasPostgres,
@@ -18,12 +18,10 @@ const post = (url: string, body: unknown) =>
   });
 
 describe('demo page and token endpoint (development)', () => {
-  let srv: TestServer;
+  const srv = useServer({ env: { DEMO_ENABLED: 'true' } });
   beforeAll(async () => {
     // The test server has a configured JWT_SECRET, so the demo is forced on (§12.3).
-    srv = await startServer({ env: { DEMO_ENABLED: 'true' } });
   });
-  afterAll(() => srv.close());
 
   it('serves the page at / with a strict CSP, and the SDK browser bundle from the workspace package', async () => {
     const page = await fetch(`${srv.url}/`);

@@ -17,34 +17,11 @@ import {
 } from '../scripts/event-docs.js';
 import { ERROR_TYPES } from '../src/protocol/errors.js';
 import { NAMESPACE_EVENTS } from '../src/protocol/events.js';
+import { interfaceKeys } from './support/source.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 const UPDATE = process.env.UPDATE_DOCS === '1';
-
-/** Keys of an `interface Name { … }` block in a TypeScript source, read as text. */
-function interfaceKeys(source: string, name: string): string[] {
-  const start = source.indexOf(`export interface ${name} {`);
-  expect(start, `interface ${name} not found`).toBeGreaterThanOrEqual(0);
-  let depth = 0;
-  let i = source.indexOf('{', start);
-  const keys: string[] = [];
-  let line = '';
-  let lineDepth = 1;
-  for (; i < source.length; i++) {
-    const ch = source[i];
-    if (ch === '{') depth++;
-    if (ch === '}') depth--;
-    if (depth === 0) break;
-    if (ch === '\n') {
-      const m = /^ {2}'?([A-Za-z:-]+)'?\??:/.exec(line);
-      if (m && lineDepth === 1) keys.push(m[1]);
-      line = '';
-      lineDepth = depth;
-    } else line += ch;
-  }
-  return keys;
-}
 
 async function generatedYaml(): Promise<string> {
   const pkg = JSON.parse(read('package.json')) as { version: string };

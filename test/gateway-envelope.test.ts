@@ -7,22 +7,20 @@ import {
   waitFor,
   type TestSocket,
 } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
 
 describe('ack envelope, error event, validation and channel rules', () => {
-  let srv: TestServer;
+  const srv = useServer();
   let socket: TestSocket;
   let comm: TestSocket;
   beforeAll(async () => {
-    srv = await startServer();
     const token = await signToken({ userId: 'nurse-1', organizationId: 'school-1', role: 'nurse' });
     socket = (await connect(srv.url, token)).socket;
     comm = (await connect(srv.url, token, { namespace: '/communication' })).socket;
   });
   afterAll(async () => {
     closeAll(socket, comm);
-    await srv.close();
   });
 
   it('answers ping with exactly {ok, data} and pong without an ack', async () => {

@@ -2,15 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, ok, settle, type TestSocket } from './support/client.js';
 import { http } from './support/http.js';
 import { connectReady } from './support/realtime.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
 
 describe('HTTP API', () => {
-  let srv: TestServer;
+  const srv = useServer();
   const open: TestSocket[] = [];
   const tokens: Record<string, string> = {};
   beforeAll(async () => {
-    srv = await startServer();
     tokens.nurse = await signToken({ userId: 'h-nurse', organizationId: 'hA', role: 'nurse' });
     tokens.staff = await signToken({ userId: 'h-staff', organizationId: 'hA', role: 'staff' });
     tokens.foreignAdmin = await signToken({
@@ -28,7 +27,6 @@ describe('HTTP API', () => {
   });
   afterAll(async () => {
     closeAll(...open);
-    await srv.close();
   });
 
   const dueAt = new Date(Date.now() + 3600_000).toISOString();

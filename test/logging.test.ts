@@ -1,21 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, connect, connectError, rawRequest, type TestSocket } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
 
 describe('PHI and tokens never reach a log line', () => {
-  let srv: TestServer;
+  const srv = useServer({ env: { LOG_LEVEL: 'trace' } });
   let socket: TestSocket;
   let token: string;
   const MARKER = 'PHI-MARKER-7f3a9c';
   beforeAll(async () => {
-    srv = await startServer({ env: { LOG_LEVEL: 'trace' } });
     token = await signToken({ userId: 'nurse-log', organizationId: 'school-log', role: 'nurse' });
     socket = (await connect(srv.url, token)).socket;
   });
   afterAll(async () => {
     closeAll(socket);
-    await srv.close();
   });
 
   it('logs events with ids and outcomes but no payload or token', async () => {

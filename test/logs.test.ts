@@ -13,6 +13,7 @@ import { closeAll, connect, connectError } from './support/client.js';
 import { startServerProcess, type ServerProcess } from './support/process.js';
 import { startServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
+import { defined, eventually } from './support/wait.js';
 
 /**
  * Keys that occur twice in the same object of a raw JSON text (JSON.parse silently keeps the
@@ -54,19 +55,6 @@ interface Line {
   msg: string;
   context?: string;
   [key: string]: unknown;
-}
-
-function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      const v = probe();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
 }
 
 describe('duplicateKeys (the checker itself)', () => {
@@ -129,7 +117,12 @@ describe('a spawned server logs JSON (stdout is a pipe)', () => {
       }),
     });
     expect(res.status).toBe(202);
-    await waitFor(() => lines().find((l) => l.context === 'notifications' && l.req), 'notice log');
+    await eventually(
+      () => lines().find((l) => l.context === 'notifications' && l.req),
+      defined,
+      15_000,
+      'notice log',
+    );
     for (const raw of sp.stdout) expect(duplicateKeys(raw), raw).toEqual([]);
     const all = lines();
     const summaries = all.filter((l) => l.url !== undefined && l.context === 'main');
@@ -166,10 +159,12 @@ describe('a spawned server logs JSON (stdout is a pipe)', () => {
       transports: ['polling'],
       extraHeaders: { origin: 'https://evil.example' },
     });
-    const refused = await waitFor(() => {
-      const r = lines().filter((l) => l.msg.startsWith('handshake refused'));
-      return r.length >= 5 ? r : undefined;
-    }, 'five refusal lines');
+    const refused = await eventually(
+      () => lines().filter((l) => l.msg.startsWith('handshake refused')),
+      (r) => r.length >= 5,
+      15_000,
+      'five refusal lines',
+    );
     expect(refused.map((l) => [l.reason, l.namespace])).toEqual([
       ['missing', '/'],
       ['invalid', '/communication'],
@@ -214,8 +209,10 @@ describe('LOG_FORMAT=pretty', () => {
     try {
       await connectError(sp.url, undefined);
       await fetch(`${sp.url}/nowhere`);
-      const line = await waitFor(
+      const line = await eventually(
         () => sp.stdout.find((l) => l.includes('handshake refused: missing')),
+        defined,
+        15_000,
         'pretty refusal line',
       );
       expect(line).toMatch(
@@ -253,7 +250,11 @@ describe('in-process request logs', () => {
       expect(res.status).toBe(202);
       const { socket } = await connect(srv.url, t);
       closeAll(socket);
-      await waitFor(() => srv.logs.find((l) => l.includes('"request completed"')), 'request log');
+      await eventually(
+        () => srv.logs.some((l) => l.includes('"request completed"')),
+        15_000,
+        'request log',
+      );
       const inRequest = srv.logs.filter((l) => l.includes('"notifications"'));
       expect(inRequest.length).toBeGreaterThan(0);
       for (const raw of srv.logs) expect(duplicateKeys(raw), raw).toEqual([]);

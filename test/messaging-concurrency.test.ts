@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { closeAll, ok } from './support/client.js';
 import { conversation, GENEROUS_LIMITS, uid, user, type Client } from './support/messaging.js';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, type TestServer, useServer } from './support/server.js';
 import { createTestDatabase, hasPostgres } from './support/services.js';
 
 const SENDERS = 5;
@@ -55,11 +55,7 @@ describe('seq under concurrent senders (invariant 3)', () => {
   });
 
   describe('on PGlite', () => {
-    let srv: TestServer;
-    beforeAll(async () => {
-      srv = await startServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
-      servers.push(srv);
-    });
+    const srv = useServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
 
     it(
       '5 clients × 20 messages on one server: seq 1..100, no gap, no repeat',

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../src/persistence/db-rows.js';
 import { closeAll, ok, rawRequest, request, settle } from './support/client.js';
 import { conversation, GENEROUS_LIMITS, uid, user, type Client } from './support/messaging.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 
 /**
  * Invariant 1 and 6: sockets of a second organization — with the very same user ids, on both
@@ -13,7 +13,7 @@ import { startServer, type TestServer } from './support/server.js';
  * line, audit row or error object.
  */
 describe('organization isolation and PHI', () => {
-  let srv: TestServer;
+  const srv = useServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
   const orgA = uid('orgA');
   const orgB = uid('orgB');
   const alice = uid('alice');
@@ -29,7 +29,6 @@ describe('organization isolation and PHI', () => {
   };
 
   beforeAll(async () => {
-    srv = await startServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
     for (const [id, role, namespace] of [
       [alice, 'staff', '/'],
       [alice, 'staff', '/communication'],
@@ -45,7 +44,6 @@ describe('organization isolation and PHI', () => {
   });
   afterAll(async () => {
     closeAll(...open.map((c) => c.socket), ...listeners.map((l) => l.c.socket));
-    await srv.close();
   });
 
   it('organization A does everything', async () => {

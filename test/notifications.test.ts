@@ -2,29 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, ok, request, settle, type TestSocket } from './support/client.js';
 import { http } from './support/http.js';
 import { auditText, connectReady } from './support/realtime.js';
-import { startServer, type TestServer } from './support/server.js';
-import { createTestDatabase, hasPostgres } from './support/services.js';
+import { useServer } from './support/server.js';
+import { hasPostgres } from './support/services.js';
 import { signToken } from './support/tokens.js';
 
 const MARKER = 'PHI-NOTE-7f3a9c';
 
-function suite(
-  label: string,
-  start: () => Promise<{ srv: TestServer; cleanup?: () => Promise<void> }>,
-) {
+/** The suite on PGlite, or on a PostgreSQL database of its own (`postgres`: its label). */
+function suite(label: string, postgres?: string) {
   describe(`notifications (${label})`, () => {
-    let srv: TestServer;
-    let cleanup: (() => Promise<void>) | undefined;
+    const srv = useServer({}, { postgres });
     let service: string;
     const open: TestSocket[] = [];
     beforeAll(async () => {
-      ({ srv, cleanup } = await start());
       service = await signToken({ userId: 'svc', organizationId: 'nA', role: 'service' });
     });
     afterAll(async () => {
       closeAll(...open);
-      await srv.close();
-      await cleanup?.();
     });
 
     it('by id and by role: every session of every recipient, nobody else, no other organization', async () => {
@@ -213,10 +207,7 @@ function suite(
   });
 }
 
-suite('PGlite', async () => ({ srv: await startServer() }));
+suite('PGlite');
 describe.skipIf(!hasPostgres())('on PostgreSQL', () => {
-  suite('PostgreSQL', async () => {
-    const db = await createTestDatabase('notif');
-    return { srv: await startServer({ databaseUrl: db.url }), cleanup: db.drop };
-  });
+  suite('PostgreSQL', 'notif');
 });

@@ -1,24 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, connect, rawRequest, request, type TestSocket } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, useServer } from './support/server.js';
 import { hasRedis, REDIS_TEST_URL, redisPrefix } from './support/services.js';
 import { signToken } from './support/tokens.js';
 
 describe('/health, /ready and /metrics', () => {
-  let srv: TestServer;
+  const srv = useServer({
+    env: { RATE_LIMITS: '{"default":{"maxTokens":2,"refillIntervalMs":60000}}' },
+  });
   let root: TestSocket;
   let comm: TestSocket;
   beforeAll(async () => {
-    srv = await startServer({
-      env: { RATE_LIMITS: '{"default":{"maxTokens":2,"refillIntervalMs":60000}}' },
-    });
     const token = await signToken({ userId: 'obs-1', organizationId: 'school-obs' });
     root = (await connect(srv.url, token)).socket;
     comm = (await connect(srv.url, token, { namespace: '/communication' })).socket;
   });
   afterAll(async () => {
     closeAll(root, comm);
-    await srv.close();
   });
 
   it('exposes every metric of §11 with live values', async () => {

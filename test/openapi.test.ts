@@ -8,9 +8,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import prettier from 'prettier';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument, DOCUMENTED_OPERATIONS, operationKeys } from '../src/http/openapi.js';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, useServer } from './support/server.js';
 import {
   createTestDatabase,
   hasPostgres,
@@ -30,11 +30,7 @@ async function formatted(doc: unknown): Promise<string> {
 }
 
 describe('OpenAPI document (docs/openapi.json)', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startServer();
-  });
-  afterAll(() => srv.close());
+  const srv = useServer();
 
   it('is generated from the controllers and DTOs (regenerate with npm run docs:generate)', async () => {
     const fresh = await formatted(buildOpenApiDocument(srv.app));
@@ -149,13 +145,11 @@ describe('OpenAPI document (docs/openapi.json)', () => {
 });
 
 describe('a JSON body without content-type: application/json', () => {
-  let srv: TestServer;
+  const srv = useServer();
   let token: string;
   beforeAll(async () => {
-    srv = await startServer();
     token = await signToken({ userId: 'svc-ct', organizationId: 'school-ct', role: 'service' });
   });
-  afterAll(() => srv.close());
 
   it('gets 400 BAD_REQUEST naming the missing header (not VALIDATION_ERROR $ isObject)', async () => {
     const body = JSON.stringify({ userId: 'someone' });

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryPresenceStore } from '../src/presence/memory-presence.store.js';
 import { RedisPresenceStore } from '../src/presence/redis-presence.store.js';
 import type { PresenceEntry } from '../src/protocol/models.js';
 import { NodeRegistry } from '../src/redis/node-registry.js';
@@ -34,7 +35,8 @@ async function node(prefix: string, nodeId: string, ttlMs = 60_000, subscribe = 
   return { redis, registry, store };
 }
 
-// The same contract suite as the memory store (test/support/presence-store.contract.ts).
+// One contract suite (test/support/presence-store.contract.ts) for the memory and Redis stores.
+describePresenceStore('memory', () => new MemoryPresenceStore());
 if (hasRedis()) {
   describePresenceStore('redis', async () => (await node(redisPrefix('pres'), 'n1')).store);
 } else {

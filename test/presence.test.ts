@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   closeAll,
   connect,
@@ -9,7 +9,7 @@ import {
   type Recorder,
   type TestSocket,
 } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
 import type { ServerEventName } from '../src/protocol/events.js';
 import type { PresenceEntry } from '../src/protocol/models.js';
@@ -40,14 +40,10 @@ const changesOf = (r: Recorder, userId: string) =>
   r.of('presence:changed').filter((e) => e.userId === userId);
 
 describe('presence', () => {
-  let srv: TestServer;
+  const srv = useServer();
   const open: TestSocket[] = [];
-  beforeAll(async () => {
-    srv = await startServer();
-  });
   afterAll(async () => {
     closeAll(...open);
-    await srv.close();
   });
 
   it('two sessions of one user: online once, offline once with lastSeenAt; other org sees nothing', async () => {

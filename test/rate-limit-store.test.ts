@@ -4,22 +4,7 @@ import { MemoryRateLimitStore } from '../src/rate-limit/memory-rate-limit.store.
 import type { RateLimitStore } from '../src/rate-limit/rate-limit.store.js';
 import { RedisRateLimitStore } from '../src/rate-limit/redis-rate-limit.store.js';
 import { hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
-
-/** Polls a condition with a deadline (the bucket refills in real time; no fixed sleeps). */
-async function eventually<T>(
-  fn: () => Promise<T>,
-  pred: (v: T) => boolean,
-  timeoutMs = 3000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (pred(v)) return v;
-    if (Date.now() > deadline)
-      throw new Error(`condition not met within ${timeoutMs} ms (last ${JSON.stringify(v)})`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { eventually } from './support/wait.js';
 
 interface Variant {
   name: string;

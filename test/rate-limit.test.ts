@@ -10,10 +10,11 @@ import {
   waitFor,
   type TestSocket,
 } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, useServer, type TestServer } from './support/server.js';
 import { hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
 import { signToken } from './support/tokens.js';
 import { http } from './support/http.js';
+import { uid } from './support/ids.js';
 
 /** Small buckets so a burst is quick: 3 tokens, one back per minute (no refill during a test). */
 const LIMITS = {
@@ -21,8 +22,6 @@ const LIMITS = {
   'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
 };
 
-let seq = 0;
-const uid = (p: string) => `${p}${Date.now().toString(36)}${seq++}`;
 const token = (userId: string, organizationId = 'org-rl') => signToken({ userId, organizationId });
 
 /** Connecting again until the server has released a slot (release runs after the disconnect). */
@@ -49,20 +48,18 @@ const variants = [
 
 describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
   const skip = redis && !hasRedis();
-  let srv: TestServer;
+  const srv = useServer(
+    () => ({
+      env: { RATE_LIMITS: JSON.stringify(LIMITS), WS_MAX_CONNECTIONS_PER_USER: '2', ...redisEnv() },
+    }),
+    { skip },
+  );
   const sockets: TestSocket[] = [];
   const redisEnv = (): Record<string, string> =>
     redis ? { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix('rle2e') } : {};
 
-  beforeAll(async () => {
-    if (skip) return;
-    srv = await startServer({
-      env: { RATE_LIMITS: JSON.stringify(LIMITS), WS_MAX_CONNECTIONS_PER_USER: '2', ...redisEnv() },
-    });
-  });
   afterAll(async () => {
     closeAll(...sockets);
-    await srv?.close();
   });
   const open = async (userId: string, namespace: '/' | '/communication' = '/') => {
     const c = await connect(srv.url, await token(userId), { namespace });
@@ -293,14 +290,10 @@ describe.skipIf(!hasRedis())('rate limits across two nodes (same Redis)', () => 
 });
 
 describe('operators’ HTTP API for rate limits', () => {
-  let srv: TestServer;
+  const srv = useServer({ env: { RATE_LIMITS: JSON.stringify(LIMITS) } });
   const sockets: TestSocket[] = [];
-  beforeAll(async () => {
-    srv = await startServer({ env: { RATE_LIMITS: JSON.stringify(LIMITS) } });
-  });
   afterAll(async () => {
     closeAll(...sockets);
-    await srv.close();
   });
   type UserView = {
     userId: string;

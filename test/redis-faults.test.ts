@@ -8,9 +8,11 @@ import {
   startServerProcess,
   type ServerProcess,
 } from './support/process.js';
+import { crashLines } from './support/cluster.js';
 import { OwnRedis } from './support/redis-server.js';
 import { createTestDatabase, hasPostgres, hasRedis, redisPrefix } from './support/services.js';
 import { signToken, TEST_JWT_SECRET } from './support/tokens.js';
+import { eventually } from './support/wait.js';
 
 /**
  * Faults with real server PROCESSES (node dist/src/main.js), one PostgreSQL database and a
@@ -39,32 +41,6 @@ function nodeEnv(
     ...extra,
   };
 }
-
-/** Polls `fn` until it returns a value accepted by `pred`, bounded. */
-async function eventually<T>(
-  fn: () => Promise<T>,
-  pred: (v: T) => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (pred(last)) return last;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} not reached within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
-}
-
-const crashLines = (p: ServerProcess) =>
-  [...p.stdout, ...p.stderr].filter((l) =>
-    /unhandled rejection|uncaught|FATAL|Failed to start/i.test(l),
-  );
 
 describe.skipIf(!HAS_SERVICES)('Redis stopped and restarted while clients work', () => {
   let redis: OwnRedis;

@@ -11,7 +11,7 @@ import {
 } from './support/client.js';
 import { http } from './support/http.js';
 import { auditText, connectReady } from './support/realtime.js';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, useServer, type TestServer } from './support/server.js';
 import { createTestDatabase, hasPostgres } from './support/services.js';
 import { signToken } from './support/tokens.js';
 import { revocations } from '../src/persistence/schema.js';
@@ -26,14 +26,10 @@ function disconnected(socket: TestSocket): Promise<string> {
 }
 
 describe('session revocation', () => {
-  let srv: TestServer;
+  const srv = useServer();
   const open: TestSocket[] = [];
-  beforeAll(async () => {
-    srv = await startServer();
-  });
   afterAll(async () => {
     closeAll(...open);
-    await srv.close();
   });
 
   it('drops every session of the user in both namespaces and refuses the old token afterwards', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { closeAll, connect, request, type TestSocket } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
 
 /** A raw Engine.IO v4 websocket client that completes the Socket.IO handshake on `/`. */
@@ -49,17 +49,15 @@ async function rawClient(url: string, token: string): Promise<RawClient> {
 }
 
 describe('malformed packets, unknown events and oversized frames never crash the process', () => {
-  let srv: TestServer;
+  const srv = useServer({ env: { WS_MAX_PAYLOAD_BYTES: '16384' } });
   let bystander: TestSocket;
   beforeAll(async () => {
-    srv = await startServer({ env: { WS_MAX_PAYLOAD_BYTES: '16384' } });
     bystander = (
       await connect(srv.url, await signToken({ userId: 'bystander', organizationId: 'o1' }))
     ).socket;
   });
   afterAll(async () => {
     closeAll(bystander);
-    await srv.close();
   });
 
   const stillHealthy = async () => {

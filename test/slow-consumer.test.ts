@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { closeAll, connect, ok, request } from './support/client.js';
 import { GENEROUS_LIMITS, user } from './support/messaging.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
 
 /** Reads one counter from /metrics. */
@@ -32,13 +32,9 @@ async function stalledClient(url: string, token: string): Promise<WebSocket> {
 }
 
 describe('a socket that does not read is dropped and recovers on reconnect (§8)', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startServer({
-      env: { RATE_LIMITS: GENEROUS_LIMITS, WS_MAX_BUFFERED_BYTES: '262144' },
-    });
+  const srv = useServer({
+    env: { RATE_LIMITS: GENEROUS_LIMITS, WS_MAX_BUFFERED_BYTES: '262144' },
   });
-  afterAll(() => srv.close());
 
   it('drops the stalled socket only, then replays what it missed', async () => {
     const org = 'school-slow';

@@ -3,9 +3,9 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 import { TEST_JWT_SECRET } from './support/tokens.js';
 
 const run = promisify(execFile);
@@ -14,11 +14,7 @@ const cli = join(ROOT, 'bin/wcr-token.mjs');
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/;
 
 describe('the wcr-token bin (npx wcr-token, npm run --silent token)', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startServer();
-  });
-  afterAll(() => srv.close());
+  const srv = useServer();
 
   const env = () => ({
     PATH: process.env.PATH ?? '',

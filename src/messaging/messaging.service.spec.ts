@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { PinoLogger } from 'nestjs-pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../audit/audit.service.js';
@@ -19,6 +20,11 @@ import { MessagingService } from './messaging.service.js';
 import { ParticipantsRepository } from './participants.repository.js';
 import { ReceiptsService } from './receipts.service.js';
 import { TypingService } from './typing.service.js';
+
+/** A fresh migrated PGlite from the global setup's template (a spec takes nothing from test/). */
+const template = process.env.WCR_PGLITE_TEMPLATE;
+const freshPglite = () =>
+  openPglite(template ? { template: new Blob([readFileSync(template)]) } : {});
 
 /** Records what the service asked to deliver, instead of emitting. */
 class FakePublisher {
@@ -84,7 +90,7 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
   const alice = { userId: 'alice', organizationId: 'o1', role: 'staff' as const };
   const bob = { userId: 'bob', organizationId: 'o1', role: 'staff' as const };
   beforeAll(async () => {
-    handle = await openPglite({});
+    handle = await freshPglite();
     publisher = new FakePublisher();
     sut = build(handle, publisher);
   });
@@ -192,7 +198,7 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
   });
 
   it('a storage failure answers SERVICE_UNAVAILABLE and delivers nothing', async () => {
-    const own = await openPglite({});
+    const own = await freshPglite();
     const pub = new FakePublisher();
     const svc = build(own, pub);
     const { conversation } = await svc.create(alice, { participantIds: ['bob'] });

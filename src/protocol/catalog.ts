@@ -1,114 +1,108 @@
 /**
- * The event catalog as data: what each event is for, who receives it, what its ack carries. The
- * documentation (docs/events.md, docs/asyncapi.yaml) is generated from this file, the DTO classes
- * (client payloads) and NAMESPACE_EVENTS / DEFAULT_RATE_LIMITS, and a test fails when they drift.
- * `satisfies Record<…EventName, …>` makes a missing or extra entry a compile error.
+ * The event catalog: what the DTOs and the typed event map cannot say — what each event is for,
+ * who hears about it, what its ack carries, what the server sends, and the §6 shapes. Client
+ * payload schemas are not written here: they are read from the DTO classes
+ * (`CLIENT_EVENT_DTOS`, `dtoSchema`). The documentation (docs/events.md, docs/asyncapi.yaml) is
+ * generated from this file, the DTOs, NAMESPACE_EVENTS and DEFAULT_RATE_LIMITS, and a test fails
+ * when they drift. The shapes written here are typed (`Typed<T>`): the compiler checks each ack
+ * against `ClientAckData<E>`, each server payload against `ServerEventSpec[E]` and each model
+ * against models.ts, and a missing or extra event entry is a compile error too.
  */
-import { ERROR_TYPES } from './errors.js';
+import { ERROR_TYPES, type ErrorObject } from './errors.js';
 import { ROLES } from './constants.js';
-import type { ClientEventName, ServerEventName } from './events.js';
-import {
-  AlertAcknowledgeDto,
-  AuthRefreshDto,
-  ChannelDto,
-  ConversationCreateDto,
-  ConversationHistoryDto,
-  ConversationJoinDto,
-  ConversationListDto,
-  ConversationRefDto,
-  MessageEditDto,
-  MessageReceiptDto,
-  MessageRefDto,
-  MessageSendDto,
-  MessageTypingDto,
-  NotificationReadDto,
-  PresenceQueryDto,
-  PresenceUpdateDto,
-} from './dto/client.dto.js';
+import type { OptionalPayloadEvent } from './dto/client-events.js';
+import type { ClientAckData, ClientEventName, ServerEventName, ServerEventSpec } from './events.js';
+import type * as M from './models.js';
+import { obj, type Schema, type Typed, type TypeOf } from './schema.js';
 
-/** The subset of JSON Schema (draft 07, as AsyncAPI 3 uses it) the catalog needs. */
-export interface Schema {
-  type?: string | string[];
-  properties?: Record<string, Schema>;
-  required?: string[];
-  additionalProperties?: boolean | Schema;
-  items?: Schema;
-  enum?: readonly unknown[];
-  const?: unknown;
-  format?: string;
-  pattern?: string;
-  minimum?: number;
-  maximum?: number;
-  minLength?: number;
-  maxLength?: number;
-  minItems?: number;
-  maxItems?: number;
-  oneOf?: Schema[];
-  $ref?: string;
-  description?: string;
-}
-
-const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
-const time: Schema = { type: 'string', format: 'date-time' };
-const nullableTime: Schema = { type: ['string', 'null'], format: 'date-time' };
-const int = (minimum?: number): Schema => ({
+// Typed builders: each returns a schema together with the type it describes, so the compiler
+// checks every hand-written shape below against the event map and models.ts.
+const str = (extra: Schema = {}): Typed<string> => ({ type: 'string', ...extra });
+const time: Typed<string> = { type: 'string', format: 'date-time' };
+const nullableTime: Typed<string | null> = { type: ['string', 'null'], format: 'date-time' };
+const nullableStr: Typed<string | null> = { type: ['string', 'null'] };
+const int = (minimum?: number): Typed<number> => ({
   type: 'integer',
   ...(minimum !== undefined ? { minimum } : {}),
 });
-const bool: Schema = { type: 'boolean' };
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const arr = (items: Schema): Schema => ({ type: 'array', items });
-const freeObject: Schema = { type: 'object', additionalProperties: true };
-export function obj(properties: Record<string, Schema>, optional: string[] = []): Schema {
-  const required = Object.keys(properties).filter((k) => !optional.includes(k));
-  return {
-    type: 'object',
-    properties,
-    ...(required.length ? { required } : {}),
-    additionalProperties: false,
-  };
+const bool: Typed<boolean> = { type: 'boolean' };
+const yes: Typed<true> = { type: 'boolean', const: true };
+const literal = <const V extends string>(value: V): Typed<V> => ({ type: 'string', const: value });
+const oneOf = <const V extends readonly string[]>(values: V): Typed<V[number]> => ({
+  type: 'string',
+  enum: values,
+});
+const arr = <T>(items: Typed<T>): Typed<T[]> => ({ type: 'array', items });
+const nullable = <T>(s: Typed<T>): Typed<T | null> => ({ oneOf: [s, { type: 'null' }] });
+const freeObject: Typed<Record<string, unknown>> = { type: 'object', additionalProperties: true };
+/** Any JSON value (`details`, `data`), with what it holds in words. */
+const anyValue = (description?: string): Typed<unknown> => (description ? { description } : {});
+
+interface Models {
+  Message: M.Message;
+  Conversation: M.Conversation;
+  Notification: M.Notification;
+  Alert: M.Alert;
+  ConversationSummary: M.ConversationSummary;
+  PresenceEntry: M.PresenceEntry;
+  ErrorObject: ErrorObject;
+}
+const ref = <K extends keyof Models>(name: K): Typed<Models[K]> => ({
+  $ref: `#/components/schemas/${name}`,
+});
+
+/** A closed object of `properties`, all required but the `optional` ones. */
+function object<P extends Record<string, Schema>, O extends keyof P & string = never>(
+  properties: P,
+  optional: readonly O[] = [],
+): Typed<
+  { [K in Exclude<keyof P, O>]: TypeOf<P[K]> } & { [K in O]?: TypeOf<P[K]> } extends infer T
+    ? { [K in keyof T]: T[K] }
+    : never
+> {
+  return obj(properties, [...optional]);
 }
 
 /** Shapes of §6 (src/protocol/models.ts) and the §8 error object. */
-export const MODEL_SCHEMAS: Record<string, Schema> = {
-  Message: obj({
+export const MODEL_SCHEMAS: { [K in keyof Models]: Typed<Models[K]> } = {
+  Message: object({
     id: str({ format: 'uuid' }),
     conversationId: str(),
     seq: int(1),
     senderId: str(),
     organizationId: str(),
-    type: { type: 'string', const: 'text' },
+    type: literal('text'),
     content: str({ description: 'empty once deleted' }),
     metadata: freeObject,
     createdAt: time,
     editedAt: nullableTime,
     deletedAt: nullableTime,
   }),
-  Conversation: obj({
+  Conversation: object({
     id: str(),
     organizationId: str(),
-    title: { type: ['string', 'null'] },
+    title: nullableStr,
     participantIds: arr(str()),
     createdBy: str(),
     createdAt: time,
     lastSeq: int(0),
   }),
-  Notification: obj({
+  Notification: object({
     id: str(),
     type: str(),
     title: str(),
-    body: { type: ['string', 'null'] },
-    priority: { type: 'string', enum: ['low', 'normal', 'high', 'critical'] },
+    body: nullableStr,
+    priority: oneOf(['low', 'normal', 'high', 'critical']),
     data: freeObject,
     createdAt: time,
     readAt: nullableTime,
   }),
-  Alert: obj(
+  Alert: object(
     {
       id: str(),
-      kind: { type: 'string', enum: ['emergency', 'medication-reminder', 'health'] },
+      kind: oneOf(['emergency', 'medication-reminder', 'health']),
       organizationId: str(),
-      severity: { type: 'string', enum: ['info', 'warning', 'critical'] },
+      severity: oneOf(['info', 'warning', 'critical']),
       title: str(),
       message: str(),
       studentId: str(),
@@ -120,39 +114,36 @@ export const MODEL_SCHEMAS: Record<string, Schema> = {
     },
     ['studentId', 'location', 'dueAt', 'expiresAt', 'resolvedAt'],
   ),
-  ConversationSummary: obj({
+  ConversationSummary: object({
     conversation: ref('Conversation'),
-    lastMessage: { oneOf: [ref('Message'), { type: 'null' }] },
+    lastMessage: nullable(ref('Message')),
     unreadCount: int(0),
     deliveredSeq: int(0),
     readSeq: int(0),
   }),
-  PresenceEntry: obj({
+  PresenceEntry: object({
     userId: str(),
-    status: { type: 'string', enum: ['online', 'away', 'offline'] },
+    status: oneOf(['online', 'away', 'offline']),
     lastSeenAt: nullableTime,
   }),
-  ErrorObject: obj(
+  ErrorObject: object(
     {
-      type: { type: 'string', enum: ERROR_TYPES },
+      type: oneOf(ERROR_TYPES),
       message: str(),
       timestamp: time,
       requestId: str(),
       event: str(),
-      details: {
-        description:
-          'VALIDATION_ERROR: [{field, constraints}]; RATE_LIMIT_EXCEEDED: {retryAfterMs}',
-      },
+      details: anyValue(
+        'VALIDATION_ERROR: [{field, constraints}]; RATE_LIMIT_EXCEEDED: {retryAfterMs}',
+      ),
     },
     ['requestId', 'event', 'details'],
   ),
 };
 
 export interface ClientEventDoc {
-  /** The DTO class that validates the payload (null: the event takes no payload). */
-  dto: (new () => object) | null;
-  /** The payload may be omitted. */
-  optionalPayload?: boolean;
+  /** The payload may be omitted (exactly the events whose event-map payload admits `undefined`). */
+  optionalPayload?: true;
   summary: string;
   /** Success ack `data`. */
   ack: Schema;
@@ -162,39 +153,41 @@ export interface ClientEventDoc {
   rateLimitNote?: string;
 }
 
+/** `optionalPayload: true` required where the event map allows no payload, refused elsewhere. */
+type ClientEventDocs = {
+  [E in ClientEventName]: ClientEventDoc & {
+    ack: Typed<ClientAckData<E>>;
+  } & (E extends OptionalPayloadEvent ? { optionalPayload: true } : { optionalPayload?: never });
+};
+
 export const CLIENT_EVENTS = {
   ping: {
-    dto: null,
     summary: 'Round trip / clock check. Without an ack callback the server emits `pong` instead.',
-    ack: obj({ pong: { type: 'boolean', const: true }, serverTime: time }),
+    ack: object({ pong: yes, serverTime: time }),
     effects: 'none (or `pong` to the sender without an ack)',
   },
   subscribe: {
-    dto: ChannelDto,
     summary:
       'Join a channel: `org:<own org>`, `org:<own org>:<topic>`, `user:<own id>` or `user:<own id>:<topic>` (topic `^[a-z0-9-]{1,32}$`, not `role`). Another org or user → AUTHORIZATION_FAILED; malformed → VALIDATION_ERROR.',
-    ack: obj({ channel: str() }),
+    ack: object({ channel: str() }),
     effects: 'the socket receives `channel:message` for that channel',
   },
   unsubscribe: {
-    dto: ChannelDto,
     summary:
       'Leave a channel. The automatic `user:<own id>`, `org:` and role rooms cannot be left (BAD_REQUEST).',
-    ack: obj({ channel: str() }),
+    ack: object({ channel: str() }),
     effects: 'none',
   },
   'conversation:create': {
-    dto: ConversationCreateDto,
     summary:
       'Create a conversation in the caller’s organization (creator added). The same `conversationId` from the same creator returns the same conversation; from another creator → CONFLICT.',
-    ack: obj({ conversation: ref('Conversation') }),
+    ack: object({ conversation: ref('Conversation') }),
     effects: '`conversation:new` to every session of every participant (once, not on repeats)',
   },
   'conversation:join': {
-    dto: ConversationJoinDto,
     summary:
       'Participants only. Joins the room `conversation:<id>` and returns messages with `seq > afterSeq` (oldest first, at most `limit`), or the newest `limit` without `afterSeq`. The catch-up call after a reconnect.',
-    ack: obj({
+    ack: object({
       conversation: ref('Conversation'),
       messages: arr(ref('Message')),
       hasMore: bool,
@@ -203,108 +196,94 @@ export const CLIENT_EVENTS = {
     effects: 'the socket receives typing and receipts of the room',
   },
   'conversation:history': {
-    dto: ConversationHistoryDto,
     summary:
       'Older pages (participants only): messages with `seq < beforeSeq` (default `lastSeq + 1`), oldest first.',
-    ack: obj({ messages: arr(ref('Message')), hasMore: bool }),
+    ack: object({ messages: arr(ref('Message')), hasMore: bool }),
     effects: 'none',
   },
   'conversation:leave': {
-    dto: ConversationRefDto,
     summary:
       'Leaves the room, not the membership (`message:new` still reaches every session of a participant).',
-    ack: obj({ conversationId: str() }),
+    ack: object({ conversationId: str() }),
     effects: 'none',
   },
   'conversation:list': {
-    dto: ConversationListDto,
     optionalPayload: true,
     summary:
       'The caller’s conversations in its organization, most recent activity first (last message, else creation; ties by id), `limit` per page (1..100, default 50). `before` is the `nextCursor` of the previous page (opaque; `null` on the last page; a malformed one → VALIDATION_ERROR). `lastMessage` is `null` for an empty conversation; `unreadCount` counts messages above the caller’s read cursor (one’s own sends move it). Keyset paging: a conversation whose activity did not change is never repeated or skipped; one with a new message moves to the front.',
-    ack: obj({
+    ack: object({
       conversations: arr(ref('ConversationSummary')),
-      nextCursor: { type: ['string', 'null'] },
+      nextCursor: nullableStr,
     }),
     effects: 'none',
   },
   'message:send': {
-    dto: MessageSendDto,
     summary:
       'Participants only. `messageId` (uuid v4, chosen by the client) is the idempotency key: the same id from the same sender returns the stored message and broadcasts nothing new; used by another sender or in another conversation → CONFLICT. The ack comes after the message is durably stored.',
-    ack: obj({ message: ref('Message') }),
+    ack: object({ message: ref('Message') }),
     effects: '`message:new` to every session of every participant (sender included) and the room',
   },
   'message:edit': {
-    dto: MessageEditDto,
     summary: 'The sender only; content limits as for send; a deleted message → RESOURCE_NOT_FOUND.',
-    ack: obj({ message: ref('Message') }),
+    ack: object({ message: ref('Message') }),
     effects: '`message:edited`, audience as `message:new`',
   },
   'message:delete': {
-    dto: MessageRefDto,
     summary:
       'The sender or an `admin` of the organization. Soft delete: content becomes "" and metadata {}.',
-    ack: obj({ messageId: str(), deletedAt: time }),
+    ack: object({ messageId: str(), deletedAt: time }),
     effects: '`message:deleted`, audience as `message:new`',
   },
   'message:delivered': {
-    dto: MessageReceiptDto,
     summary: 'Moves the caller’s delivered cursor up to that message’s `seq` (never back).',
-    ack: obj({ conversationId: str(), messageId: str(), deliveredAt: time }),
+    ack: object({ conversationId: str(), messageId: str(), deliveredAt: time }),
     effects:
       '`message:delivered` to the room and the message sender’s sessions, only when the cursor moved',
   },
   'message:read': {
-    dto: MessageReceiptDto,
     summary: 'Moves the read cursor (and the delivered cursor) up to that message’s `seq`.',
-    ack: obj({ conversationId: str(), messageId: str(), readAt: time }),
+    ack: object({ conversationId: str(), messageId: str(), readAt: time }),
     effects:
       '`message:read` (only) to the room and every participant’s sessions, only when the cursor moved',
   },
   'message:typing': {
-    dto: MessageTypingDto,
     summary: 'Typing indicator; a non-participant → AUTHORIZATION_FAILED.',
-    ack: obj({}),
+    ack: object({}),
     effects: '`message:typing` to the conversation room except the typing socket',
     rateLimitNote: 'over the limit the ack is still `{ok: true, data: {}}` and nothing is emitted',
   },
   'presence:update': {
-    dto: PresenceUpdateDto,
     summary: 'Set own status; `offline` means appear offline. Holds while the user has sessions.',
-    ack: obj({ status: { type: 'string', enum: ['online', 'away', 'offline'] } }),
+    ack: object({ status: oneOf(['online', 'away', 'offline']) }),
     effects:
       '`presence:changed` when the aggregate status changes: to the organization, or for a `parent` to its admin, nurse, staff and service sessions only (§12.5)',
   },
   'presence:query': {
-    dto: PresenceQueryDto,
     optionalPayload: true,
     summary:
       'Own organization only. Without `userIds`: everyone `online` or `away`. Unknown or other-organization ids come back `offline` with `lastSeenAt: null`. Asked by a `parent`: parents are left out of the list and come back `offline` with `lastSeenAt: null` when named (§12.5).',
-    ack: obj({ users: arr(ref('PresenceEntry')) }),
+    ack: object({ users: arr(ref('PresenceEntry')) }),
     effects: 'none',
   },
   'notification:read': {
-    dto: NotificationReadDto,
     summary:
       'Own notifications only (another user’s → RESOURCE_NOT_FOUND); reading twice returns the first `readAt`.',
-    ack: obj({ notificationId: str(), readAt: time }),
+    ack: object({ notificationId: str(), readAt: time }),
     effects: '`notification:read` to every session of the reader',
   },
   'alert:acknowledge': {
-    dto: AlertAcknowledgeDto,
     summary:
       'Recipients only (a member who is not a recipient → AUTHORIZATION_FAILED; another organization’s alert → RESOURCE_NOT_FOUND). Stops re-delivery of an emergency alert to that user; recorded in the audit trail.',
-    ack: obj({ alertId: str(), acknowledgedAt: time }),
+    ack: object({ alertId: str(), acknowledgedAt: time }),
     effects: 'none',
   },
   'auth:refresh': {
-    dto: AuthRefreshDto,
     summary:
       'Replace the session token before it expires: same user and organization only (else AUTHORIZATION_FAILED); invalid or expired → AUTHENTICATION_FAILED; a failed refresh leaves the session as it was. `expiresAt` is the new token’s `exp`.',
-    ack: obj({ expiresAt: time }),
+    ack: object({ expiresAt: time }),
     effects: 'the socket’s expiry timer moves to the new `exp` (+ clock tolerance)',
   },
-} satisfies Record<ClientEventName, ClientEventDoc>;
+} satisfies ClientEventDocs;
 
 export interface ServerEventDoc {
   summary: string;
@@ -315,15 +294,15 @@ export interface ServerEventDoc {
 
 const BOTH = ['/', '/communication'] as const;
 const ROOT = ['/'] as const;
-const replayed: Schema = { type: 'boolean', const: true };
+const replayed = yes;
 
 export const SERVER_EVENTS = {
   'connection:confirmed': {
     summary: 'First event of every session, before anything else (§4).',
-    payload: obj({
+    payload: object({
       userId: str(),
       organizationId: str(),
-      role: { type: 'string', enum: ROLES },
+      role: oneOf(ROLES),
       socketId: str(),
       serverTime: time,
     }),
@@ -332,59 +311,59 @@ export const SERVER_EVENTS = {
   },
   'conversation:new': {
     summary: 'A conversation the user takes part in was created.',
-    payload: obj({ conversation: ref('Conversation') }),
+    payload: object({ conversation: ref('Conversation') }),
     audience: 'every session of every participant',
     namespaces: BOTH,
   },
   'conversation:sync-required': {
     summary:
       'Sent on connect instead of replaying more than 100 undelivered messages of one conversation: page with `conversation:join` `afterSeq`.',
-    payload: obj({ conversationId: str(), deliveredSeq: int(0), lastSeq: int(0) }),
+    payload: object({ conversationId: str(), deliveredSeq: int(0), lastSeq: int(0) }),
     audience: 'the new socket',
     namespaces: BOTH,
   },
   'sync:required': {
     summary:
       'Live events from other nodes may have been missed (this node’s link to the adapter’s Redis came back after an outage): catch up every tracked conversation with `conversation:join` `afterSeq` (the SDK does it by itself).',
-    payload: obj({ reason: { type: 'string', enum: ['adapter-recovered'] } }),
+    payload: object({ reason: oneOf(['adapter-recovered']) }),
     audience: 'every socket of the recovered node',
     namespaces: BOTH,
   },
   'message:new': {
     summary:
       'A new message; `replayed: true` when replayed on connect (seq above the delivered cursor, oldest first).',
-    payload: obj({ message: ref('Message'), replayed }, ['replayed']),
+    payload: object({ message: ref('Message'), replayed }, ['replayed']),
     audience:
       'every session of every participant (joined or not, sender included) and the conversation room',
     namespaces: BOTH,
   },
   'message:edited': {
     summary: 'A message was edited.',
-    payload: obj({ message: ref('Message') }),
+    payload: object({ message: ref('Message') }),
     audience: 'as `message:new`',
     namespaces: BOTH,
   },
   'message:deleted': {
     summary: 'A message was soft-deleted.',
-    payload: obj({ messageId: str(), conversationId: str(), deletedAt: time }),
+    payload: object({ messageId: str(), conversationId: str(), deletedAt: time }),
     audience: 'as `message:new`',
     namespaces: BOTH,
   },
   'message:delivered': {
     summary: 'A participant’s delivered cursor moved up to this message.',
-    payload: obj({ conversationId: str(), messageId: str(), userId: str(), deliveredAt: time }),
+    payload: object({ conversationId: str(), messageId: str(), userId: str(), deliveredAt: time }),
     audience: 'the conversation room and the message sender’s sessions',
     namespaces: BOTH,
   },
   'message:read': {
     summary: 'A participant’s read cursor moved up to this message.',
-    payload: obj({ conversationId: str(), messageId: str(), userId: str(), readAt: time }),
+    payload: object({ conversationId: str(), messageId: str(), userId: str(), readAt: time }),
     audience: 'the conversation room and the sessions of every participant',
     namespaces: BOTH,
   },
   'message:typing': {
     summary: 'Someone is (not) typing.',
-    payload: obj({ conversationId: str(), userId: str(), isTyping: bool }),
+    payload: object({ conversationId: str(), userId: str(), isTyping: bool }),
     audience: 'the conversation room except the typing socket',
     namespaces: BOTH,
   },
@@ -398,26 +377,26 @@ export const SERVER_EVENTS = {
   },
   'notification:new': {
     summary: 'A notification created through `POST /api/v1/notifications`.',
-    payload: obj({ notification: ref('Notification') }),
+    payload: object({ notification: ref('Notification') }),
     audience: 'every session of the recipient',
     namespaces: ROOT,
   },
   'notification:read': {
     summary: 'The user read a notification (any of their sessions).',
-    payload: obj({ notificationId: str(), readAt: time }),
+    payload: object({ notificationId: str(), readAt: time }),
     audience: 'every session of the reader',
     namespaces: ROOT,
   },
   'notification:sync': {
     summary: 'On connect: the newest 100 unread notifications and the total unread count.',
-    payload: obj({ unread: arr(ref('Notification')), unreadCount: int(0) }),
+    payload: object({ unread: arr(ref('Notification')), unreadCount: int(0) }),
     audience: 'the new socket',
     namespaces: ROOT,
   },
   'alert:emergency': {
     summary:
       'An emergency alert. `replayed: true` on connect while it is active and unacknowledged; `redelivered: true` on the periodic re-send (every ALERT_RESEND_INTERVAL_MS) until acknowledged, resolved or expired.',
-    payload: obj({ alert: ref('Alert'), replayed, redelivered: replayed }, [
+    payload: object({ alert: ref('Alert'), replayed, redelivered: replayed }, [
       'replayed',
       'redelivered',
     ]),
@@ -426,32 +405,32 @@ export const SERVER_EVENTS = {
   },
   'alert:resolved': {
     summary: 'An alert was resolved (`POST /api/v1/alerts/:id/resolve`).',
-    payload: obj({ alertId: str(), resolvedAt: time }),
+    payload: object({ alertId: str(), resolvedAt: time }),
     audience: 'as the alert',
     namespaces: ROOT,
   },
   'alert:medication-reminder': {
     summary: 'A medication reminder for a student (severity defaults to `info`).',
-    payload: obj({ alert: ref('Alert') }),
+    payload: object({ alert: ref('Alert') }),
     audience: 'the target users/roles (default role `nurse`)',
     namespaces: ROOT,
   },
   'alert:health': {
     summary: 'A student health alert.',
-    payload: obj({ alert: ref('Alert') }),
+    payload: object({ alert: ref('Alert') }),
     audience: 'the target users/roles (default roles `nurse`, `admin`)',
     namespaces: ROOT,
   },
   'alert:escalated': {
     summary:
       'Nobody acknowledged an emergency (or critical health) alert within ALERT_ESCALATION_AFTER_MS, and the escalation webhook accepted it (once per alert). `escalatedAt` is the time of the first webhook attempt.',
-    payload: obj({ alertId: str(), escalatedAt: time }),
+    payload: object({ alertId: str(), escalatedAt: time }),
     audience: 'the organization’s admins (`org:<organizationId>:role:admin`)',
     namespaces: ROOT,
   },
   'channel:message': {
     summary: 'Published through `POST /api/v1/channels/publish`.',
-    payload: obj({ channel: str(), event: str(), data: {}, publishedAt: time }),
+    payload: object({ channel: str(), event: str(), data: anyValue(), publishedAt: time }),
     audience:
       'subscribers of the channel; a `user:` channel reaches that user’s sessions in one organization only (§12.1)',
     namespaces: ROOT,
@@ -471,8 +450,8 @@ export const SERVER_EVENTS = {
   },
   pong: {
     summary: 'Answer to `ping` sent without an ack callback.',
-    payload: obj({ serverTime: time }),
+    payload: object({ serverTime: time }),
     audience: 'the socket that pinged',
     namespaces: BOTH,
   },
-} satisfies Record<ServerEventName, ServerEventDoc>;
+} satisfies { [E in ServerEventName]: ServerEventDoc & { payload: Typed<ServerEventSpec[E]> } };

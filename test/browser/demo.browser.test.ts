@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer, useServer } from '../support/server.js';
 import { signToken } from '../support/tokens.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -29,13 +29,12 @@ const FLAGS = [
 ];
 
 describe.skipIf(!existsSync(CHROMIUM))('demo nurse-station page in Chromium', () => {
-  let srv: TestServer;
+  const srv = useServer({ env: { DEMO_ENABLED: 'true' } });
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   const pages: Record<string, Page> = {};
 
   beforeAll(async () => {
-    srv = await startServer({ env: { DEMO_ENABLED: 'true' } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -48,7 +47,6 @@ describe.skipIf(!existsSync(CHROMIUM))('demo nurse-station page in Chromium', ()
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close().catch(() => undefined);
-    await srv?.close();
   });
 
   async function screenshots(label: string): Promise<string[]> {

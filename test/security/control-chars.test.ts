@@ -16,7 +16,7 @@ import { AppError } from '../../src/protocol/errors.js';
 import { closeAll, rawRequest, request, type TestSocket } from '../support/client.js';
 import { http } from '../support/http.js';
 import { conversation, GENEROUS_LIMITS, user, type Client } from '../support/messaging.js';
-import { freshPglite, startServer, type TestServer } from '../support/server.js';
+import { freshPglite, startServer, type TestServer, useServer } from '../support/server.js';
 import { createTestDatabase, hasPostgres } from '../support/services.js';
 import { signToken } from '../support/tokens.js';
 
@@ -30,19 +30,17 @@ function expectControlRefusal(res: { ok: boolean; error?: unknown }, field: stri
 }
 
 describe('control characters are refused in every text field (§12.3)', () => {
-  let srv: TestServer;
+  const srv = useServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
   let a: Client;
   let convId: string;
   const open: TestSocket[] = [];
   beforeAll(async () => {
-    srv = await startServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
     a = await user(srv.url, 'cc-a', 'cc-org');
     open.push(a.socket);
     convId = (await conversation(a, ['cc-b'])).id;
   });
   afterAll(async () => {
     closeAll(...open);
-    await srv.close();
   });
 
   it('message:send content, metadata keys and values (nested too)', async () => {

@@ -2,8 +2,9 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, connect, connectError, type TestSocket } from '../support/client.js';
 import { hasRedis, redisPrefix, REDIS_TEST_URL } from '../support/services.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer, useServer, type TestServer } from '../support/server.js';
 import { signToken } from '../support/tokens.js';
+import { uid } from '../support/ids.js';
 
 /**
  * §12.3 handshake limits, attacked through raw Engine.IO packets and real clients:
@@ -11,9 +12,6 @@ import { signToken } from '../support/tokens.js';
  * address does not lock out valid users behind the same NAT address (finding 13), TRUST_PROXY,
  * the `handshake:user` bucket and WS_CONNECT_TIMEOUT_MS.
  */
-
-const uid = (p: string) =>
-  `${p}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
 function wsUrl(base: string): string {
   return `${base.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
@@ -62,17 +60,13 @@ const RELAXED_BUCKETS = {
 };
 
 describe('aborted handshakes hold no connection slot (one node, PGlite)', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startServer({
-      env: {
-        WS_MAX_CONNECTIONS_PER_USER: '3',
-        RATE_LIMITS: JSON.stringify(RELAXED_BUCKETS),
-        LOG_LEVEL: 'warn',
-      },
-    });
+  const srv = useServer({
+    env: {
+      WS_MAX_CONNECTIONS_PER_USER: '3',
+      RATE_LIMITS: JSON.stringify(RELAXED_BUCKETS),
+      LOG_LEVEL: 'warn',
+    },
   });
-  afterAll(() => srv.close());
 
   it('40 CONNECT-then-close handshakes: the user still opens the cap’s worth of sockets', async () => {
     const token = await signToken({ userId: uid('abort'), organizationId: 'org-abort' });
@@ -118,18 +112,14 @@ describe.skipIf(!hasRedis())(
 );
 
 describe('NAT: bad tokens spend the address bucket, valid users still connect', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startServer({
-      env: {
-        LOG_LEVEL: 'warn',
-        RATE_LIMITS: JSON.stringify({
-          'handshake:ip': { maxTokens: 20, refillIntervalMs: 60_000 },
-        }),
-      },
-    });
+  const srv = useServer({
+    env: {
+      LOG_LEVEL: 'warn',
+      RATE_LIMITS: JSON.stringify({
+        'handshake:ip': { maxTokens: 20, refillIntervalMs: 60_000 },
+      }),
+    },
   });
-  afterAll(() => srv.close());
 
   it('a flood of bad-token handshakes from one address, then 10 valid users from it all connect', async () => {
     const refused: string[] = [];
@@ -228,11 +218,7 @@ describe('TRUST_PROXY and X-Forwarded-For', () => {
 });
 
 describe('WS_CONNECT_TIMEOUT_MS', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startServer({ env: { LOG_LEVEL: 'warn', WS_CONNECT_TIMEOUT_MS: '600' } });
-  });
-  afterAll(() => srv.close());
+  const srv = useServer({ env: { LOG_LEVEL: 'warn', WS_CONNECT_TIMEOUT_MS: '600' } });
 
   /** Keeps the Engine.IO connection alive (answers pings) and resolves when the server closes it. */
   const closedAfter = (ws: WebSocket, started: number) =>

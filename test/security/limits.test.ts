@@ -8,19 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, rawRequest, request, type TestSocket } from '../support/client.js';
 import { http } from '../support/http.js';
 import { GENEROUS_LIMITS, user } from '../support/messaging.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useServer } from '../support/server.js';
 import { signToken } from '../support/tokens.js';
 
 describe('validation answers stay small (§12.3, finding 12)', () => {
-  let srv: TestServer;
+  const srv = useServer();
   let socket: TestSocket;
   beforeAll(async () => {
-    srv = await startServer();
     socket = (await user(srv.url, 'lim-v', 'lim-org')).socket;
   });
   afterAll(async () => {
     socket?.close();
-    await srv.close();
   });
 
   it('12,000 bad participantIds: one arrayMaxSize entry, a small answer', async () => {
@@ -71,15 +69,13 @@ describe('validation answers stay small (§12.3, finding 12)', () => {
 });
 
 describe('at most 100 subscribed channels per socket (§12.3, finding 15)', () => {
-  let srv: TestServer;
+  const srv = useServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
   let socket: TestSocket;
   beforeAll(async () => {
-    srv = await startServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
     socket = (await user(srv.url, 'lim-s', 'lim-org')).socket;
   });
   afterAll(async () => {
     socket?.close();
-    await srv.close();
   });
 
   it('the 101st distinct channel → BAD_REQUEST; holding ones and automatic rooms are not counted', async () => {
@@ -107,14 +103,10 @@ describe('at most 100 subscribed channels per socket (§12.3, finding 15)', () =
 });
 
 describe('conversation:create bucket and a cache bounded by bytes (§12.3, finding 11)', () => {
-  let srv: TestServer;
+  const srv = useServer({ env: { CONVERSATION_CACHE_BYTES: String(256 * 1024) } });
   const open: TestSocket[] = [];
-  beforeAll(async () => {
-    srv = await startServer({ env: { CONVERSATION_CACHE_BYTES: String(256 * 1024) } });
-  });
   afterAll(async () => {
     closeAll(...open);
-    await srv.close();
   });
 
   const participants = (tag: string) =>
@@ -165,20 +157,16 @@ describe('conversation:create bucket and a cache bounded by bytes (§12.3, findi
 });
 
 describe('HTTP API limits (§12.3, finding 14)', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    // http:api refills slowly here so that a burst on a loaded machine cannot refill its way
-    // past the limit (the default is 100 tokens, 1 every 50 ms).
-    srv = await startServer({
-      env: {
-        RATE_LIMITS: JSON.stringify({
-          'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
-          'http:api': { maxTokens: 100, refillIntervalMs: 60_000 },
-        }),
-      },
-    });
+  // http:api refills slowly here so that a burst on a loaded machine cannot refill its way
+  // past the limit (the default is 100 tokens, 1 every 50 ms).
+  const srv = useServer({
+    env: {
+      RATE_LIMITS: JSON.stringify({
+        'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
+        'http:api': { maxTokens: 100, refillIntervalMs: 60_000 },
+      }),
+    },
   });
-  afterAll(() => srv.close());
 
   it('http:auth-failure: 20 bad-token requests answer 401, then 429 with Retry-After; a valid token still passes', async () => {
     const statuses: number[] = [];

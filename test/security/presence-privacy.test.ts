@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { closeAll, ok, settle, type TestSocket } from '../support/client.js';
 import { connectReady } from '../support/realtime.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useServer } from '../support/server.js';
 import { hasRedis, redisPrefix, REDIS_TEST_URL } from '../support/services.js';
+import { uid as uniq } from '../support/ids.js';
 
 /**
  * §12.5: families' online status is private. A parent watching the organization must not learn
@@ -10,25 +11,19 @@ import { hasRedis, redisPrefix, REDIS_TEST_URL } from '../support/services.js';
  * while the school's staff still see everyone. On the old code every parent's connect and
  * disconnect went to the whole organization and `presence:query` listed parents to parents.
  */
-let n = 0;
-const uniq = (p: string) => `${p}-${Date.now().toString(36)}-${n++}`;
 
 describe.each([
   { store: 'memory', redis: false },
   { store: 'redis', redis: true },
 ])('presence privacy of parents ($store)', ({ redis }) => {
   const skip = redis && !hasRedis();
-  let srv: TestServer;
+  const srv = useServer(
+    { env: redis ? { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix('privacy') } : {} },
+    { skip },
+  );
   const open: TestSocket[] = [];
-  beforeAll(async () => {
-    if (skip) return;
-    srv = await startServer({
-      env: redis ? { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix('privacy') } : {},
-    });
-  });
   afterAll(async () => {
     closeAll(...open);
-    await srv?.close();
   });
 
   it.skipIf(skip)(

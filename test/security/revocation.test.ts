@@ -5,7 +5,8 @@ import { closeAll, connect, connectError, settle, type TestSocket } from '../sup
 import { http } from '../support/http.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { connectReady } from '../support/realtime.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer, useServer, type TestServer } from '../support/server.js';
+import { uid as uniq } from '../support/ids.js';
 import {
   createTestDatabase,
   hasPostgres,
@@ -20,8 +21,6 @@ import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
  * Revocation attacks (§12.1, §12.2): a revocation is one user's in one organization, and it is
  * in force on every live node when the 200 goes out; a frozen node does not hold it up.
  */
-let n = 0;
-const uniq = (p: string) => `${p}-${Date.now().toString(36)}-${n++}`;
 
 function disconnected(socket: TestSocket): Promise<string> {
   return new Promise((resolve) => {
@@ -33,14 +32,10 @@ function disconnected(socket: TestSocket): Promise<string> {
 type RevokeBody = { disconnected: number; nodes: { confirmed: number; unreachable: number } };
 
 describe('revocation is per organization (one node)', () => {
-  let srv: TestServer;
+  const srv = useServer();
   const open: TestSocket[] = [];
-  beforeAll(async () => {
-    srv = await startServer();
-  });
   afterAll(async () => {
     closeAll(...open);
-    await srv.close();
   });
 
   it('org A revoking nurse-1 drops and locks out org A’s nurse-1 only; org B’s keeps its socket and can connect', async () => {

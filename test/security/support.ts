@@ -53,19 +53,7 @@ export async function spawnOnPostgres(
   };
 }
 
-/** Polls until `check` holds (or throws after the timeout). */
-export async function eventually(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually } from '../support/wait.js';
 
 /**
  * Holds `table` ACCESS EXCLUSIVE from a connection of the test's own, until `release`: the

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   closeAll,
   connect,
@@ -10,27 +10,22 @@ import {
 } from '../support/client.js';
 import { http } from '../support/http.js';
 import { connectReady } from '../support/realtime.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { useServer } from '../support/server.js';
 import { hasRedis, redisPrefix, REDIS_TEST_URL } from '../support/services.js';
 import { signToken } from '../support/tokens.js';
+import { uid as uniq } from '../support/ids.js';
 
 /**
  * §12.1 attacks: the same user id (`nurse-1`) in two organizations is two users. An org-A admin
  * or service publishing to `user:nurse-1`, a user of org A spending tokens or holding sockets,
  * an operator reading or resetting buckets: none of it may touch org B's `nurse-1`.
  */
-let n = 0;
-const uniq = (p: string) => `${p}-${Date.now().toString(36)}-${n++}`;
 
 describe('tenant isolation: user channels and publish', () => {
-  let srv: TestServer;
+  const srv = useServer();
   const open: TestSocket[] = [];
-  beforeAll(async () => {
-    srv = await startServer();
-  });
   afterAll(async () => {
     closeAll(...open);
-    await srv.close();
   });
 
   it('an org-A admin publishing to user:nurse-1 reaches org A’s nurse-1 only, never org B’s', async () => {
@@ -207,11 +202,8 @@ describe.each([
   { store: 'redis', redis: true },
 ])('tenant isolation: rate-limit buckets and connection cap ($store)', ({ redis }) => {
   const skip = redis && !hasRedis();
-  let srv: TestServer;
-  const open: TestSocket[] = [];
-  beforeAll(async () => {
-    if (skip) return;
-    srv = await startServer({
+  const srv = useServer(
+    {
       env: {
         RATE_LIMITS: JSON.stringify({
           'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
@@ -220,11 +212,12 @@ describe.each([
         WS_MAX_CONNECTIONS_PER_USER: '2',
         ...(redis ? { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix('tenant') } : {}),
       },
-    });
-  });
+    },
+    { skip },
+  );
+  const open: TestSocket[] = [];
   afterAll(async () => {
     closeAll(...open);
-    await srv?.close();
   });
 
   const tokenFor = (organizationId: string, userId = 'nurse-1', role = 'nurse') =>

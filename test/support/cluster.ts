@@ -81,26 +81,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
   };
 }
 
-/** Polls `fn` until `pred` holds, bounded; never a blind sleep. */
-export async function eventually<T>(
-  fn: () => Promise<T>,
-  pred: (v: T) => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (pred(last)) return last;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} not reached within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
-}
+export { eventually } from './wait.js';
 
 /** Lines a node wrote that show a crash (they must never appear). */
 export const crashLines = (p: ServerProcess): string[] =>

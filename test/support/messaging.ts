@@ -1,5 +1,5 @@
-import { afterAll, beforeAll } from 'vitest';
-import { startServer, type TestServer } from './server.js';
+import { afterAll } from 'vitest';
+import { useServer, type TestServer } from './server.js';
 import { randomUUID } from 'node:crypto';
 import type { ServerEventName } from '../../src/protocol/events.js';
 import type { Conversation, Message } from '../../src/protocol/models.js';
@@ -76,12 +76,12 @@ export async function send(
   return message;
 }
 
-/** Unique ids per test so suites sharing a database never collide. */
-export const uid = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+/** Unique ids per test (defined in ids.ts; re-exported for the chat suites' imports). */
+export { uid } from './ids.js';
 
 /**
- * The usual chat suite: one server with GENEROUS_LIMITS for the `describe` block, and a
- * `connectUser` whose sockets are closed after it. Call inside `describe`.
+ * The usual chat suite: one server with GENEROUS_LIMITS for the `describe` block (`useServer`),
+ * and a `connectUser` whose sockets are closed after it. Call inside `describe`.
  */
 export function chatSuite(): {
   readonly srv: TestServer;
@@ -89,22 +89,13 @@ export function chatSuite(): {
     ...a: Parameters<typeof user> extends [string, ...infer R] ? R : never
   ) => Promise<Client>;
 } {
-  let server: TestServer | undefined;
+  const srv = useServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
   const open: Client[] = [];
-  beforeAll(async () => {
-    server = await startServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
-  });
-  afterAll(async () => {
-    closeAll(...open.map((c) => c.socket));
-    await server?.close();
-  });
+  afterAll(() => closeAll(...open.map((c) => c.socket)));
   return {
-    get srv(): TestServer {
-      if (!server) throw new Error('chatSuite server not started');
-      return server;
-    },
+    srv,
     connectUser: async (...a) => {
-      const c = await user(server!.url, ...a);
+      const c = await user(srv.url, ...a);
       open.push(c);
       return c;
     },

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import { createApp, stopApp } from '../../src/app.factory.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.js';
 import { openPglite, openPostgres, type DatabaseHandle } from '../../src/persistence/database.js';
+import { createTestDatabase } from './services.js';
 import { TEST_JWT_SECRET } from './tokens.js';
 
 export interface TestServer {
@@ -100,5 +102,73 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       if (!options.keepDatabase && !options.database) await database.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+export interface ServerFixtureOptions {
+  /** Start nothing: the suite's tests are skipped (e.g. a service it needs is missing). */
+  skip?: boolean;
+  /**
+   * Run on a fresh PostgreSQL database of the shared server (`createTestDatabase(label)`),
+   * dropped after the server closes; without it the server has an in-memory PGlite.
+   */
+  postgres?: string;
+}
+
+/**
+ * The server of a suite: started before its tests (`beforeAll`) and closed after them
+ * (`afterAll`; vitest runs after-hooks in reverse order, so the suite's own after-hooks, e.g.
+ * closing its sockets, run first). Call it inside `describe` (or at a file's top level):
+ *
+ *   const srv = useServer({ env: { RATE_LIMITS: GENEROUS_LIMITS } });
+ *   it('…', async () => { await connect(srv.url, token); });
+ *
+ * `options` may be a function for settings known only when the suite starts (a database created
+ * in an earlier `beforeAll`, a receiver's URL). The returned object reads the running server, so
+ * it is used like the `TestServer` itself; touching it before the suite started throws.
+ */
+export function useServer(
+  options: StartOptions | (() => StartOptions | Promise<StartOptions>) = {},
+  fixture: ServerFixtureOptions = {},
+): TestServer {
+  let server: TestServer | undefined;
+  let dropDatabase: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    if (fixture.skip) return;
+    const resolved = typeof options === 'function' ? await options() : options;
+    if (fixture.postgres) {
+      const db = await createTestDatabase(fixture.postgres);
+      dropDatabase = db.drop;
+      server = await startServer({ ...resolved, databaseUrl: db.url });
+    } else server = await startServer(resolved);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await dropDatabase?.();
+  });
+  const running = (): TestServer => {
+    if (!server) throw new Error('useServer: the suite has not started its server');
+    return server;
+  };
+  return {
+    get app() {
+      return running().app;
+    },
+    get url() {
+      return running().url;
+    },
+    get port() {
+      return running().port;
+    },
+    get config() {
+      return running().config;
+    },
+    get database() {
+      return running().database;
+    },
+    get logs() {
+      return running().logs;
+    },
+    close: () => running().close(),
   };
 }

@@ -111,16 +111,4 @@ export function validSignature(secret: string, raw: string, header: unknown): bo
   return got.length === expected.length && timingSafeEqual(got, expected);
 }
 
-/** Resolves once `check` returns true (polled), or fails after `timeoutMs`. */
-export async function eventually(
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 20_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually } from './wait.js';
