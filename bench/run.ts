@@ -139,7 +139,9 @@ async function main(): Promise<void> {
       continue;
     }
     ctx.log(`\n== ${s.title}`);
+    const scenarioStart = Date.now();
     const r = await s.run(ctx);
+    r.notes.push(`scenario took ${Math.round((Date.now() - scenarioStart) / 1000)} s`);
     r.custom =
       Object.values(ctx.overrides).some((v) => v !== undefined && v !== false) ||
       ctx.chatLoaders !== 2 ||
