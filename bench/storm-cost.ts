@@ -10,14 +10,10 @@
  * went quiet (presence fan-out and replays done), and the statements our server sent to
  * PostgreSQL in that time (bench/lib/sql-counter.ts). `--profile` runs our server under
  * `node --cpu-prof` (bench/results/profiles/) and prints the storm's window for profile-summary.
- * `--callgrind` runs each server under `valgrind --tool=callgrind` with instrumentation switched
- * on for the storm only, and reports instructions per handshake: repeatable on a loaded machine
- * where CPU time is not (slow: use ≤ 100 sockets).
+ * CPU time moves with the machine's load: compare runs taken one after the other, several each.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SignJWT } from 'jose';
@@ -61,41 +57,7 @@ async function call(socket: ClientSocket, event: string, payload: unknown): Prom
   return res.data;
 }
 
-/** Instruction counting of a server under callgrind, switched on for the storm only. */
-class Callgrind {
-  readonly dir = join(tmpdir(), `wcr-callgrind-${process.pid}-${Date.now().toString(36)}`);
-  constructor() {
-    mkdirSync(this.dir, { recursive: true });
-  }
-  get wrapper(): string[] {
-    return [
-      'valgrind',
-      '--tool=callgrind',
-      '--instr-atstart=no',
-      `--callgrind-out-file=${join(this.dir, 'cg.%p')}`,
-    ];
-  }
-  on(pid: number): void {
-    execFileSync('callgrind_control', ['-i', 'on', String(pid)], { stdio: 'ignore' });
-  }
-  /** Switches counting off and returns the instructions counted while it was on. */
-  off(pid: number): number {
-    execFileSync('callgrind_control', ['-i', 'off', String(pid)], { stdio: 'ignore' });
-    execFileSync('callgrind_control', ['-d', String(pid)], { stdio: 'ignore' });
-    let total = 0;
-    for (const f of readdirSync(this.dir).filter((x) => x.startsWith(`cg.${pid}`))) {
-      const m = /^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(this.dir, f), 'utf8'));
-      if (m) total = Math.max(total, Number(m[1]));
-    }
-    return total;
-  }
-  cleanup(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
 interface Cost {
-  instructionsPerHandshake?: number;
   cpuUsToConfirm: number;
   cpuUsToQuiet: number;
   sqlPerSocket: number | null;
@@ -108,7 +70,6 @@ async function measure(
   n: number,
   messages: number,
   tag: string,
-  callgrind?: Callgrind,
 ): Promise<Cost> {
   const org = `oc${tag}`;
   const userIds = Array.from({ length: n }, (_, i) => `c${tag}u${i}`);
@@ -169,7 +130,6 @@ async function measure(
     const startAt = wallNow() + 1500;
     await sleep(1400);
     const sql0 = server.sqlCount?.();
-    callgrind?.on(server.pid);
     const cpu0 = cpuSeconds(server.pid);
     const results = await Promise.all(
       loaders.map((l, li) =>
@@ -195,13 +155,9 @@ async function measure(
       prev = now;
     }
     const cpuQuiet = prev - cpu0;
-    const instructions = callgrind?.off(server.pid);
     await sleep(250);
     const sql1 = server.sqlCount?.();
     return {
-      ...(instructions !== undefined
-        ? { instructionsPerHandshake: Math.round(instructions / connected) }
-        : {}),
       cpuUsToConfirm: Math.round((cpuConfirm * 1e6) / connected),
       cpuUsToQuiet: Math.round((cpuQuiet * 1e6) / connected),
       sqlPerSocket:
@@ -223,7 +179,6 @@ async function main(): Promise<void> {
   const runs = Number(arg('runs', '2'));
   const profile = arg('profile', 'false') === 'true';
   const oursOnly = arg('ours-only', 'false') === 'true';
-  const callgrind = arg('callgrind', 'false') === 'true' ? new Callgrind() : undefined;
   const hasPostgres = await postgresAvailable();
   const cpuProfDir = profile ? join(ROOT, 'bench', 'results', 'profiles') : undefined;
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
@@ -237,7 +192,6 @@ async function main(): Promise<void> {
         label: `cost${kind}`,
         env: { WS_MAX_CONNECTIONS_PER_USER: '10' },
         countSql: true,
-        ...(callgrind ? { wrapper: callgrind.wrapper } : {}),
         ...(kind === 'ours' && cpuProfDir ? { cpuProfDir } : {}),
       });
       try {
@@ -246,16 +200,14 @@ async function main(): Promise<void> {
           n,
           messages,
           `${Date.now().toString(36).slice(-4)}${kind[0]}`,
-          callgrind,
         );
         process.stdout.write(
-          `${kind.padEnd(4)} run ${run}: ${n} sockets, ${c.instructionsPerHandshake !== undefined ? `${(c.instructionsPerHandshake / 1e6).toFixed(2)} M instructions/handshake, ` : ''}CPU/handshake ${c.cpuUsToConfirm} µs to the last confirmation, ${c.cpuUsToQuiet} µs to quiet; SQL/socket ${c.sqlPerSocket ?? '—'}; last confirmed after ${c.confirmLastMs} ms; profile window ${c.window}\n`,
+          `${kind.padEnd(4)} run ${run}: ${n} sockets, CPU/handshake ${c.cpuUsToConfirm} µs to the last confirmation, ${c.cpuUsToQuiet} µs to quiet; SQL/socket ${c.sqlPerSocket ?? '—'}; last confirmed after ${c.confirmLastMs} ms; profile window ${c.window}\n`,
         );
       } finally {
         await server.stop();
       }
     }
-  callgrind?.cleanup();
 }
 
 main().catch((err: unknown) => {

@@ -34,8 +34,6 @@ export interface ServerOptions {
   cpuProfDir?: string;
   /** Our server on PostgreSQL: count the statements it sends (sql-counter.ts). */
   countSql?: boolean;
-  /** A command line to run node under (e.g. valgrind --tool=callgrind …): storm-cost.ts. */
-  wrapper?: string[];
   label: string;
 }
 
@@ -200,9 +198,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     };
   }
   const spawnedAt = Date.now();
-  const [command, ...prefix] = opts.wrapper ?? [process.execPath];
-  if (opts.wrapper) prefix.push(process.execPath);
-  const proc: ChildProcess = spawn(command, [...prefix, ...nodeArgs, script], {
+  const proc: ChildProcess = spawn(process.execPath, [...nodeArgs, script], {
     cwd: opts.kind === 'ours' ? SERVER_ROOT : ROOT,
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -224,7 +220,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     for (const c of cleanups.reverse()) await c();
   };
   const healthPath = opts.kind === 'ours' ? '/ready' : '/health';
-  const deadline = Date.now() + (opts.wrapper ? 900_000 : 120_000);
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
       await stop();
