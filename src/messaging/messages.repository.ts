@@ -3,6 +3,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
 import type { Message } from '../protocol/models.js';
 import { epochMs, isoFromMs, jsonObject, queryRows, type Executor } from './db-rows.js';
+import { ReplayWindowLoader } from './replay-window-loader.js';
 
 /** A message to store; its seq is allocated by the insert. */
 export interface NewMessage {
@@ -62,7 +63,12 @@ export interface MessagePage {
 /** The `messages` table. */
 @Injectable()
 export class MessagesRepository {
-  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
+  /** Connect storms' replay reads, one statement per batch (replay-window-loader.ts). */
+  private readonly replayWindows: ReplayWindowLoader;
+
+  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {
+    this.replayWindows = new ReplayWindowLoader(database);
+  }
 
   /**
    * Stores several messages in ONE statement (one implicit transaction), the SQL function
@@ -174,21 +180,10 @@ export class MessagesRepository {
   }
 
   /**
-   * Replay in one query: for each (conversation, delivered cursor) the messages above the cursor,
-   * ordered by conversation and seq.
+   * Replay: for each (conversation, delivered cursor) the messages above the cursor, ordered by
+   * conversation and seq; the sockets connecting at the same moment share one query.
    */
-  async above(windows: Array<{ conversationId: string; afterSeq: number }>): Promise<Message[]> {
-    if (windows.length === 0) return [];
-    const values = sql.join(
-      windows.map((w) => sql`(${w.conversationId}::text, ${w.afterSeq}::int)`),
-      sql`, `,
-    );
-    const rows = await queryRows<MessageRow>(
-      this.database.db,
-      sql`SELECT ${columns('m')} FROM messages m JOIN (VALUES ${values}) AS w(conversation_id, after_seq)
-            ON m.conversation_id = w.conversation_id AND m.seq > w.after_seq
-          ORDER BY m.conversation_id, m.seq`,
-    );
-    return rows.map(toMessage);
+  above(windows: Array<{ conversationId: string; afterSeq: number }>): Promise<Message[]> {
+    return this.replayWindows.load(windows);
   }
 }
