@@ -2,8 +2,9 @@
  * Where the time goes in a V8 CPU profile (`npm run bench -- --profile` writes them to
  * bench/results/profiles/): self time by package / our module, then the hottest functions by
  * self and by inclusive time.
- *   node dist/bench/profile-summary.js <file.cpuprofile> [--skip=<seconds from start>] [--top=N] [--filter=dist/src]
- * `--skip` leaves out start-up (PGlite's initdb, Nest's bootstrap) so the load dominates.
+ *   node dist/bench/profile-summary.js <file.cpuprofile> [--skip=<seconds from start>] [--until=<seconds>] [--top=N] [--filter=dist/src]
+ * `--skip` leaves out start-up (PGlite's initdb, Nest's bootstrap) so the load dominates; `--until`
+ * leaves out what came after (the storm scenario notes both for its storm).
  */
 import { readFileSync } from 'node:fs';
 
@@ -51,6 +52,7 @@ function main(): void {
   if (!file) throw new Error('usage: profile-summary <file.cpuprofile> [--skip=s] [--top=N]');
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const skipUs = Number(arg('skip') ?? 0) * 1e6;
+  const untilUs = arg('until') !== undefined ? Number(arg('until')) * 1e6 : Infinity;
   const top = Number(arg('top') ?? 25);
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -67,7 +69,7 @@ function main(): void {
     const sec = Math.floor(t / 1e6);
     perSecond[sec] =
       (perSecond[sec] ?? 0) + (idleIds.has(p.samples[i]) ? 0 : (p.timeDeltas[i + 1] ?? 0));
-    if (t < skipUs) continue;
+    if (t < skipUs || t > untilUs) continue;
     const dt = p.timeDeltas[i + 1] ?? 0;
     self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + dt);
     total += dt;
@@ -102,7 +104,7 @@ function main(): void {
     }
   };
   process.stdout.write(
-    `${file}\nbusy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s sampled (skip ${skipUs / 1e6} s); percentages of busy time\n`,
+    `${file}\nbusy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s sampled (skip ${skipUs / 1e6} s${untilUs < Infinity ? `, until ${untilUs / 1e6} s` : ''}); percentages of busy time\n`,
   );
   process.stdout.write(
     `busy ms per second from the start: ${Array.from(perSecond, (v) => Math.round((v ?? 0) / 1000)).join(' ')}\n`,

@@ -6,7 +6,8 @@
  * bench/results/profiles/; `--profile=all` profiles the baseline too), `--connections=N`,
  * `--alert-sockets=N`, `--alert-users=N` (scale of scenarios 3 and 4), `--storm-sockets=N`
  * (scenario 6), `--rates=N,M` (scenario
- * 2's rates), `--bare-only` (the baseline alone, to check the harness). Servers and loaders are
+ * 2's rates), `--bare-only` (the baseline alone, to check the harness); `--name value` works as
+ * `--name=value`. Servers and loaders are
  * real processes on 127.0.0.1; every loop is bounded in count and time.
  *
  * Exit code 1 when a run found a correctness failure (a lost, duplicated or reordered message,
@@ -37,10 +38,23 @@ const SCENARIOS: Scenario[] = [
   multinodeLbScenario,
 ];
 
+/** `--name=value`, `--name value` (a value not starting with `--`), or a bare `--name` flag ('true'). */
 function arg(name: string): string | undefined {
-  const hit = process.argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (!hit) return undefined;
-  return hit.includes('=') ? hit.slice(hit.indexOf('=') + 1) : 'true';
+  const i = process.argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const hit = process.argv[i];
+  if (hit.includes('=')) return hit.slice(hit.indexOf('=') + 1);
+  const next = process.argv[i + 1];
+  return next !== undefined && !next.startsWith('--') ? next : 'true';
+}
+
+/** A positive numeric option, or undefined when absent; anything else stops the run. */
+function num(name: string): number | undefined {
+  const v = arg(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number, got ${v}`);
+  return n;
 }
 
 const DOC = join(ROOT, 'docs', 'performance.md');
@@ -113,12 +127,12 @@ async function main(): Promise<void> {
     hasRedis,
     cpuProfDir,
     profileBare: arg('profile') === 'all',
-    chatLoaders: Number(arg('loaders') ?? 2),
+    chatLoaders: num('loaders') ?? 2,
     overrides: {
-      connections: arg('connections') ? Number(arg('connections')) : undefined,
-      alertSockets: arg('alert-sockets') ? Number(arg('alert-sockets')) : undefined,
-      alertUsers: arg('alert-users') ? Number(arg('alert-users')) : undefined,
-      stormSockets: arg('storm-sockets') ? Number(arg('storm-sockets')) : undefined,
+      connections: num('connections'),
+      alertSockets: num('alert-sockets'),
+      alertUsers: num('alert-users'),
+      stormSockets: num('storm-sockets'),
       bareOnly: arg('bare-only') === 'true',
       rates: arg('rates')
         ?.split(',')
@@ -141,7 +155,9 @@ async function main(): Promise<void> {
       continue;
     }
     ctx.log(`\n== ${s.title}`);
+    const scenarioStart = Date.now();
     const r = await s.run(ctx);
+    r.notes.push(`scenario took ${Math.round((Date.now() - scenarioStart) / 1000)} s`);
     r.custom =
       Object.values(ctx.overrides).some((v) => v !== undefined && v !== false) ||
       ctx.chatLoaders !== 2 ||

@@ -108,4 +108,66 @@ describe('connect-time work of many sockets at once is grouped, each gets its ow
       closeAll(...sockets.map((s) => s.socket));
     }
   });
+  it('sockets of one batch with different cursors and different unread notifications: each its own replay and sync', async () => {
+    const org = uid('org');
+    const sender = await suite.connectUser(uid('sender'), org);
+    const users = Array.from({ length: 12 }, (_, i) => `${org}-v${i}`);
+    const conv = await conversation(sender, users);
+    const first = await send(sender, conv.id);
+    // v0–v5 had the first message delivered before they left; v6–v11 never came.
+    for (const userId of users.slice(0, 6)) {
+      const c = await connectReady(suite.srv.url, { userId, organizationId: org });
+      await ok(c.socket, 'message:delivered', { conversationId: conv.id, messageId: first.id });
+      c.socket.close();
+    }
+    const later = [await send(sender, conv.id), await send(sender, conv.id)];
+    // User vi has i unread notifications (titles name their owner and number).
+    const service = await signToken({ userId: 'svc', organizationId: org, role: 'service' });
+    for (let i = 1; i < users.length; i++)
+      for (let k = 0; k < i; k++) {
+        const r = await http(suite.srv.url, 'POST', '/api/v1/notifications', {
+          token: service,
+          body: {
+            organizationId: org,
+            userIds: [users[i]],
+            type: 'test',
+            title: `${users[i]}#${k}`,
+          },
+        });
+        expect(r.status).toBe(202);
+      }
+    const sockets = await Promise.all(
+      users.map(async (userId) => ({
+        userId,
+        ...(await connect(
+          suite.srv.url,
+          await signToken({ userId, organizationId: org, role: 'staff' }),
+          { record: ['message:new', 'notification:sync'] },
+        )),
+      })),
+    );
+    try {
+      await Promise.all(
+        sockets.map((s) =>
+          s.recorder.until((r) => r.of('notification:sync').length > 0, 15_000, 'sync'),
+        ),
+      );
+      for (const [i, s] of sockets.entries()) {
+        const want = i < 6 ? later : [first, ...later];
+        expect(
+          s.recorder.of('message:new').map((p) => [p.message.id, p.replayed]),
+          s.userId,
+        ).toEqual(want.map((m) => [m.id, true]));
+        const [sync] = s.recorder.of('notification:sync');
+        expect(sync.unreadCount, s.userId).toBe(i);
+        // Newest first.
+        expect(
+          sync.unread.map((n) => n.title),
+          s.userId,
+        ).toEqual(Array.from({ length: i }, (_, k) => `${s.userId}#${i - 1 - k}`));
+      }
+    } finally {
+      closeAll(...sockets.map((s) => s.socket));
+    }
+  });
 });

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,8 @@ export interface ServerOptions {
   databaseUrl?: string;
   /** Write a V8 CPU profile into this directory (node --cpu-prof). */
   cpuProfDir?: string;
+  /** Our server on PostgreSQL: count the statements it sends (sql-counter.ts). */
+  countSql?: boolean;
   label: string;
 }
 
@@ -45,6 +47,10 @@ export interface RunningServer {
   databaseUrl?: string;
   databaseName?: string;
   stderrTail: string[];
+  /** Wall-clock ms when the process was spawned (≈ the start of its CPU profile). */
+  spawnedAt: number;
+  /** Statements sent to PostgreSQL so far (within 100 ms), when started with `countSql`. */
+  sqlCount?: () => number;
   stop(): Promise<void>;
 }
 
@@ -177,6 +183,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const script = opts.kind === 'ours' ? 'dist/src/main.js' : 'dist/bench/baseline-server.js';
   const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  let sqlCount: (() => number) | undefined;
+  if (opts.countSql && opts.kind === 'ours' && opts.db === 'postgres') {
+    const dir = mkdtempSync(join(tmpdir(), 'wcr-bench-sql-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    env.BENCH_SQL_COUNT_FILE = join(dir, 'count');
+    nodeArgs.push('--import', join(ROOT, 'dist', 'bench', 'lib', 'sql-counter.js'));
+    sqlCount = () => {
+      try {
+        return Number(readFileSync(env.BENCH_SQL_COUNT_FILE, 'utf8'));
+      } catch {
+        return NaN;
+      }
+    };
+  }
+  const spawnedAt = Date.now();
   const proc: ChildProcess = spawn(process.execPath, [...nodeArgs, script], {
     cwd: opts.kind === 'ours' ? SERVER_ROOT : ROOT,
     env,
@@ -228,6 +249,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     databaseUrl,
     databaseName,
     stderrTail,
+    spawnedAt,
+    ...(sqlCount ? { sqlCount } : {}),
     stop,
   };
 }

@@ -23,6 +23,7 @@ import type { StormCheckResult, StormUser } from '../lib/ipc.js';
 import { all, closeLoaders, startLoaders } from '../lib/loaders.js';
 import { CpuMeter } from '../lib/proc.js';
 import { machine, ratio, type Row, type ScenarioResult, type TargetCheck } from '../lib/report.js';
+import type { RunningServer } from '../lib/servers.js';
 import { sleep, type BenchContext, type Scenario } from './context.js';
 import { pair, withServer, type Deployment } from './targets.js';
 
@@ -41,6 +42,12 @@ interface StormMeasurement {
   confirmP99Ms: number;
   confirmLastMs: number;
   cpuUsPerHandshake: number;
+  /** Statements our server sent to PostgreSQL per confirmed socket (storm start to end of checks). */
+  sqlPerHandshake: number | null;
+  /** The storm in seconds after the server process started (for profile-summary --skip/--until). */
+  window: { fromSec: number; toSec: number };
+  /** Wall-clock seconds this measurement took (setup, storm, checks). */
+  tookSec: number;
   messagesSent: number;
   check: StormCheckResult;
   failures: string[];
@@ -91,12 +98,13 @@ async function call<E extends ClientEventName>(
 
 async function measure(
   ctx: BenchContext,
-  url: string,
-  pid: number,
+  server: RunningServer,
   n: number,
   label: string,
   ours: boolean,
 ): Promise<StormMeasurement> {
+  const began = Date.now();
+  const { url, pid } = server;
   const failures: string[] = [];
   const tag = `${ctx.runId}${label.replace(/[^a-z]/g, '').slice(0, 4)}`;
   const org = `os${tag}`;
@@ -146,6 +154,7 @@ async function measure(
     const per = Math.ceil(n / loaders.length);
     // Tokens are signed by the loaders before the clock starts: a short lead, then all at once.
     const startAt = wallNow() + 1500;
+    const sqlBefore = server.sqlCount?.();
     cpu.begin();
     const storm = Promise.all(
       loaders.map((l, li) =>
@@ -250,6 +259,9 @@ async function measure(
         complete: ours,
       }),
     );
+    // The counter file is rewritten every 100 ms.
+    await sleep(250);
+    const sqlAfter = server.sqlCount?.();
     const dup = check.duplicateMessages + check.duplicateAlerts;
     if (dup > 0)
       failures.push(
@@ -264,12 +276,22 @@ async function measure(
         `${label}: ${check.disconnected} sockets were closed during the run (${check.examples.join('; ')})`,
       );
     ctx.progress.done();
+    const lastAt = Math.max(...results.map((r) => r.lastAt));
     return {
       sockets: connected,
       confirmP50Ms: confirm.p50Ms,
       confirmP99Ms: confirm.p99Ms,
-      confirmLastMs: Math.round(Math.max(...results.map((r) => r.lastAt)) - startAt),
+      confirmLastMs: Math.round(lastAt - startAt),
       cpuUsPerHandshake: connected > 0 ? Math.round((cpuSec * 1e6) / connected) : NaN,
+      sqlPerHandshake:
+        sqlBefore !== undefined && sqlAfter !== undefined && connected > 0
+          ? Math.round(((sqlAfter - sqlBefore) / connected) * 100) / 100
+          : null,
+      window: {
+        fromSec: Math.round((startAt - server.spawnedAt) / 100) / 10,
+        toSec: Math.round((lastAt - server.spawnedAt) / 100) / 10,
+      },
+      tookSec: Math.round((Date.now() - began) / 1000),
       messagesSent: Object.values(expected).reduce((s, l) => s + l.length, 0),
       check,
       failures,
@@ -294,8 +316,15 @@ export const stormScenario: Scenario = {
     const deps: Deployment[] = pair(ctx);
     for (const d of deps) {
       try {
-        const m = await withServer(ctx, d, env, (s) =>
-          measure(ctx, s.url, s.pid, n, d.label, d.kind === 'ours'),
+        const m = await withServer(
+          ctx,
+          d,
+          env,
+          (s) => measure(ctx, s, n, d.label, d.kind === 'ours'),
+          { countSql: true },
+        );
+        notes.push(
+          `${d.label}: measured in ${m.tookSec} s; the storm ran ${m.window.fromSec}–${m.window.toSec} s after the server process started (profile-summary --skip=${m.window.fromSec} --until=${m.window.toSec})`,
         );
         got.set(d.label, m);
         failures.push(...m.failures);
@@ -311,6 +340,7 @@ export const stormScenario: Scenario = {
             cpuUs: m.cpuUsPerHandshake,
             cpuVsBare:
               d.kind === 'bare' ? null : ratio(m.cpuUsPerHandshake, bare?.cpuUsPerHandshake),
+            sql: m.sqlPerHandshake,
             messages: m.messagesSent,
             replayed: m.check.replayedMessages + m.check.replayedAlerts,
             duplicates: m.check.duplicateMessages + m.check.duplicateAlerts,
@@ -367,6 +397,7 @@ export const stormScenario: Scenario = {
         { key: 'lastVsBare', label: '× bare' },
         { key: 'cpuUs', label: 'CPU/handshake', unit: 'µs' },
         { key: 'cpuVsBare', label: 'CPU × bare' },
+        { key: 'sql', label: 'SQL/socket' },
         { key: 'messages', label: 'messages sent' },
         { key: 'replayed', label: 'replayed' },
         { key: 'duplicates', label: 'duplicates' },
@@ -377,7 +408,7 @@ export const stormScenario: Scenario = {
       targets,
       failures,
       notes: [
-        `${n} sockets of ${n} distinct users in one organization (every other one a parent), all handshakes started at once from ${Math.ceil(n / PER_LOADER)} loader process(es); a member sends up to ${MAX_MESSAGES_PER_CONVERSATION} messages to each conversation of ${PER_CONVERSATION} of them during the storm and an emergency alert is raised when a third are confirmed (re-sent every 1 s on our server). CPU is the server process's from the start of the storm until the last confirmation, per confirmed socket. The baseline does not replay, so "missing" is checked on our server only`,
+        `${n} sockets of ${n} distinct users in one organization (every other one a parent), all handshakes started at once from ${Math.ceil(n / PER_LOADER)} loader process(es); a member sends up to ${MAX_MESSAGES_PER_CONVERSATION} messages to each conversation of ${PER_CONVERSATION} of them during the storm and an emergency alert is raised when a third are confirmed (re-sent every 1 s on our server). CPU is the server process's from the start of the storm until the last confirmation, per confirmed socket. SQL/socket: statements our server sent to PostgreSQL (BEGIN/COMMIT included) from the start of the storm to the end of the checks, per confirmed socket (the messages sent during the storm included). The baseline does not replay, so "missing" is checked on our server only`,
         ...notes,
       ],
       chart: [

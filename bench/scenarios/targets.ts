@@ -32,6 +32,7 @@ export async function withServer<T>(
   d: Deployment,
   env: Record<string, string>,
   fn: (s: RunningServer) => Promise<T>,
+  options: { countSql?: boolean } = {},
 ): Promise<T> {
   ctx.progress.update(`[${d.label}] starting server`);
   const server = await startServer({
@@ -41,6 +42,7 @@ export async function withServer<T>(
     env,
     label: d.label.replace(/[^A-Za-z0-9]/g, '').toLowerCase(),
     cpuProfDir: d.kind === 'ours' || ctx.profileBare ? ctx.cpuProfDir : undefined,
+    ...(options.countSql ? { countSql: true } : {}),
   });
   try {
     return await fn(server);

@@ -5,6 +5,7 @@ import { DatabaseErrors } from '../persistence/database-errors.js';
 import { epochMs, isoFromMs, jsonObject, type Executor } from '../persistence/db-rows.js';
 import { messages } from '../persistence/schema.js';
 import type { Message } from '../protocol/models.js';
+import { ReplayWindowLoader } from './replay-window-loader.js';
 
 /** A message to store; its seq is allocated by the insert. */
 export interface NewMessage {
@@ -71,19 +72,6 @@ export interface MessagePage {
 const INSERT_BATCH_SQL =
   'SELECT id, seq, created_ms FROM insert_message_batch($1, $2, $3, $4, $5, $6)';
 
-/**
- * Replay in one statement of a fixed text (the windows travel as two arrays): for each
- * (conversation, delivered cursor) the messages above the cursor, by conversation and seq.
- */
-const ABOVE_SQL = `SELECT m.id, m.conversation_id AS "conversationId", m.seq, m.sender_id AS "senderId",
-       m.organization_id AS "organizationId", m.content, m.metadata,
-       (extract(epoch from m.created_at) * 1000)::float8 AS "createdMs",
-       (extract(epoch from m.edited_at) * 1000)::float8 AS "editedMs",
-       (extract(epoch from m.deleted_at) * 1000)::float8 AS "deletedMs"
-  FROM unnest($1::text[], $2::int[]) AS w(conversation_id, after_seq)
-  JOIN messages m ON m.conversation_id = w.conversation_id AND m.seq > w.after_seq
- ORDER BY m.conversation_id, m.seq`;
-
 /** The reads every join, page and duplicate check repeats, built once (drizzle's builder allocates per build). */
 function statements(db: Db) {
   return {
@@ -131,12 +119,15 @@ function statements(db: Db) {
 export class MessagesRepository {
   private readonly statements: ReturnType<typeof statements>;
   private readonly errors: DatabaseErrors;
+  /** Connect storms' replay reads, one statement per batch (replay-window-loader.ts). */
+  private readonly replayWindows: ReplayWindowLoader;
 
   constructor(
     @Inject(DATABASE) private readonly database: DatabaseHandle,
     @Optional() errors?: DatabaseErrors,
   ) {
     this.statements = statements(database.db);
+    this.replayWindows = new ReplayWindowLoader(database);
     this.errors = errors ?? new DatabaseErrors();
   }
 
@@ -251,17 +242,11 @@ export class MessagesRepository {
   }
 
   /**
-   * Replay in one query: for each (conversation, delivered cursor) the messages above the cursor,
-   * ordered by conversation and seq.
+   * Replay: for each (conversation, delivered cursor) the messages above the cursor, ordered by
+   * conversation and seq; the sockets connecting at the same moment share one query.
    */
   async above(windows: Array<{ conversationId: string; afterSeq: number }>): Promise<Message[]> {
     if (windows.length === 0) return [];
-    const rows = await this.errors.run('message-replay', () =>
-      this.database.prepared<MessageRow>('messages_above', ABOVE_SQL, [
-        windows.map((w) => w.conversationId),
-        windows.map((w) => w.afterSeq),
-      ]),
-    );
-    return rows.map(toMessage);
+    return this.errors.run('message-replay', () => this.replayWindows.load(windows));
   }
 }

@@ -1,35 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
-import { DATABASE, type DatabaseHandle, type Db, type Tx } from '../persistence/database.js';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
 import { notifications } from '../persistence/schema.js';
+import { UnreadSyncLoader } from './unread-sync-loader.js';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 export type NewNotificationRow = typeof notifications.$inferInsert;
 
-function unreadQuery(db: Db) {
-  return db
-    .select({ row: notifications, total: sql<number>`count(*) over ()` })
-    .from(notifications)
-    .where(
-      and(
-        eq(notifications.userId, sql.placeholder('userId')),
-        eq(notifications.organizationId, sql.placeholder('organizationId')),
-        isNull(notifications.readAt),
-      ),
-    )
-    .orderBy(desc(notifications.createdAt), desc(notifications.id))
-    .limit(sql.placeholder('limit'))
-    .prepare('notifications_unread');
-}
-
 /** The `notifications` table: one row per recipient. */
 @Injectable()
 export class NotificationsRepository {
-  /** The connect-time sync query, built once (drizzle's builder allocates tens of KiB per build). */
-  private readonly unreadStatement: ReturnType<typeof unreadQuery>;
+  /** Connect storms' sync reads, one statement per batch (unread-sync-loader.ts). */
+  private readonly unreadBatch: UnreadSyncLoader;
 
   constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {
-    this.unreadStatement = unreadQuery(database.db);
+    this.unreadBatch = new UnreadSyncLoader(database);
   }
 
   async insertMany(rows: NewNotificationRow[], tx: Tx): Promise<void> {
@@ -65,13 +50,15 @@ export class NotificationsRepository {
     return existing?.readAt ? { readAt: new Date(existing.readAt), changed: false } : undefined;
   }
 
-  /** The newest `limit` unread notifications and the total unread count, in one query. */
-  async unread(
+  /**
+   * The newest `limit` unread notifications and the total unread count; the sockets connecting at
+   * the same moment share one query.
+   */
+  unread(
     organizationId: string,
     userId: string,
     limit: number,
   ): Promise<{ rows: NotificationRow[]; total: number }> {
-    const result = await this.unreadStatement.execute({ organizationId, userId, limit });
-    return { rows: result.map((r) => r.row), total: Number(result[0]?.total ?? 0) };
+    return this.unreadBatch.load(organizationId, userId, limit);
   }
 }

@@ -1,10 +1,12 @@
+import { withDeferredFlush } from './deferred-flush.js';
+
 /**
  * Coalesces fan-out emits that storms repeat (presence:changed to a whole organization on every
  * first connection) into one synchronous run every `windowMs` (or at `maxItems`). A broadcast
  * writes one frame to every socket of the room; emitted one by one as handshakes complete, each
- * costs every socket its own `writev`. Emitted together, engine.io queues them behind the first
- * frame of the run and sends the rest of each socket's frames in one corked write: for n
- * announcements in a window, two system calls per socket instead of n. Order is kept (FIFO);
+ * costs every socket its own `writev`. Emitted together, with each socket's flush deferred to the
+ * end of the run (deferred-flush.ts), every socket's frames go out in one corked write: for n
+ * announcements in a window, one system call per socket instead of n. Order is kept (FIFO);
  * `add` resolves when the emit ran, so a caller that must keep §4's order (presence before the
  * replay) awaits it.
  */
@@ -35,13 +37,16 @@ export class EmitBatcher {
     const waiters = this.waiters;
     this.queue = [];
     this.waiters = [];
-    for (const emit of queue) {
-      try {
-        emit();
-      } catch (err) {
-        this.onError(err);
+    // Each socket flushes once per run: one write for all of its frames (deferred-flush.ts).
+    withDeferredFlush(() => {
+      for (const emit of queue) {
+        try {
+          emit();
+        } catch (err) {
+          this.onError(err);
+        }
       }
-    }
+    });
     for (const resolve of waiters) resolve();
   }
 }

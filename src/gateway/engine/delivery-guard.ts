@@ -70,7 +70,15 @@ export const deliveryKey = {
   alert: (id: string): string => `a:${id}`,
 };
 
-/** The tracked key of a broadcast packet, if it is a `message:new` or a first-copy alert. */
+/**
+ * The key of an emergency alert's re-send (`redelivered: true`). Re-sends are not recorded, but a
+ * socket whose connect sequence runs does not get one: its alert replay (§4 step 4) sends that
+ * alert as the first copy (a re-send goes only to users who have not acknowledged an active
+ * alert, which is what the replay sends), and a re-send must not arrive before it.
+ */
+const RESEND = '\u0000resend';
+
+/** The tracked key of a broadcast packet, if it is a `message:new` or an alert (or its re-send). */
 function keyOf(packet: BroadcastPacket): string | undefined {
   const data = packet.data;
   if (!Array.isArray(data)) return undefined;
@@ -80,7 +88,8 @@ function keyOf(packet: BroadcastPacket): string | undefined {
     const id = payload?.message?.id;
     return typeof id === 'string' ? deliveryKey.message(id) : undefined;
   }
-  if (data[0] === 'alert:emergency' && payload?.redelivered !== true) {
+  if (data[0] === 'alert:emergency' && payload?.redelivered === true) return RESEND;
+  if (data[0] === 'alert:emergency') {
     const id = payload?.alert?.id;
     return typeof id === 'string' ? deliveryKey.alert(id) : undefined;
   }
@@ -89,6 +98,7 @@ function keyOf(packet: BroadcastPacket): string | undefined {
 
 /** Whether a live copy of `key` may go to a guarded socket; records it. */
 function admit(socket: Guarded, state: GuardState, key: string): boolean {
+  if (key === RESEND) return !state.open;
   if (state.open) {
     state.seen ??= new Set();
     if (state.seen.has(key)) return false;
