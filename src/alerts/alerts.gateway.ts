@@ -8,7 +8,7 @@ import { AlertsService } from './alerts.service.js';
 export class AlertsGateway {
   constructor(private readonly alerts: AlertsService) {}
 
-  @RealtimeEvent('alert:acknowledge', { dto: AlertAcknowledgeDto })
+  @RealtimeEvent('alert:acknowledge')
   acknowledge(
     socket: AppSocket,
     body: AlertAcknowledgeDto,

@@ -62,7 +62,7 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
     return this.sessions.onDisconnect(socket, this.namespace, reason);
   }
 
-  @RealtimeEvent('ping', { dto: null })
+  @RealtimeEvent('ping')
   ping(socket: AppSocket, _body: unknown, hasAck: boolean): ClientAckData<'ping'> | undefined {
     const serverTime = new Date().toISOString();
     if (!hasAck) {
@@ -72,7 +72,7 @@ abstract class CoreGatewayBase implements OnGatewayInit, OnGatewayConnection, On
     return { pong: true, serverTime };
   }
 
-  @RealtimeEvent('auth:refresh', { dto: AuthRefreshDto })
+  @RealtimeEvent('auth:refresh')
   refresh(socket: AppSocket, body: AuthRefreshDto): Promise<ClientAckData<'auth:refresh'>> {
     return this.sessions.refresh(socket, body.token);
   }
@@ -92,12 +92,12 @@ export class RootGateway extends CoreGatewayBase {
     super(sessions, config, logger);
   }
 
-  @RealtimeEvent('subscribe', { dto: ChannelDto })
+  @RealtimeEvent('subscribe')
   subscribe(socket: AppSocket, body: ChannelDto): Promise<ClientAckData<'subscribe'>> {
     return this.channels.subscribe(sessionOf(socket), body.channel);
   }
 
-  @RealtimeEvent('unsubscribe', { dto: ChannelDto })
+  @RealtimeEvent('unsubscribe')
   unsubscribe(socket: AppSocket, body: ChannelDto): Promise<ClientAckData<'unsubscribe'>> {
     return this.channels.unsubscribe(sessionOf(socket), body.channel);
   }

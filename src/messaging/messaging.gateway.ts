@@ -23,12 +23,12 @@ export class MessagingGateway {
   constructor(private readonly messaging: MessagingService) {}
 
   /** The hottest event: the fast check accepts what the DTO certainly accepts. */
-  @RealtimeEvent('message:send', { dto: MessageSendDto, accepts: isValidMessageSend })
+  @RealtimeEvent('message:send', { accepts: isValidMessageSend })
   send(socket: AppSocket, body: MessageSendDto): Promise<ClientAckData<'message:send'>> {
     return this.messaging.send(socket.data.user, body);
   }
 
-  @RealtimeEvent('conversation:create', { dto: ConversationCreateDto })
+  @RealtimeEvent('conversation:create')
   create(
     socket: AppSocket,
     body: ConversationCreateDto,
@@ -36,7 +36,7 @@ export class MessagingGateway {
     return this.messaging.create(socket.data.user, body);
   }
 
-  @RealtimeEvent('conversation:join', { dto: ConversationJoinDto })
+  @RealtimeEvent('conversation:join')
   async join(
     socket: AppSocket,
     body: ConversationJoinDto,
@@ -47,7 +47,7 @@ export class MessagingGateway {
     return this.messaging.join(socket.data.user, body);
   }
 
-  @RealtimeEvent('conversation:history', { dto: ConversationHistoryDto })
+  @RealtimeEvent('conversation:history')
   history(
     socket: AppSocket,
     body: ConversationHistoryDto,
@@ -55,7 +55,7 @@ export class MessagingGateway {
     return this.messaging.history(socket.data.user, body);
   }
 
-  @RealtimeEvent('conversation:leave', { dto: ConversationRefDto })
+  @RealtimeEvent('conversation:leave')
   async leave(
     socket: AppSocket,
     body: ConversationRefDto,
@@ -66,22 +66,22 @@ export class MessagingGateway {
   }
 
   /** May be sent without a payload (then: the first page of 50). */
-  @RealtimeEvent('conversation:list', { dto: ConversationListDto, optionalPayload: true })
+  @RealtimeEvent('conversation:list', { optionalPayload: true })
   list(socket: AppSocket, body: ConversationListDto): Promise<ClientAckData<'conversation:list'>> {
     return this.messaging.list(socket.data.user, body);
   }
 
-  @RealtimeEvent('message:edit', { dto: MessageEditDto })
+  @RealtimeEvent('message:edit')
   edit(socket: AppSocket, body: MessageEditDto): Promise<ClientAckData<'message:edit'>> {
     return this.messaging.edit(socket.data.user, body);
   }
 
-  @RealtimeEvent('message:delete', { dto: MessageRefDto })
+  @RealtimeEvent('message:delete')
   remove(socket: AppSocket, body: MessageRefDto): Promise<ClientAckData<'message:delete'>> {
     return this.messaging.delete(socket.data.user, body);
   }
 
-  @RealtimeEvent('message:delivered', { dto: MessageReceiptDto })
+  @RealtimeEvent('message:delivered')
   delivered(
     socket: AppSocket,
     body: MessageReceiptDto,
@@ -89,13 +89,13 @@ export class MessagingGateway {
     return this.messaging.delivered(socket.data.user, body);
   }
 
-  @RealtimeEvent('message:read', { dto: MessageReceiptDto })
+  @RealtimeEvent('message:read')
   read(socket: AppSocket, body: MessageReceiptDto): Promise<ClientAckData<'message:read'>> {
     return this.messaging.read(socket.data.user, body);
   }
 
   /** Over its limit typing is dropped silently (`{ok: true, data: {}}`). */
-  @RealtimeEvent('message:typing', { dto: MessageTypingDto, rateLimit: { silent: true } })
+  @RealtimeEvent('message:typing', { rateLimit: { silent: true } })
   typing(socket: AppSocket, body: MessageTypingDto): Promise<ClientAckData<'message:typing'>> {
     return this.messaging.typing(socket.data.user, body, socket.id);
   }

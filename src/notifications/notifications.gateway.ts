@@ -8,7 +8,7 @@ import { NotificationsService } from './notifications.service.js';
 export class NotificationsGateway {
   constructor(private readonly notifications: NotificationsService) {}
 
-  @RealtimeEvent('notification:read', { dto: NotificationReadDto })
+  @RealtimeEvent('notification:read')
   read(socket: AppSocket, body: NotificationReadDto): Promise<ClientAckData<'notification:read'>> {
     const { organizationId, userId } = socket.data.user;
     return this.notifications.read(organizationId, userId, body.notificationId);

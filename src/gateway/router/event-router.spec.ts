@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Global, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
+import { ChannelDto } from '../../protocol/dto/client.dto.js';
 import { RateLimitService } from '../../rate-limit/rate-limit.service.js';
 import { EventOutcomes } from '../event-outcomes.js';
 import { InFlightTracker } from '../in-flight.js';
@@ -28,13 +29,11 @@ class OtherPingGateway {
   }
 }
 
-/** A DTO lost to an import cycle arrives as `undefined`. */
-const LostDto = undefined as unknown as new () => object;
-
+/** A handler that validates with another DTO than the one the docs are generated from. */
 @Injectable()
 @RealtimeGateway(['/'])
-class NoDtoGateway {
-  @RealtimeEvent('ping', { dto: LostDto })
+class OtherDtoGateway {
+  @RealtimeEvent('ping', { dto: ChannelDto })
   ping() {
     return pong();
   }
@@ -81,8 +80,10 @@ describe('EventRouter start-time checks', () => {
     );
   });
 
-  it('refuses an event without a DTO decision', async () => {
-    await expect(start(NoDtoGateway)).rejects.toThrow(/NoDtoGateway\.ping \(ping\): no DTO/);
+  it('refuses a handler that validates with another DTO than the documented one', async () => {
+    await expect(start(OtherDtoGateway)).rejects.toThrow(
+      /OtherDtoGateway\.ping \(ping\): validates with ChannelDto, but CLIENT_EVENT_DTOS documents no payload/,
+    );
   });
 
   it('refuses tables that do not serve the contract’s events of each namespace', async () => {

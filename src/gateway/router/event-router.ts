@@ -1,3 +1,4 @@
+import { CLIENT_EVENT_DTOS } from '../../protocol/dto/client-events.js';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { NamespaceName } from '../../protocol/constants.js';
@@ -134,9 +135,13 @@ export class EventRouter implements OnModuleInit {
     handle: Handler,
     meta: RealtimeEventMetadata,
   ): Route {
-    // `undefined` (not `null`): forgotten, or a DTO class lost to an import cycle.
-    if (meta.dto === undefined)
-      throw new Error(`${owner} (${meta.event}): no DTO (give one, or dto: null for no payload)`);
+    // One DTO per event: the one CLIENT_EVENT_DTOS documents (and the docs are generated from).
+    // `undefined` is a DTO class lost to an import cycle.
+    const documented = CLIENT_EVENT_DTOS[meta.event];
+    if (meta.dto !== documented)
+      throw new Error(
+        `${owner} (${meta.event}): validates with ${meta.dto?.name ?? String(meta.dto)}, but CLIENT_EVENT_DTOS documents ${documented?.name ?? 'no payload'}`,
+      );
     const rl = meta.rateLimit ?? {};
     return {
       event: meta.event,

@@ -1,5 +1,6 @@
 import { DiscoveryService } from '@nestjs/core';
 import type { NamespaceName } from '../../protocol/constants.js';
+import { CLIENT_EVENT_DTOS } from '../../protocol/dto/client-events.js';
 import type { ClientAckData, ClientEventName } from '../../protocol/events.js';
 import type { AppSocket } from '../socket.types.js';
 
@@ -25,9 +26,11 @@ export interface EventRateLimit {
 export interface RealtimeEventOptions {
   /**
    * The class-validator DTO of the payload (whitelist, depth ≤ 8, no `__proto__`), or `null`
-   * for an event that takes no payload (`ping`): a deliberate choice, checked at start.
+   * for an event that takes no payload (`ping`). Taken from `CLIENT_EVENT_DTOS`
+   * (src/protocol/dto/client-events.ts), the one table the docs and the event map are checked
+   * against; the router refuses to start if a handler names another one.
    */
-  dto: (new () => object) | null;
+  dto?: (new () => object) | null;
   /** The payload may be omitted (then validated as `{}`). */
   optionalPayload?: boolean;
   /** Rate limit: RATE_LIMITS' bucket for the event name unless told otherwise. */
@@ -51,6 +54,7 @@ export type RealtimeEventHandler<E extends ClientEventName> = (
 
 export interface RealtimeEventMetadata extends RealtimeEventOptions {
   event: ClientEventName;
+  dto: (new () => object) | null;
 }
 
 export const REALTIME_EVENT = 'white-cross:realtime-event';
@@ -60,13 +64,17 @@ export const REALTIME_EVENT = 'white-cross:realtime-event';
  * rate limit → validate → handle → ack or error object → metrics. The return type is checked
  * against the event's ack data in the shared event map.
  */
-export function RealtimeEvent<E extends ClientEventName>(event: E, options: RealtimeEventOptions) {
+export function RealtimeEvent<E extends ClientEventName>(
+  event: E,
+  options: RealtimeEventOptions = {},
+) {
   return <H extends RealtimeEventHandler<E>>(
     _target: object,
     _key: string | symbol,
     descriptor: TypedPropertyDescriptor<H>,
   ): void => {
-    const metadata: RealtimeEventMetadata = { ...options, event };
+    const dto = options.dto === undefined ? CLIENT_EVENT_DTOS[event] : options.dto;
+    const metadata: RealtimeEventMetadata = { ...options, event, dto };
     Reflect.defineMetadata(REALTIME_EVENT, metadata, descriptor.value as object);
   };
 }
