@@ -18,7 +18,7 @@ import { hasPostgres } from '../support/services.js';
 import { signToken } from '../support/tokens.js';
 import { convergence, slotsFree, statuses } from '../faults/cluster.js';
 
-const TTL_MS = 4000;
+const TTL_MS = 5000;
 const CAP = 3;
 
 /**
@@ -62,7 +62,7 @@ describe.skipIf(!hasPostgres() || !redisClusterTools())(
       const urls = c.nodes.map((n) => n.url);
       const users = c.nodes.map((_, i) => `sender${i + 1}`);
       const senders = await Promise.all(c.nodes.map((n, i) => member(n.url, users[i], org)));
-      const observer = await member(urls[1], 'observer', org);
+      const observer = await member(urls[1], 'observer', org, ['sync:required']);
       open.push(observer.socket, ...senders.map((s) => s.socket));
       const { conversation } = await ok(senders[0].socket, 'conversation:create', {
         participantIds: users.slice(1),
@@ -113,10 +113,22 @@ describe.skipIf(!hasPostgres() || !redisClusterTools())(
       // Sends kept being acknowledged on every node while the master was gone.
       for (const n of ackedDuring) expect(n).toBeGreaterThan(0);
 
+      // The adapter's link to the cluster changed under the node: its sockets are told to catch
+      // up from the database (§12.8).
+      await observer.recorder.until(
+        (r) => r.of('sync:required').some((e) => e.reason === 'adapter-recovered'),
+        2 * TTL_MS,
+        'sync:required after the failover',
+      );
       // Presence: every connected sender online, then one that leaves goes offline.
+      let seen: Record<string, string> = {};
       await convergence('senders online', killedAt, 2 * TTL_MS + failoverMs, async () => {
-        const s = await statuses(observer.socket, [...users, 'capped']);
-        return Object.values(s).every((v) => v === 'online');
+        seen = await statuses(observer.socket, [...users, 'capped']);
+        return Object.values(seen).every((v) => v === 'online');
+      }).catch((err: Error) => {
+        throw new Error(
+          `${err.message}: ${JSON.stringify(seen)}\n${c.nodes.map((n) => n.stdout.slice(-15).join('\n')).join('\n---\n')}`,
+        );
       });
       senders[2].socket.close();
       await convergence('sender3 offline', Date.now(), 2 * TTL_MS, async () => {
