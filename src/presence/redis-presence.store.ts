@@ -15,8 +15,8 @@ import type { PresenceStore } from './presence.store.js';
  *   <prefix>presence:events  channel  every visible change, published by the script that decided it
  *                            (a channel, not a key: passed in ARGV)
  * Every decision that spans nodes (first join, last leave, reaping) is one Lua script, and every
- * key a script touches is passed in KEYS (Redis Cluster refuses, and a single Redis cannot route,
- * a script that builds key names itself). Where the keys are known only after a read (an org's
+ * key a script touches is passed in KEYS (a Redis Cluster routes a script by its KEYS and must
+ * not see it touch others). Where the keys are known only after a read (an org's
  * users, a dead node's sessions) the read comes first and the script re-checks what it acts on.
  *
  * Ordering (#12 point 11): a change used to be emitted by the node that computed it, through the

@@ -91,7 +91,7 @@ export function clusterOptions(
     maxRedirections: 16,
     slotsRefreshTimeout: 1000,
     // Picks up a failover even when no command met a MOVED yet.
-    slotsRefreshInterval: 5000,
+    slotsRefreshInterval: 2000,
     shardedSubscribers: o.shardedSubscribers ?? false,
     redisOptions: {
       username: cfg.username,

@@ -18,7 +18,7 @@ import { hasPostgres } from '../support/services.js';
 import { signToken } from '../support/tokens.js';
 import { convergence, slotsFree, statuses } from '../faults/cluster.js';
 
-const TTL_MS = 4000;
+const TTL_MS = 5000;
 const CAP = 3;
 
 /**
@@ -114,9 +114,14 @@ describe.skipIf(!hasPostgres() || !redisClusterTools())(
       for (const n of ackedDuring) expect(n).toBeGreaterThan(0);
 
       // Presence: every connected sender online, then one that leaves goes offline.
+      let seen: Record<string, string> = {};
       await convergence('senders online', killedAt, 2 * TTL_MS + failoverMs, async () => {
-        const s = await statuses(observer.socket, [...users, 'capped']);
-        return Object.values(s).every((v) => v === 'online');
+        seen = await statuses(observer.socket, [...users, 'capped']);
+        return Object.values(seen).every((v) => v === 'online');
+      }).catch((err: Error) => {
+        throw new Error(
+          `${err.message}: ${JSON.stringify(seen)}\n${c.nodes.map((n) => n.stdout.slice(-15).join('\n')).join('\n---\n')}`,
+        );
       });
       senders[2].socket.close();
       await convergence('sender3 offline', Date.now(), 2 * TTL_MS, async () => {
