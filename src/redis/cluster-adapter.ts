@@ -138,10 +138,12 @@ export function clusterAdapter(
         watch(pub);
         watch(sub);
         server.adapter(
-          createShardedAdapter(pub, sub, {
-            channelPrefix: key,
-            subscriptionMode: cfg.shardedSubscriptionMode,
-          }),
+          withDeliveryGuard(
+            createShardedAdapter(pub, sub, {
+              channelPrefix: key,
+              subscriptionMode: cfg.shardedSubscriptionMode,
+            }),
+          ),
         );
         return;
       }
