@@ -1,4 +1,4 @@
-import { withDeferredFlush } from './deferred-flush.js';
+import { withDeferredFlush } from '../gateway/engine/deferred-flush.js';
 
 /**
  * Coalesces fan-out emits that storms repeat (presence:changed to a whole organization on every

@@ -2,9 +2,11 @@ import { Logger } from '@nestjs/common';
 import { Adapter } from 'socket.io-adapter';
 import type { AppServer } from '../socket.types.js';
 import { isDeliveryGuarded, withDeliveryGuard, type AdapterConstructor } from './delivery-guard.js';
-import { installSlowConsumerGuard, type SlowConsumerGuard } from './slow-consumer.js';
+import type { EngineEvents } from './engine-connection.js';
+import { hookConnections } from './engine-hooks.js';
+import { setSlowConsumerGuard, type SlowConsumerGuard } from './slow-consumer.js';
 import { checkEngineInternals, versionMismatches } from './versions.js';
-import { installWebSocketCorking } from './ws-corking.js';
+import { corkEachFlush } from './ws-corking.js';
 
 const logger = new Logger('Engine');
 
@@ -25,17 +27,20 @@ export function prepareEngine(): AdapterConstructor {
       `${line}. Run test/delivery-guard, test/connect-storm-dedup, test/slow-consumer and ` +
         'test/ws-corking before trusting this build (docs/architecture.md, "Engine tweaks").',
     );
-  installWebSocketCorking();
   return withDeliveryGuard(Adapter);
 }
 
 /**
- * After the server is built and its cluster adapter (if any) installed: the slow-consumer limit
- * of this server, and the check that every adapter was wrapped with withDeliveryGuard (an adapter
+ * After the server is built and its cluster adapter (if any) installed: the engine tweaks on
+ * this server's engine.io events (corking each flush, the per-packet hooks), its slow-consumer
+ * limit, and the check that every adapter was wrapped with withDeliveryGuard (an adapter
  * factory that forgot it would deliver duplicates in connect storms, §12.4).
  */
 export function finishEngine(server: AppServer, slowConsumers: SlowConsumerGuard): void {
-  installSlowConsumerGuard(server.engine, slowConsumers);
+  const engine = server.engine as unknown as EngineEvents;
+  setSlowConsumerGuard(server.engine, slowConsumers);
+  corkEachFlush(engine);
+  hookConnections(engine);
   if (!isDeliveryGuarded(server.of('/').adapter))
     throw new Error(
       'the Socket.IO adapter was not wrapped with withDeliveryGuard (src/gateway/engine/delivery-guard.ts)',

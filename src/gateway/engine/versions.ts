@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Socket as EngineSocket, transports } from 'engine.io';
+import { Socket as EngineSocket } from 'engine.io';
 import { Adapter } from 'socket.io-adapter';
 
 /**
@@ -52,8 +52,9 @@ const isFunction = (v: unknown): v is (...args: unknown[]) => unknown => typeof 
  * §12.4 guard or the slow-consumer drop would otherwise stop working without a sign:
  * - socket.io-adapter's `broadcast` encodes through `this._encode` and then walks the sockets
  *   through `this.apply` (delivery-guard.ts hooks both on each adapter);
- * - engine.io's Socket has `sendPacket` and `writeBuffer`-based flushing (slow-consumer.ts), and
- *   its websocket transport has `send(packets)` (ws-corking.ts).
+ * - engine.io's Socket emits `packetCreate` before it queues a packet (engine-hooks.ts), and its
+ *   flush skips a transport that is not writable and emits the server's `flush` event before the
+ *   transport writes (deferred-flush.ts, ws-corking.ts).
  */
 export function checkEngineInternals(): string[] {
   const problems: string[] = [];
@@ -64,11 +65,23 @@ export function checkEngineInternals(): string[] {
   else if (!/this\._encode\(/.test(String(broadcast)) || !/this\.apply\(/.test(String(broadcast)))
     problems.push('socket.io-adapter: Adapter#broadcast no longer goes through _encode and apply');
   const engineSocket = EngineSocket.prototype as unknown as Record<string, unknown>;
-  if (!isFunction(engineSocket.sendPacket) || !isFunction(engineSocket.flush))
+  const { sendPacket, flush } = engineSocket;
+  if (!isFunction(sendPacket) || !isFunction(flush))
     problems.push('engine.io: Socket#sendPacket / #flush missing');
-  const ws = (transports as unknown as Record<string, { prototype?: Record<string, unknown> }>)
-    .websocket;
-  if (!isFunction(ws?.prototype?.send))
-    problems.push('engine.io: websocket transport #send missing');
+  else {
+    // engine-hooks.ts: `packetCreate` is emitted before the packet is queued and flushed;
+    // ws-corking.ts: the server's `flush` event comes before the transport writes; and
+    // deferred-flush.ts: a flush does nothing while the transport is not writable.
+    if (
+      !/emit\("packetCreate"[\s\S]*writeBuffer\.push[\s\S]*this\.flush\(\)/.test(String(sendPacket))
+    )
+      problems.push('engine.io: Socket#sendPacket no longer emits packetCreate before queueing');
+    const body = String(flush);
+    if (
+      !/transport\.writable/.test(body) ||
+      !/server\.emit\("flush"[\s\S]*transport\.send\(/.test(body)
+    )
+      problems.push('engine.io: Socket#flush no longer checks writable / emits flush before send');
+  }
   return problems;
 }

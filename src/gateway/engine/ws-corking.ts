@@ -1,33 +1,26 @@
-import { transports } from 'engine.io';
+import type { EngineConnection, EngineEvents } from './engine-connection.js';
 
-interface CorkableTransport {
-  socket?: { _socket?: { cork(): void; uncork(): void } };
-  send(packets: unknown[]): void;
+function uncork(tcp: { uncork(): void }): void {
+  tcp.uncork();
 }
 
-const PATCHED = Symbol.for('white-cross.ws-corking');
+function corkFlush(conn: EngineConnection, packets: unknown[]): void {
+  const tcp = packets.length > 1 ? conn.transport?.socket?._socket : undefined;
+  if (!tcp) return;
+  tcp.cork();
+  // The transport writes the flushed packets synchronously right after this event; uncorking on
+  // the next tick sends all of them in one `writev`.
+  process.nextTick(uncork, tcp);
+}
 
 /**
  * Engine.io writes each packet of a flush as its own WebSocket frame, and ws writes each frame
  * with its own `writev` system call. A socket that receives a burst (ten `message:new` and an ack)
  * paid ten syscalls. Corking the TCP socket around one flush sends every frame of it in one
- * `writev`: same frames, same order, one syscall. Installed once, on engine.io's WebSocket
- * transport.
+ * `writev`: same frames, same order, one syscall. One listener on the engine server's public
+ * `flush` event (emitted just before the transport writes), nothing per connection and no
+ * engine.io method replaced. Polling transports have no TCP socket of their own here: untouched.
  */
-export function installWebSocketCorking(): void {
-  const proto = (transports.websocket as unknown as { prototype: CorkableTransport }).prototype;
-  const flagged = proto as unknown as Record<symbol, boolean>;
-  if (flagged[PATCHED]) return;
-  const send = proto.send;
-  proto.send = function (this: CorkableTransport, packets: unknown[]): void {
-    const tcp = packets.length > 1 ? this.socket?._socket : undefined;
-    if (!tcp) return send.call(this, packets);
-    tcp.cork();
-    try {
-      send.call(this, packets);
-    } finally {
-      tcp.uncork();
-    }
-  };
-  flagged[PATCHED] = true;
+export function corkEachFlush(engine: EngineEvents): void {
+  engine.on('flush', corkFlush);
 }
