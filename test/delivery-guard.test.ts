@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AlertsService } from '../src/alerts/alerts.service.js';
-import { MessagingService } from '../src/messaging/messaging.service.js';
+import { AlertCreation } from '../src/alerts/alert-creation.service.js';
+import { MessagesService } from '../src/messaging/messages.service.js';
 import type { Alert, Message } from '../src/protocol/models.js';
 import { RealtimePublisher } from '../src/gateway/publisher/realtime.publisher.js';
 import type { SessionContext } from '../src/sessions/session-hooks.js';
@@ -40,7 +40,7 @@ describe('a connecting socket gets each message and alert once (§12.4)', () => 
       onConnect: async (ctx) => {
         if (!isTarget(ctx)) return;
         ({ message: sentLive } = await app
-          .get(MessagingService)
+          .get(MessagesService)
           .send(
             { userId: sender.userId, organizationId: org, role: 'staff' },
             { messageId: randomUUID(), conversationId: conv.id, content: 'during connect' },
@@ -54,7 +54,7 @@ describe('a connecting socket gets each message and alert once (§12.4)', () => 
       onConnect: async (ctx) => {
         if (!isTarget(ctx)) return;
         ({ alert: alertLive } = await app
-          .get(AlertsService)
+          .get(AlertCreation)
           .createEmergency(
             { userId: 'svc', organizationId: org, role: 'service' },
             { organizationId: org, title: 'Drill', message: 'Stay inside' },
@@ -88,7 +88,7 @@ describe('a connecting socket gets each message and alert once (§12.4)', () => 
     const service = { userId: 'svc', organizationId: org, role: 'service' as const };
     const app = suite.srv.app;
     const { alert } = await app
-      .get(AlertsService)
+      .get(AlertCreation)
       .createEmergency(service, { organizationId: org, title: 'Drill', message: 'Stay inside' });
     const publisher = app.get(RealtimePublisher);
     app.get(SessionService).registerHook({

@@ -5,7 +5,9 @@ import { RequestId } from '../http/request-id.js';
 import { AppError } from '../protocol/errors.js';
 import type { Alert } from '../protocol/models.js';
 import { EmergencyAlertDto, HealthAlertDto, MedicationReminderDto } from './alert.dto.js';
-import { AlertsService } from './alerts.service.js';
+import { AlertAcknowledgement } from './alert-acknowledgement.service.js';
+import { AlertCreation } from './alert-creation.service.js';
+import { AlertDelivery } from './alert-delivery.service.js';
 
 const ALERT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -18,7 +20,11 @@ function alertId(id: string): string {
 @UseGuards(ApiAuthGuard)
 @UsePipes(HttpValidationPipe)
 export class AlertsController {
-  constructor(private readonly alerts: AlertsService) {}
+  constructor(
+    private readonly creation: AlertCreation,
+    private readonly acknowledgement: AlertAcknowledgement,
+    private readonly delivery: AlertDelivery,
+  ) {}
 
   @Post('emergency')
   @HttpCode(202)
@@ -27,7 +33,7 @@ export class AlertsController {
     @Body() body: EmergencyAlertDto,
     @RequestId() rid: string | undefined,
   ): Promise<{ alert: Alert }> {
-    return this.alerts.createEmergency(p, body, rid);
+    return this.creation.createEmergency(p, body, rid);
   }
 
   @Post('medication-reminder')
@@ -37,7 +43,7 @@ export class AlertsController {
     @Body() body: MedicationReminderDto,
     @RequestId() rid: string | undefined,
   ): Promise<{ alert: Alert }> {
-    return this.alerts.createMedicationReminder(p, body, rid);
+    return this.creation.createMedicationReminder(p, body, rid);
   }
 
   @Post('health')
@@ -47,7 +53,7 @@ export class AlertsController {
     @Body() body: HealthAlertDto,
     @RequestId() rid: string | undefined,
   ): Promise<{ alert: Alert }> {
-    return this.alerts.createHealth(p, body, rid);
+    return this.creation.createHealth(p, body, rid);
   }
 
   @Post(':id/resolve')
@@ -57,14 +63,14 @@ export class AlertsController {
     @Param('id') id: string,
     @RequestId() rid: string | undefined,
   ): Promise<{ alert: Alert }> {
-    return this.alerts.resolve(p, alertId(id), rid);
+    return this.acknowledgement.resolve(p, alertId(id), rid);
   }
 
   @Get(':id')
   status(
     @Principal() p: ApiPrincipal,
     @Param('id') id: string,
-  ): ReturnType<AlertsService['status']> {
-    return this.alerts.status(p, alertId(id));
+  ): ReturnType<AlertDelivery['status']> {
+    return this.delivery.status(p, alertId(id));
   }
 }

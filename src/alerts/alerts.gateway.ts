@@ -2,11 +2,11 @@ import { RealtimeEvent, RealtimeGateway } from '../gateway/router/realtime-event
 import type { AppSocket } from '../gateway/socket.types.js';
 import { AlertAcknowledgeDto } from '../protocol/dto/client.dto.js';
 import type { ClientAckData } from '../protocol/events.js';
-import { AlertsService } from './alerts.service.js';
+import { AlertAcknowledgement } from './alert-acknowledgement.service.js';
 
 @RealtimeGateway(['/'])
 export class AlertsGateway {
-  constructor(private readonly alerts: AlertsService) {}
+  constructor(private readonly acknowledgement: AlertAcknowledgement) {}
 
   @RealtimeEvent('alert:acknowledge')
   acknowledge(
@@ -14,6 +14,6 @@ export class AlertsGateway {
     body: AlertAcknowledgeDto,
   ): Promise<ClientAckData<'alert:acknowledge'>> {
     const { organizationId, userId } = socket.data.user;
-    return this.alerts.acknowledge(organizationId, userId, body.alertId);
+    return this.acknowledgement.acknowledge(organizationId, userId, body.alertId);
   }
 }

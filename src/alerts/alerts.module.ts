@@ -9,7 +9,6 @@ import { AlertReplayHook } from './alert-replay.hook.js';
 import { AlertsController } from './alerts.controller.js';
 import { AlertsGateway } from './alerts.gateway.js';
 import { AlertsRepository } from './alerts.repository.js';
-import { AlertsService } from './alerts.service.js';
 import { AlertEscalationsRepository } from './escalation/alert-escalations.repository.js';
 import { AlertEscalationService } from './escalation/alert-escalation.service.js';
 
@@ -23,7 +22,6 @@ import { AlertEscalationService } from './escalation/alert-escalation.service.js
     AlertDelivery,
     AlertAcknowledgement,
     AlertReplayHook,
-    AlertsService,
     AlertRedeliveryService,
     AlertsGateway,
     AlertEscalationsRepository,

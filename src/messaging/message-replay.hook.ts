@@ -3,7 +3,7 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { delivery, type Delivery } from '../gateway/publisher/session.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { SessionService } from '../sessions/session.service.js';
-import { MessagingService } from './messaging.service.js';
+import { MessageReplayService } from './message-replay.service.js';
 
 /**
  * §4 step 4 on both namespaces (order 20, after presence): the new socket gets every message of
@@ -17,7 +17,7 @@ import { MessagingService } from './messaging.service.js';
 export class MessageReplayHook implements OnModuleInit {
   constructor(
     private readonly sessions: SessionService,
-    private readonly messaging: MessagingService,
+    private readonly replays: MessageReplayService,
     @InjectPinoLogger('replay') private readonly logger: PinoLogger,
   ) {}
 
@@ -31,7 +31,7 @@ export class MessageReplayHook implements OnModuleInit {
   }
 
   async replay({ user }: SessionContext): Promise<Delivery[]> {
-    const items = await this.messaging.replayFor(user);
+    const items = await this.replays.replayFor(user);
     if (items.length === 0) return [];
     let messages = 0;
     const out = items.map((item) => {

@@ -15,17 +15,25 @@ import {
 } from '../protocol/dto/client.dto.js';
 import type { ClientAckData } from '../protocol/events.js';
 import { rooms } from '../protocol/rooms.js';
-import { MessagingService } from './messaging.service.js';
+import { ConversationsService } from './conversations.service.js';
+import { MessagesService } from './messages.service.js';
+import { ReceiptsService } from './receipts.service.js';
+import { TypingService } from './typing.service.js';
 
 /** `conversation:*` and `message:*` (§5), the same on `/` and `/communication`. */
 @RealtimeGateway(['/', '/communication'])
 export class MessagingGateway {
-  constructor(private readonly messaging: MessagingService) {}
+  constructor(
+    private readonly conversations: ConversationsService,
+    private readonly messages: MessagesService,
+    private readonly receipts: ReceiptsService,
+    private readonly typers: TypingService,
+  ) {}
 
   /** The hottest event: the fast check accepts what the DTO certainly accepts. */
   @RealtimeEvent('message:send', { accepts: isValidMessageSend })
   send(socket: AppSocket, body: MessageSendDto): Promise<ClientAckData<'message:send'>> {
-    return this.messaging.send(socket.data.user, body);
+    return this.messages.send(socket.data.user, body);
   }
 
   @RealtimeEvent('conversation:create')
@@ -33,7 +41,7 @@ export class MessagingGateway {
     socket: AppSocket,
     body: ConversationCreateDto,
   ): Promise<ClientAckData<'conversation:create'>> {
-    return this.messaging.create(socket.data.user, body);
+    return this.conversations.create(socket.data.user, body);
   }
 
   @RealtimeEvent('conversation:join')
@@ -41,10 +49,10 @@ export class MessagingGateway {
     socket: AppSocket,
     body: ConversationJoinDto,
   ): Promise<ClientAckData<'conversation:join'>> {
-    await this.messaging.checkAccess(socket.data.user, body.conversationId);
+    await this.conversations.checkAccess(socket.data.user, body.conversationId);
     // Join first, read after: a message stored in between is both in the page and live, never in neither.
     await socket.join(rooms.conversation(body.conversationId));
-    return this.messaging.join(socket.data.user, body);
+    return this.conversations.join(socket.data.user, body);
   }
 
   @RealtimeEvent('conversation:history')
@@ -52,7 +60,7 @@ export class MessagingGateway {
     socket: AppSocket,
     body: ConversationHistoryDto,
   ): Promise<ClientAckData<'conversation:history'>> {
-    return this.messaging.history(socket.data.user, body);
+    return this.conversations.history(socket.data.user, body);
   }
 
   @RealtimeEvent('conversation:leave')
@@ -60,7 +68,7 @@ export class MessagingGateway {
     socket: AppSocket,
     body: ConversationRefDto,
   ): Promise<ClientAckData<'conversation:leave'>> {
-    await this.messaging.checkAccess(socket.data.user, body.conversationId);
+    await this.conversations.checkAccess(socket.data.user, body.conversationId);
     await socket.leave(rooms.conversation(body.conversationId));
     return { conversationId: body.conversationId };
   }
@@ -68,17 +76,17 @@ export class MessagingGateway {
   /** May be sent without a payload (then: the first page of 50). */
   @RealtimeEvent('conversation:list', { optionalPayload: true })
   list(socket: AppSocket, body: ConversationListDto): Promise<ClientAckData<'conversation:list'>> {
-    return this.messaging.list(socket.data.user, body);
+    return this.conversations.list(socket.data.user, body);
   }
 
   @RealtimeEvent('message:edit')
   edit(socket: AppSocket, body: MessageEditDto): Promise<ClientAckData<'message:edit'>> {
-    return this.messaging.edit(socket.data.user, body);
+    return this.messages.edit(socket.data.user, body);
   }
 
   @RealtimeEvent('message:delete')
   remove(socket: AppSocket, body: MessageRefDto): Promise<ClientAckData<'message:delete'>> {
-    return this.messaging.delete(socket.data.user, body);
+    return this.messages.delete(socket.data.user, body);
   }
 
   @RealtimeEvent('message:delivered')
@@ -86,17 +94,17 @@ export class MessagingGateway {
     socket: AppSocket,
     body: MessageReceiptDto,
   ): Promise<ClientAckData<'message:delivered'>> {
-    return this.messaging.delivered(socket.data.user, body);
+    return this.receipts.delivered(socket.data.user, body);
   }
 
   @RealtimeEvent('message:read')
   read(socket: AppSocket, body: MessageReceiptDto): Promise<ClientAckData<'message:read'>> {
-    return this.messaging.read(socket.data.user, body);
+    return this.receipts.read(socket.data.user, body);
   }
 
   /** Over its limit typing is dropped silently (`{ok: true, data: {}}`). */
   @RealtimeEvent('message:typing', { rateLimit: { silent: true } })
   typing(socket: AppSocket, body: MessageTypingDto): Promise<ClientAckData<'message:typing'>> {
-    return this.messaging.typing(socket.data.user, body, socket.id);
+    return this.typers.typing(socket.data.user, body, socket.id);
   }
 }

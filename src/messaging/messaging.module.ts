@@ -8,7 +8,6 @@ import { MessageWriter } from './message-writer.js';
 import { MessagesRepository } from './messages.repository.js';
 import { MessagesService } from './messages.service.js';
 import { MessagingGateway } from './messaging.gateway.js';
-import { MessagingService } from './messaging.service.js';
 import { ParticipantsRepository } from './participants.repository.js';
 import { ReceiptsService } from './receipts.service.js';
 import { TypingService } from './typing.service.js';
@@ -26,10 +25,8 @@ import { TypingService } from './typing.service.js';
     ReceiptsService,
     TypingService,
     MessageReplayService,
-    MessagingService,
     MessageReplayHook,
     MessagingGateway,
   ],
-  exports: [MessagingService],
 })
 export class MessagingModule {}

@@ -34,7 +34,7 @@ export function escalates(kind: string, severity: string): boolean {
 
 /**
  * Alert escalation (§12.7). Alerts that may escalate get a row in `alert_escalations` in their
- * own creating transaction (`AlertsService`). Every node polls the table a quarter of
+ * own creating transaction (`AlertCreation`). Every node polls the table a quarter of
  * ALERT_ESCALATION_AFTER_MS apart (50 … 250 ms), claims due rows with
  * `FOR UPDATE SKIP LOCKED` and a lease (2 × attempt timeout + 2 s), and POSTs the signed body.
  * A node that dies mid-attempt leaves its lease to run out; another node (or the restarted one)

@@ -16,7 +16,6 @@ import { MessageReplayService } from './message-replay.service.js';
 import { MessageWriter } from './message-writer.js';
 import { MessagesRepository } from './messages.repository.js';
 import { MessagesService } from './messages.service.js';
-import { MessagingService } from './messaging.service.js';
 import { ParticipantsRepository } from './participants.repository.js';
 import { ReceiptsService } from './receipts.service.js';
 import { TypingService } from './typing.service.js';
@@ -48,7 +47,7 @@ const silent = {
 } as unknown as PinoLogger;
 
 /** The messaging services wired by hand, as the module wires them, on a database of their own. */
-function build(handle: DatabaseHandle, fake: FakePublisher): MessagingService {
+function build(handle: DatabaseHandle, fake: FakePublisher) {
   const errors = new DatabaseErrors();
   const transactions = new TransactionRunner(handle, errors);
   const conversations = new ConversationsRepository(handle, errors);
@@ -57,8 +56,8 @@ function build(handle: DatabaseHandle, fake: FakePublisher): MessagingService {
   const metrics = new MetricsService();
   const cache = new ConversationCache(conversations, metrics);
   const publisher = fake as unknown as RealtimePublisher;
-  return new MessagingService(
-    new ConversationsService(
+  return {
+    conversations: new ConversationsService(
       transactions,
       conversations,
       participants,
@@ -67,7 +66,7 @@ function build(handle: DatabaseHandle, fake: FakePublisher): MessagingService {
       publisher,
       silent,
     ),
-    new MessagesService(
+    messages: new MessagesService(
       transactions,
       messages,
       new MessageWriter(handle, messages, errors),
@@ -77,16 +76,16 @@ function build(handle: DatabaseHandle, fake: FakePublisher): MessagingService {
       metrics,
       silent,
     ),
-    new ReceiptsService(participants, cache, publisher),
-    new TypingService(cache, publisher),
-    new MessageReplayService(participants, messages),
-  );
+    receipts: new ReceiptsService(participants, cache, publisher),
+    typing: new TypingService(cache, publisher),
+    replay: new MessageReplayService(participants, messages),
+  };
 }
 
-describe('MessagingService (fake publisher, real PGlite)', () => {
+describe('messaging services (fake publisher, real PGlite)', () => {
   let handle: DatabaseHandle;
   let publisher: FakePublisher;
-  let sut: MessagingService;
+  let sut: ReturnType<typeof build>;
   const alice = { userId: 'alice', organizationId: 'o1', role: 'staff' as const };
   const bob = { userId: 'bob', organizationId: 'o1', role: 'staff' as const };
   beforeAll(async () => {
@@ -97,7 +96,7 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
   afterAll(() => handle.close());
 
   it('send delivers message:new once to the participants, scoped to the organization; a repeat delivers nothing', async () => {
-    const { conversation } = await sut.create(alice, { participantIds: ['bob'] });
+    const { conversation } = await sut.conversations.create(alice, { participantIds: ['bob'] });
     expect(publisher.calls.at(-1)?.args.slice(0, 3)).toEqual([
       conversation.id,
       ['alice', 'bob'],
@@ -105,7 +104,7 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
     ]);
     publisher.calls = [];
     const messageId = randomUUID();
-    const { message } = await sut.send(alice, {
+    const { message } = await sut.messages.send(alice, {
       messageId,
       conversationId: conversation.id,
       content: 'x',
@@ -122,34 +121,34 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
         ],
       },
     ]);
-    await sut.send(alice, { messageId, conversationId: conversation.id, content: 'x' });
+    await sut.messages.send(alice, { messageId, conversationId: conversation.id, content: 'x' });
     expect(publisher.calls).toHaveLength(1);
   });
 
   it('receipts only when a cursor moves; delivered goes to the room and the sender’s member room', async () => {
-    const { conversation } = await sut.create(alice, { participantIds: ['bob'] });
-    const { message } = await sut.send(alice, {
+    const { conversation } = await sut.conversations.create(alice, { participantIds: ['bob'] });
+    const { message } = await sut.messages.send(alice, {
       messageId: randomUUID(),
       conversationId: conversation.id,
       content: 'x',
     });
     publisher.calls = [];
-    await sut.delivered(bob, { conversationId: conversation.id, messageId: message.id });
+    await sut.receipts.delivered(bob, { conversationId: conversation.id, messageId: message.id });
     expect(publisher.calls[0].args.slice(0, 2)).toEqual([
       [`conversation:${conversation.id}`, 'user:o1:alice'],
       'message:delivered',
     ]);
-    await sut.delivered(bob, { conversationId: conversation.id, messageId: message.id });
-    await sut.read(alice, { conversationId: conversation.id, messageId: message.id }); // sender's own cursor already there
+    await sut.receipts.delivered(bob, { conversationId: conversation.id, messageId: message.id });
+    await sut.receipts.read(alice, { conversationId: conversation.id, messageId: message.id }); // sender's own cursor already there
     expect(publisher.events()).toEqual(['message:delivered']);
-    await sut.read(bob, { conversationId: conversation.id, messageId: message.id });
+    await sut.receipts.read(bob, { conversationId: conversation.id, messageId: message.id });
     expect(publisher.events()).toEqual(['message:delivered', 'message:read']);
   });
 
   it('typing goes to the room except the typing socket, volatile', async () => {
-    const { conversation } = await sut.create(alice, { participantIds: ['bob'] });
+    const { conversation } = await sut.conversations.create(alice, { participantIds: ['bob'] });
     publisher.calls = [];
-    await sut.typing(bob, { conversationId: conversation.id, isTyping: true }, 'sock-1');
+    await sut.typing.typing(bob, { conversationId: conversation.id, isTyping: true }, 'sock-1');
     expect(publisher.calls).toEqual([
       {
         method: 'toRooms',
@@ -165,20 +164,21 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
 
   it('replay: messages oldest first per conversation; more than 100 missing → sync-required only', async () => {
     const carol = { userId: 'carol', organizationId: 'o1', role: 'nurse' as const };
-    const small = (await sut.create(alice, { participantIds: ['carol'] })).conversation;
-    const big = (await sut.create(alice, { participantIds: ['carol'] })).conversation;
+    const small = (await sut.conversations.create(alice, { participantIds: ['carol'] }))
+      .conversation;
+    const big = (await sut.conversations.create(alice, { participantIds: ['carol'] })).conversation;
     for (let i = 0; i < 3; i++)
-      await sut.send(alice, {
+      await sut.messages.send(alice, {
         messageId: randomUUID(),
         conversationId: small.id,
         content: `s${i}`,
       });
     await Promise.all(
       Array.from({ length: 101 }, () =>
-        sut.send(alice, { messageId: randomUUID(), conversationId: big.id, content: 'b' }),
+        sut.messages.send(alice, { messageId: randomUUID(), conversationId: big.id, content: 'b' }),
       ),
     );
-    const items = await sut.replayFor(carol);
+    const items = await sut.replay.replayFor(carol);
     expect(items[0]).toEqual({
       kind: 'sync-required',
       conversationId: big.id,
@@ -194,17 +194,17 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
       [small.id, 2],
       [small.id, 3],
     ]);
-    expect(await sut.replayFor(alice)).toEqual([]);
+    expect(await sut.replay.replayFor(alice)).toEqual([]);
   });
 
   it('a storage failure answers SERVICE_UNAVAILABLE and delivers nothing', async () => {
     const own = await freshPglite();
     const pub = new FakePublisher();
     const svc = build(own, pub);
-    const { conversation } = await svc.create(alice, { participantIds: ['bob'] });
+    const { conversation } = await svc.conversations.create(alice, { participantIds: ['bob'] });
     pub.calls = [];
     await own.close();
-    const err = await svc
+    const err = await svc.messages
       .send(alice, { messageId: randomUUID(), conversationId: conversation.id, content: 'lost?' })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
@@ -213,15 +213,15 @@ describe('MessagingService (fake publisher, real PGlite)', () => {
   });
 
   it('a value the database refuses answers VALIDATION_ERROR storable, without the value', async () => {
-    const { conversation } = await sut.create(alice, { participantIds: ['bob'] });
-    const { message } = await sut.send(alice, {
+    const { conversation } = await sut.conversations.create(alice, { participantIds: ['bob'] });
+    const { message } = await sut.messages.send(alice, {
       messageId: randomUUID(),
       conversationId: conversation.id,
       content: 'before',
     });
     publisher.calls = [];
     // U+0000 cannot be stored in text (SQLSTATE 22P05 / 22021); validation is bypassed on purpose.
-    const err = await sut
+    const err = await sut.messages
       .edit(alice, { messageId: message.id, content: 'secret\u0000x' })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
