@@ -36,21 +36,26 @@ export interface ClusterAdapterHandle {
 
 /**
  * Calls `onRecovered` once each time the adapter's link to Redis comes back after an outage: one
- * of its watched clients was ready, lost its connection and is ready again. The call waits for a
- * PING on the recovered client (answered after ioredis' re-subscriptions, which it sends first),
- * so every event published after the call reaches this node; several clients recovering together
- * (a Redis restart) make one call.
+ * or more of its watched clients were ready, lost their connection, and every one of them that
+ * was lost is ready again. The call waits for a PING on each recovered client (answered after
+ * ioredis' re-subscriptions, which it sends first), so every event published after the call
+ * reaches this node. One outage is one call however far apart its clients come back (a publisher
+ * and a subscriber reconnect on their own backoff, seconds apart on a loaded node): the call
+ * comes when the last of them is back, and again only after a new loss.
  */
 export function adapterLinkWatcher(
   onRecovered: () => void,
   settleMs = 200,
 ): <C extends RedisClient>(client: C) => C {
   let timer: NodeJS.Timeout | undefined;
+  /** Watched clients that lost their link and have not answered a PING since. */
+  const down = new Set<RedisClient>();
   const fire = () => {
     timer = undefined;
-    onRecovered();
+    if (down.size === 0) onRecovered();
   };
   const settled = () => {
+    if (down.size > 0) return;
     if (timer) clearTimeout(timer);
     timer = setTimeout(fire, settleMs);
     timer.unref();
@@ -58,14 +63,21 @@ export function adapterLinkWatcher(
   return <C extends RedisClient>(client: C): C => {
     let wasReady = client.status === 'ready';
     let lost = false;
+    const lose = () => {
+      if (!wasReady) return;
+      lost = true;
+      down.add(client);
+    };
+    const back = () => {
+      down.delete(client);
+      settled();
+    };
     const recovered = () => {
       if (!lost) return;
       lost = false;
-      client.ping().then(settled, settled);
+      client.ping().then(back, back);
     };
-    client.on('close', () => {
-      if (wasReady) lost = true;
-    });
+    client.on('close', lose);
     client.on('ready', () => {
       wasReady = true;
       recovered();
@@ -74,6 +86,8 @@ export function adapterLinkWatcher(
     // a whole stays ready. The sharded subscriber of that shard is dropped (`-node`) and made
     // again on the new master, which re-subscribes its channels and then says
     // `subscribersReady`: what the shard published in between was missed.
+    // Not counted in `down`: a node may leave the pool for good (a replica), with no
+    // `subscribersReady` of its own to wait for.
     client.on('-node', () => {
       if (wasReady) lost = true;
     });

@@ -245,7 +245,9 @@ describe.skipIf(!hasPostgres())('no PHI or token in any log line (§8, §12.3)',
       location: `${M} killed`,
     });
     try {
-      await lock.killWaiter();
+      // The alert's own transaction (alert and recipients written, its audit row waiting), not
+      // an audit batch of an earlier case that reached the lock first.
+      await lock.killWaiter(25_000, true);
     } catch (e) {
       pending.catch(() => undefined); // the case failed already: no second, unhandled error
       throw e;

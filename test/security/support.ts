@@ -72,15 +72,21 @@ export async function lockTable(url: string, table: string) {
   await admin.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
   const dbName = new URL(url).pathname.slice(1);
   return {
-    /** Waits for a backend of this database blocked on the lock, then terminates it. */
-    killWaiter: async (timeoutMs = 25_000): Promise<number> => {
+    /**
+     * Waits for a backend of this database blocked on the lock, then terminates it. With
+     * `midTransaction`, only a backend whose transaction already wrote something (it has an xid:
+     * a request's transaction stuck on its second table), never a lone statement such as a
+     * batched audit flush that happens to reach the lock first.
+     */
+    killWaiter: async (timeoutMs = 25_000, midTransaction = false): Promise<number> => {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         await admin.query('SELECT pg_stat_clear_snapshot()');
         const { rows } = await admin.query<{ killed: boolean }>(
           `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
-            WHERE datname = $1 AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
-          [dbName],
+            WHERE datname = $1 AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'
+              AND ($2::boolean IS FALSE OR backend_xid IS NOT NULL)`,
+          [dbName, midTransaction],
         );
         if (rows.length > 0) return rows.length;
         await new Promise((r) => setTimeout(r, 25));
