@@ -1,4 +1,5 @@
 import { coordinationPrefix, type RedisClient } from '../redis/redis.connections.js';
+import { Resync } from '../redis/resync.js';
 import { AppError } from '../protocol/errors.js';
 import type { PresenceEntry, PresenceStatus } from '../protocol/models.js';
 import { LUA_ALIVE, LUA_NOW } from '../redis/node-registry.js';
@@ -226,9 +227,7 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly listeners: ChangeListener[] = [];
   private handedOff = false;
   /** A write failed: Redis may disagree with `local` until the next resync. */
-  private dirty = false;
-  private resyncing?: Promise<void>;
-  private resyncAgain = false;
+  private readonly sync = new Resync(() => this.resyncOnce());
 
   constructor(
     private readonly redis: RedisClient,
@@ -346,7 +345,7 @@ export class RedisPresenceStore implements PresenceStore {
       return { first: first === 1 };
     } catch (err) {
       // Redis unreachable: the session is kept locally and written back by resync().
-      this.dirty = true;
+      this.sync.markDirty();
       this.opts.onError?.(err as Error);
       return { first: false };
     }
@@ -367,7 +366,7 @@ export class RedisPresenceStore implements PresenceStore {
       return { last: last === 1 };
     } catch (err) {
       // Gone locally already; resync() removes it from Redis once Redis answers again.
-      this.dirty = true;
+      this.sync.markDirty();
       this.opts.onError?.(err as Error);
       return { last: false };
     }
@@ -497,7 +496,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   /** Something may differ between Redis and this node's sessions (a write failed). */
   get needsResync(): boolean {
-    return this.dirty;
+    return this.sync.needed;
   }
 
   /**
@@ -508,24 +507,7 @@ export class RedisPresenceStore implements PresenceStore {
    * again meanwhile.
    */
   resync(): Promise<void> {
-    if (this.resyncing) {
-      this.resyncAgain = true;
-      return this.resyncing;
-    }
-    const run = async (): Promise<void> => {
-      do {
-        this.resyncAgain = false;
-        this.dirty = false;
-        try {
-          await this.resyncOnce();
-        } catch (err) {
-          this.dirty = true;
-          throw err;
-        }
-      } while (this.resyncAgain);
-    };
-    this.resyncing = run().finally(() => (this.resyncing = undefined));
-    return this.resyncing;
+    return this.sync.run();
   }
 
   private async resyncOnce(): Promise<void> {

@@ -1,4 +1,5 @@
 import { coordinationPrefix, type RedisClient } from '../redis/redis.connections.js';
+import { Resync } from '../redis/resync.js';
 import { LUA_ALIVE, LUA_NOW } from '../redis/node-registry.js';
 import type { ConnectionCounter } from './connection-counter.js';
 
@@ -112,9 +113,7 @@ interface CounterCommands {
  */
 export class RedisConnectionCounter implements ConnectionCounter {
   private readonly local = new Map<string, { ns: string; userId: string }>();
-  private dirty = false;
-  private resyncing?: Promise<void>;
-  private resyncAgain = false;
+  private readonly sync = new Resync(() => this.resyncOnce());
 
   constructor(
     private readonly redis: RedisClient,
@@ -175,7 +174,7 @@ export class RedisConnectionCounter implements ConnectionCounter {
       );
       if (r !== 1) return false;
     } catch (err) {
-      this.dirty = true;
+      this.sync.markDirty();
       this.opts.onError?.(err as Error);
     }
     this.local.set(socketId, { ns: namespace, userId });
@@ -193,7 +192,7 @@ export class RedisConnectionCounter implements ConnectionCounter {
       );
     } catch (err) {
       // Gone locally; resync() removes it from Redis once Redis answers again.
-      this.dirty = true;
+      this.sync.markDirty();
       this.opts.onError?.(err as Error);
     }
   }
@@ -225,29 +224,12 @@ export class RedisConnectionCounter implements ConnectionCounter {
 
   /** A write failed: Redis may disagree with this node's slots until the next resync. */
   get needsResync(): boolean {
-    return this.dirty;
+    return this.sync.needed;
   }
 
   /** Makes Redis hold exactly this node's live slots. Coalesced like the presence resync. */
   resync(): Promise<void> {
-    if (this.resyncing) {
-      this.resyncAgain = true;
-      return this.resyncing;
-    }
-    const run = async (): Promise<void> => {
-      do {
-        this.resyncAgain = false;
-        this.dirty = false;
-        try {
-          await this.resyncOnce();
-        } catch (err) {
-          this.dirty = true;
-          throw err;
-        }
-      } while (this.resyncAgain);
-    };
-    this.resyncing = run().finally(() => (this.resyncing = undefined));
-    return this.resyncing;
+    return this.sync.run();
   }
 
   private async resyncOnce(): Promise<void> {
