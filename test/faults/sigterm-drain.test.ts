@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, ok, type TestSocket } from '../support/client.js';
+import { closeAll, connect, ok, type TestSocket } from '../support/client.js';
 import {
   checkLedger,
   crashLines,
@@ -10,6 +10,7 @@ import {
   type Cluster,
 } from '../support/cluster.js';
 import { hasPostgres, hasRedis } from '../support/services.js';
+import { signToken } from '../support/tokens.js';
 
 /**
  * §12.8 / issue 12 point 8: SIGTERM to a node with many sends in flight. The node answers 503
@@ -118,4 +119,36 @@ describe.skipIf(!(hasRedis() && hasPostgres()))('SIGTERM drains a node under loa
     );
     for (const n of cluster.nodes) expect(crashLines(n)).toEqual([]);
   }, 90_000);
+
+  // A polling client picks up the disconnect packet with its next GET. Under load its GETs come
+  // back one after another, so at the moment of the disconnect there is often no GET waiting:
+  // closing the server then would discard the packet and the client would see `transport close`
+  // (found through HAProxy in CI). The drain waits, bounded, for every connection to close.
+  it('polling-only clients under load get io server disconnect too', async () => {
+    const C = cluster.nodes[2];
+    const org = `drain-poll-${Date.now().toString(36)}`;
+    const users = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
+    const token = (u: string) => signToken({ userId: u, organizationId: org, role: 'staff' });
+    const socks = await Promise.all(
+      users.map(
+        async (u) => (await connect(C.url, await token(u), { transports: ['polling'] })).socket,
+      ),
+    );
+    open.push(...socks);
+    const { conversation } = await ok(socks[0], 'conversation:create', { participantIds: users });
+    const ledger = new Ledger();
+    const loops = socks.map(
+      (s) => new Sender(s, conversation.id, ledger, { concurrency: 4, ackTimeoutMs: 15_000 }),
+    );
+    const reasons = socks.map(
+      (s) => new Promise<string>((r) => s.once('disconnect', (reason) => r(reason))),
+    );
+    loops.forEach((l) => l.start());
+    while (ledger.acked.length < 100) await new Promise((r) => setTimeout(r, 20));
+    const exit = C.stop('SIGTERM');
+    expect(await Promise.all(reasons)).toEqual(users.map(() => 'io server disconnect'));
+    await Promise.all(loops.map((l) => l.stop()));
+    expect(await exit).toBe(0);
+    expect(crashLines(C)).toEqual([]);
+  }, 60_000);
 });

@@ -265,6 +265,18 @@ export class RealtimePublisher {
     return total;
   }
 
+  /**
+   * Resolves once every engine.io connection of this node has closed, or after `timeoutMs`. A
+   * server disconnect is a packet: a polling client only receives it with its next GET, and
+   * closing the server before that discards it (the client would see `transport close` and not
+   * know it was drained). WebSocket connections close as soon as the packet is written.
+   */
+  async connectionsClosed(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.server && this.server.engine.clientsCount > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+  }
+
   private end(socket: AppSocket, notice: ErrorObject | undefined): void {
     if (notice) socket.emit('auth:expired', notice);
     socket.disconnect(true);
