@@ -90,8 +90,9 @@ function suite(label: string, postgres?: string) {
       open.push(late.socket);
       await late.recorder.until((r) => r.of('alert:emergency').length === 1);
       expect(late.recorder.of('alert:emergency')[0]).toEqual({ alert, replayed: true });
+      // §12.4: a late joiner counts in delivered (and acknowledged), not in targeted.
       expect((await status(alert.id)).recipients).toEqual({
-        targeted: 4,
+        targeted: 3,
         delivered: 4,
         acknowledged: 0,
       });
@@ -110,7 +111,7 @@ function suite(label: string, postgres?: string) {
       });
       expect(missing.ok ? null : missing.error.type).toBe('RESOURCE_NOT_FOUND');
       expect((await status(alert.id)).recipients).toEqual({
-        targeted: 4,
+        targeted: 3,
         delivered: 4,
         acknowledged: 1,
       });

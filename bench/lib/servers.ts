@@ -139,6 +139,8 @@ const HIGH_LIMITS = JSON.stringify({
   'message:send': { maxTokens: 100_000_000, refillIntervalMs: 1 },
   'message:typing': { maxTokens: 100_000_000, refillIntervalMs: 1 },
   'conversation:join': { maxTokens: 100_000_000, refillIntervalMs: 1 },
+  'conversation:create': { maxTokens: 100_000_000, refillIntervalMs: 1 },
+  'http:api': { maxTokens: 100_000_000, refillIntervalMs: 1 },
   default: { maxTokens: 100_000_000, refillIntervalMs: 1 },
   'handshake:ip': { maxTokens: 100_000_000, refillIntervalMs: 1 },
   'handshake:user': { maxTokens: 100_000_000, refillIntervalMs: 1 },

@@ -24,9 +24,9 @@ type NewAlert = Omit<
 
 /**
  * The three ways an alert is raised (§6, §9, §11): an emergency to the whole organization, a
- * medication reminder or a health alert to users and roles. Each is stored with its recipients,
- * its pending escalation (§12.7) and its audit record in one transaction before the 202, then
- * handed to AlertDelivery.
+ * medication reminder or a health alert to users and roles. Each is stored with its pending
+ * escalation (§12.7) and its audit record in one transaction before the 202; its recipient rows
+ * are written right after the commit, while AlertDelivery fans it out.
  */
 @Injectable()
 export class AlertCreation {
@@ -51,7 +51,7 @@ export class AlertCreation {
     if (expiresAt && expiresAt.getTime() <= Date.now()) {
       throw AppError.validation([{ field: 'expiresAt', constraints: ['minDate'] }]);
     }
-    const userIds = await this.members.userIds(dto.organizationId);
+    const members = await this.members.count(dto.organizationId);
     return this.create(
       principal,
       {
@@ -63,7 +63,7 @@ export class AlertCreation {
         location: dto.location ?? null,
         expiresAt,
       },
-      { rooms: [rooms.org(dto.organizationId)], userIds },
+      { rooms: [rooms.org(dto.organizationId)], userIds: 'all-members', count: members },
       requestId,
     );
   }
@@ -139,6 +139,7 @@ export class AlertCreation {
         ...ids.map((id) => rooms.member(organizationId, id)),
       ],
       userIds: recipients,
+      count: recipients.length,
     };
   }
 
@@ -156,7 +157,6 @@ export class AlertCreation {
         { ...values, id, createdAt, createdBy: principal.userId },
         tx,
       );
-      await this.recipients.insertTargets(id, audience.userIds, tx);
       // §12.7: the pending escalation is stored with the alert (a crash cannot lose it).
       if (escalationDueAt)
         await this.escalations.schedule(tx, {
@@ -176,7 +176,7 @@ export class AlertCreation {
           details: {
             kind: values.kind,
             severity: values.severity,
-            targeted: audience.userIds.length,
+            targeted: audience.count,
             actorRole: principal.role,
           },
         },
@@ -184,8 +184,16 @@ export class AlertCreation {
       );
       return created;
     });
+    // The recipient rows follow the commit, started before the emit so that PostgreSQL writes
+    // them while this node fans out (for 10,000 members they took 100–200 ms in the transaction,
+    // all of it before anyone's screen lit up). They are accounting (`targeted`, re-send due
+    // times), not the alert: the alert, its escalation and its audit record are committed.
+    const targets =
+      audience.userIds === 'all-members'
+        ? this.recipients.insertMembersAsTargets(id, values.organizationId)
+        : this.recipients.insertTargets(id, audience.userIds);
     const alert = toAlert(row);
-    this.delivery.send(alert, audience);
+    this.delivery.send(alert, audience, targets);
     return { alert };
   }
 }

@@ -42,17 +42,41 @@ export class AlertDelivery {
   }
 
   /**
-   * A new (stored) alert: emitted to its rooms now; who was connected there is recorded as
-   * delivered afterwards. The caller's answer does not wait for the records (who was connected,
-   * one row and audit record each): for a large organization they cost more than the fan-out
-   * itself. A status read on this node waits for them (read your writes); re-delivery picks up
-   * recipients never marked as sent.
+   * A new (stored) alert: emitted to its rooms right after the caller's answer; once its
+   * recipient rows (`targets`, being written) are in, who was connected is recorded as delivered.
+   * The 202 means "stored, being delivered": it waits neither for the fan-out (for 10,000
+   * sockets a few hundred milliseconds of this node's CPU; the caller learns sooner that the
+   * alert is raised) nor for the records. The emit runs on the next turn of the event loop
+   * (setImmediate): after the HTTP answer and the recipient rows' statement were written, so
+   * PostgreSQL stores them while this node fans out. A status read on this node waits for the
+   * records (read your writes).
    */
-  send(alert: Alert, audience: Audience): void {
-    this.emit(audience.rooms, alert);
-    const recorded = this.recordInitialDeliveries(alert, audience).finally(() =>
-      this.recording.delete(alert.id),
+  send(alert: Alert, audience: Audience, targets: Promise<void>): void {
+    const targetsWritten = targets.catch((err: unknown) =>
+      // Mapped and logged by the repository (DatabaseErrors); `targeted` will count fewer.
+      this.logger.warn(
+        { alertId: alert.id, errorName: (err as Error)?.name },
+        'alert recipients not recorded',
+      ),
     );
+    const emitted = new Promise<void>((resolve) =>
+      setImmediate(() => {
+        try {
+          this.emit(audience.rooms, alert);
+        } catch (err) {
+          // Stored: connected recipients get it with the re-send (emergency) or on reconnect.
+          this.logger.error(
+            { alertId: alert.id, errorName: (err as Error)?.name },
+            'alert emit failed',
+          );
+        } finally {
+          resolve();
+        }
+      }),
+    );
+    const recorded = Promise.all([emitted, targetsWritten])
+      .then(() => this.recordInitialDeliveries(alert, audience))
+      .finally(() => this.recording.delete(alert.id));
     this.recording.set(alert.id, recorded);
   }
 
@@ -86,7 +110,7 @@ export class AlertDelivery {
         alertId: id,
         organizationId,
         kind: alert.kind,
-        targeted: audience.userIds.length,
+        targeted: audience.count,
         delivered: sent.length,
       },
       'alert created',

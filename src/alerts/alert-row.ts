@@ -13,8 +13,13 @@ export const DEFAULT_ROLES: Record<Exclude<AlertKind, 'emergency'>, Role[]> = {
 export interface Audience {
   /** Rooms the alert is emitted to (one emit, each socket gets it once). */
   rooms: string[];
-  /** Recipients known now (members at creation, explicit ids). */
-  userIds: string[];
+  /**
+   * Recipients known now: explicit ids (and the members with the target roles), or every member
+   * of the organization (an emergency: copied inside the database, never read out).
+   */
+  userIds: string[] | 'all-members';
+  /** How many recipients are known now (the audit record's `targeted`). */
+  count: number;
 }
 
 export function toAlert(row: AlertRow): Alert {

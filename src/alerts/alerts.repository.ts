@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, eq, gt, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle, type Db, type Tx } from '../persistence/database.js';
+import { DatabaseErrors } from '../persistence/database-errors.js';
 import { MicroBatcher } from '../persistence/micro-batcher.js';
 import { alertRecipients, alerts } from '../persistence/schema.js';
 
@@ -36,13 +37,19 @@ function activeEmergenciesQuery(db: Db) {
     .prepare('alerts_active_emergencies_unacknowledged');
 }
 
-/** The `alerts` table. */
+/**
+ * The `alerts` table. Statements outside a transaction fail as AppErrors (DatabaseErrors); those
+ * given a `tx` leave the mapping to the TransactionRunner.
+ */
 @Injectable()
 export class AlertsRepository {
   /** The connect-time replay query, built once (drizzle's builder allocates tens of KiB per build). */
   private readonly activeEmergenciesStatement: ReturnType<typeof activeEmergenciesQuery>;
 
-  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {
+  constructor(
+    @Inject(DATABASE) private readonly database: DatabaseHandle,
+    private readonly errors: DatabaseErrors,
+  ) {
     this.activeEmergenciesStatement = activeEmergenciesQuery(database.db);
   }
 
@@ -52,22 +59,28 @@ export class AlertsRepository {
   }
 
   async find(id: string): Promise<AlertRow | undefined> {
-    const [row] = await this.database.db.select().from(alerts).where(eq(alerts.id, id)).limit(1);
+    const [row] = await this.errors.run('alert-read', () =>
+      this.database.db.select().from(alerts).where(eq(alerts.id, id)).limit(1),
+    );
     return row;
   }
 
   async findMany(ids: string[]): Promise<AlertRow[]> {
     if (ids.length === 0) return [];
-    return this.database.db.select().from(alerts).where(inArray(alerts.id, ids));
+    return this.errors.run('alert-read', () =>
+      this.database.db.select().from(alerts).where(inArray(alerts.id, ids)),
+    );
   }
 
   /** Sets resolvedAt once; undefined when it was resolved already (or does not exist). */
   async resolve(id: string, at: Date): Promise<AlertRow | undefined> {
-    const [row] = await this.database.db
-      .update(alerts)
-      .set({ resolvedAt: at })
-      .where(and(eq(alerts.id, id), isNull(alerts.resolvedAt)))
-      .returning();
+    const [row] = await this.errors.run('alert-resolve', () =>
+      this.database.db
+        .update(alerts)
+        .set({ resolvedAt: at })
+        .where(and(eq(alerts.id, id), isNull(alerts.resolvedAt)))
+        .returning(),
+    );
     return row;
   }
 
@@ -84,7 +97,11 @@ export class AlertsRepository {
   private readonly replayLookups = new MicroBatcher<
     { organizationId: string; userId: string },
     AlertRow[]
-  >(async (batch) => {
+  >((batch) => this.errors.run('alert-replay', () => this.replayBatch(batch)));
+
+  private async replayBatch(
+    batch: Array<{ organizationId: string; userId: string }>,
+  ): Promise<AlertRow[][]> {
     if (batch.length === 1) {
       const rows = await this.activeEmergenciesStatement.execute(batch[0]);
       return [rows.map((r) => r.alert)];
@@ -123,24 +140,28 @@ export class AlertsRepository {
         (a) => a.organizationId === organizationId && !acknowledged.has(`${a.id}\u0000${userId}`),
       ),
     );
-  });
+  }
 
   /** Organizations with an active emergency alert (a cheap check before claiming re-sends). */
   async organizationsWithActiveEmergency(): Promise<string[]> {
-    const rows = await this.database.db
-      .selectDistinct({ organizationId: alerts.organizationId })
-      .from(alerts)
-      .where(and(eq(alerts.kind, 'emergency'), isActive));
+    const rows = await this.errors.run('alert-read', () =>
+      this.database.db
+        .selectDistinct({ organizationId: alerts.organizationId })
+        .from(alerts)
+        .where(and(eq(alerts.kind, 'emergency'), isActive)),
+    );
     return rows.map((r) => r.organizationId);
   }
 
   /** Whether the alert is active now (database clock). */
   async isActive(id: string): Promise<boolean> {
-    const rows = await this.database.db
-      .select({ id: alerts.id })
-      .from(alerts)
-      .where(and(eq(alerts.id, id), isActive))
-      .limit(1);
+    const rows = await this.errors.run('alert-read', () =>
+      this.database.db
+        .select({ id: alerts.id })
+        .from(alerts)
+        .where(and(eq(alerts.id, id), isActive))
+        .limit(1),
+    );
     return rows.length > 0;
   }
 }

@@ -66,8 +66,8 @@ export class MembersService implements OnModuleInit {
     this.logger.debug({ organizationId, userId, role }, 'member recorded');
   }
 
-  userIds(organizationId: string): Promise<string[]> {
-    return this.repository.userIds(organizationId);
+  count(organizationId: string): Promise<number> {
+    return this.repository.count(organizationId);
   }
 
   userIdsWithRoles(organizationId: string, roles: readonly string[]): Promise<string[]> {

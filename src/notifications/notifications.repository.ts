@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
+import { DatabaseErrors } from '../persistence/database-errors.js';
 import { notifications } from '../persistence/schema.js';
 import { UnreadSyncLoader } from './unread-sync-loader.js';
 
@@ -13,7 +14,10 @@ export class NotificationsRepository {
   /** Connect storms' sync reads, one statement per batch (unread-sync-loader.ts). */
   private readonly unreadBatch: UnreadSyncLoader;
 
-  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {
+  constructor(
+    @Inject(DATABASE) private readonly database: DatabaseHandle,
+    private readonly errors: DatabaseErrors,
+  ) {
     this.unreadBatch = new UnreadSyncLoader(database);
   }
 
@@ -31,23 +35,25 @@ export class NotificationsRepository {
     organizationId: string,
     userId: string,
   ): Promise<{ readAt: Date; changed: boolean } | undefined> {
-    const own = and(
-      eq(notifications.id, id),
-      eq(notifications.organizationId, organizationId),
-      eq(notifications.userId, userId),
-    );
-    const [updated] = await this.database.db
-      .update(notifications)
-      .set({ readAt: sql`now()` })
-      .where(and(own, isNull(notifications.readAt)))
-      .returning({ readAt: notifications.readAt });
-    if (updated?.readAt) return { readAt: new Date(updated.readAt), changed: true };
-    const [existing] = await this.database.db
-      .select({ readAt: notifications.readAt })
-      .from(notifications)
-      .where(own)
-      .limit(1);
-    return existing?.readAt ? { readAt: new Date(existing.readAt), changed: false } : undefined;
+    return this.errors.run('notification-read', async () => {
+      const own = and(
+        eq(notifications.id, id),
+        eq(notifications.organizationId, organizationId),
+        eq(notifications.userId, userId),
+      );
+      const [updated] = await this.database.db
+        .update(notifications)
+        .set({ readAt: sql`now()` })
+        .where(and(own, isNull(notifications.readAt)))
+        .returning({ readAt: notifications.readAt });
+      if (updated?.readAt) return { readAt: new Date(updated.readAt), changed: true };
+      const [existing] = await this.database.db
+        .select({ readAt: notifications.readAt })
+        .from(notifications)
+        .where(own)
+        .limit(1);
+      return existing?.readAt ? { readAt: new Date(existing.readAt), changed: false } : undefined;
+    });
   }
 
   /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle, type Tx } from '../../persistence/database.js';
+import { DatabaseErrors } from '../../persistence/database-errors.js';
 import { alertEscalations } from '../../persistence/schema.js';
 
 export type EscalationState = 'scheduled' | 'pending' | 'delivered' | 'abandoned' | 'cancelled';
@@ -77,10 +78,16 @@ UPDATE alert_escalations e
 RETURNING e.alert_id AS "alertId", e.organization_id AS "organizationId", e.state,
           s.reason, e.attempts`;
 
-/** The `alert_escalations` table (migration 0005): the stored outbox of due escalations. */
+/**
+ * The `alert_escalations` table (migration 0005): the stored outbox of due escalations. Statements
+ * outside a transaction fail as AppErrors (DatabaseErrors).
+ */
 @Injectable()
 export class AlertEscalationsRepository {
-  constructor(@Inject(DATABASE) private readonly database: DatabaseHandle) {}
+  constructor(
+    @Inject(DATABASE) private readonly database: DatabaseHandle,
+    private readonly errors: DatabaseErrors,
+  ) {}
 
   /** Written in the alert's own transaction: the alert and its escalation exist together or not at all. */
   async schedule(
@@ -96,16 +103,20 @@ export class AlertEscalationsRepository {
   }
 
   async claim(nodeId: string, leaseMs: number, limit: number): Promise<ClaimedEscalation[]> {
-    return this.database.prepared<ClaimedEscalation>('alert_escalations_claim', CLAIM_SQL, [
-      randomUUID(),
-      nodeId,
-      leaseMs,
-      limit,
-    ]);
+    return this.errors.run('alert-escalation', async () => {
+      return this.database.prepared<ClaimedEscalation>('alert_escalations_claim', CLAIM_SQL, [
+        randomUUID(),
+        nodeId,
+        leaseMs,
+        limit,
+      ]);
+    });
   }
 
   async sweep(): Promise<StoppedEscalation[]> {
-    return this.database.prepared<StoppedEscalation>('alert_escalations_sweep', SWEEP_SQL, []);
+    return this.errors.run('alert-escalation', async () => {
+      return this.database.prepared<StoppedEscalation>('alert_escalations_sweep', SWEEP_SQL, []);
+    });
   }
 
   /**
@@ -113,21 +124,23 @@ export class AlertEscalationsRepository {
    * attempt is stopped too; if that attempt still gets a 2xx it is recorded as delivered.
    */
   async stop(alertId: string, reason: StopReason): Promise<StoppedEscalation | undefined> {
-    const [row] = await this.database.db
-      .update(alertEscalations)
-      .set({
-        state: sql`CASE WHEN ${alertEscalations.state} = 'scheduled' THEN 'cancelled' ELSE 'abandoned' END`,
-        lastOutcome: reason,
-        finishedAt: sql`now()`,
-      })
-      .where(and(eq(alertEscalations.alertId, alertId), inArray(alertEscalations.state, OPEN)))
-      .returning({
-        alertId: alertEscalations.alertId,
-        organizationId: alertEscalations.organizationId,
-        state: alertEscalations.state,
-        attempts: alertEscalations.attempts,
-      });
-    return row ? { ...row, state: row.state as StoppedEscalation['state'], reason } : undefined;
+    return this.errors.run('alert-escalation', async () => {
+      const [row] = await this.database.db
+        .update(alertEscalations)
+        .set({
+          state: sql`CASE WHEN ${alertEscalations.state} = 'scheduled' THEN 'cancelled' ELSE 'abandoned' END`,
+          lastOutcome: reason,
+          finishedAt: sql`now()`,
+        })
+        .where(and(eq(alertEscalations.alertId, alertId), inArray(alertEscalations.state, OPEN)))
+        .returning({
+          alertId: alertEscalations.alertId,
+          organizationId: alertEscalations.organizationId,
+          state: alertEscalations.state,
+          attempts: alertEscalations.attempts,
+        });
+      return row ? { ...row, state: row.state as StoppedEscalation['state'], reason } : undefined;
+    });
   }
 
   /** Like `stop`, by the claim holder (the claim guards against a node that lost its lease). */
@@ -135,26 +148,28 @@ export class AlertEscalationsRepository {
     c: ClaimedEscalation,
     reason: StopReason,
   ): Promise<StoppedEscalation | undefined> {
-    const [row] = await this.database.db
-      .update(alertEscalations)
-      .set({
-        state: sql`CASE WHEN ${alertEscalations.state} = 'scheduled' THEN 'cancelled' ELSE 'abandoned' END`,
-        lastOutcome: reason,
-        finishedAt: sql`now()`,
-        claimToken: null,
-        claimExpiresAt: null,
-      })
-      .where(this.held(c))
-      .returning({ state: alertEscalations.state, attempts: alertEscalations.attempts });
-    return row
-      ? {
-          alertId: c.alertId,
-          organizationId: c.organizationId,
-          state: row.state as StoppedEscalation['state'],
-          reason,
-          attempts: row.attempts,
-        }
-      : undefined;
+    return this.errors.run('alert-escalation', async () => {
+      const [row] = await this.database.db
+        .update(alertEscalations)
+        .set({
+          state: sql`CASE WHEN ${alertEscalations.state} = 'scheduled' THEN 'cancelled' ELSE 'abandoned' END`,
+          lastOutcome: reason,
+          finishedAt: sql`now()`,
+          claimToken: null,
+          claimExpiresAt: null,
+        })
+        .where(this.held(c))
+        .returning({ state: alertEscalations.state, attempts: alertEscalations.attempts });
+      return row
+        ? {
+            alertId: c.alertId,
+            organizationId: c.organizationId,
+            state: row.state as StoppedEscalation['state'],
+            reason,
+            attempts: row.attempts,
+          }
+        : undefined;
+    });
   }
 
   /**
@@ -166,16 +181,18 @@ export class AlertEscalationsRepository {
     payload: string,
     escalatedAt: Date,
   ): Promise<{ payload: string; attempt: number } | undefined> {
-    const [row] = await this.database.db
-      .update(alertEscalations)
-      .set({
-        state: 'pending',
-        payload: sql`coalesce(${alertEscalations.payload}, ${payload})`,
-        escalatedAt: sql`coalesce(${alertEscalations.escalatedAt}, ${escalatedAt.toISOString()}::timestamptz)`,
-      })
-      .where(this.held(c))
-      .returning({ payload: alertEscalations.payload, attempts: alertEscalations.attempts });
-    return row?.payload ? { payload: row.payload, attempt: row.attempts + 1 } : undefined;
+    return this.errors.run('alert-escalation', async () => {
+      const [row] = await this.database.db
+        .update(alertEscalations)
+        .set({
+          state: 'pending',
+          payload: sql`coalesce(${alertEscalations.payload}, ${payload})`,
+          escalatedAt: sql`coalesce(${alertEscalations.escalatedAt}, ${escalatedAt.toISOString()}::timestamptz)`,
+        })
+        .where(this.held(c))
+        .returning({ payload: alertEscalations.payload, attempts: alertEscalations.attempts });
+      return row?.payload ? { payload: row.payload, attempt: row.attempts + 1 } : undefined;
+    });
   }
 
   /** A 2xx: delivered (also when the alert was stopped while this attempt was in flight). */
@@ -183,36 +200,38 @@ export class AlertEscalationsRepository {
     c: ClaimedEscalation,
     outcome: string,
   ): Promise<{ deliveredAt: Date; escalatedAt: Date; attempts: number } | undefined> {
-    const [row] = await this.database.db
-      .update(alertEscalations)
-      .set({
-        state: 'delivered',
-        deliveredAt: sql`now()`,
-        finishedAt: sql`now()`,
-        attempts: sql`${alertEscalations.attempts} + 1`,
-        lastOutcome: outcome,
-        claimToken: null,
-        claimExpiresAt: null,
-      })
-      .where(
-        and(
-          eq(alertEscalations.alertId, c.alertId),
-          eq(alertEscalations.claimToken, c.claimToken),
-          inArray(alertEscalations.state, ['pending', 'abandoned']),
-        ),
-      )
-      .returning({
-        deliveredAt: alertEscalations.deliveredAt,
-        escalatedAt: alertEscalations.escalatedAt,
-        attempts: alertEscalations.attempts,
-      });
-    return row?.deliveredAt && row.escalatedAt
-      ? {
-          deliveredAt: new Date(row.deliveredAt),
-          escalatedAt: new Date(row.escalatedAt),
-          attempts: row.attempts,
-        }
-      : undefined;
+    return this.errors.run('alert-escalation', async () => {
+      const [row] = await this.database.db
+        .update(alertEscalations)
+        .set({
+          state: 'delivered',
+          deliveredAt: sql`now()`,
+          finishedAt: sql`now()`,
+          attempts: sql`${alertEscalations.attempts} + 1`,
+          lastOutcome: outcome,
+          claimToken: null,
+          claimExpiresAt: null,
+        })
+        .where(
+          and(
+            eq(alertEscalations.alertId, c.alertId),
+            eq(alertEscalations.claimToken, c.claimToken),
+            inArray(alertEscalations.state, ['pending', 'abandoned']),
+          ),
+        )
+        .returning({
+          deliveredAt: alertEscalations.deliveredAt,
+          escalatedAt: alertEscalations.escalatedAt,
+          attempts: alertEscalations.attempts,
+        });
+      return row?.deliveredAt && row.escalatedAt
+        ? {
+            deliveredAt: new Date(row.deliveredAt),
+            escalatedAt: new Date(row.escalatedAt),
+            attempts: row.attempts,
+          }
+        : undefined;
+    });
   }
 
   /** A failed attempt: counted, the next one after `delayMs` (database clock), claim released. */
@@ -221,50 +240,59 @@ export class AlertEscalationsRepository {
     outcome: string,
     delayMs: number,
   ): Promise<{ attempts: number; state: EscalationState } | undefined> {
-    const [row] = await this.database.db
-      .update(alertEscalations)
-      .set({
-        attempts: sql`${alertEscalations.attempts} + 1`,
-        lastOutcome: outcome,
-        nextAttemptAt: sql`now() + (${delayMs}::int * interval '1 millisecond')`,
-        claimToken: null,
-        claimExpiresAt: null,
-      })
-      .where(
-        and(eq(alertEscalations.alertId, c.alertId), eq(alertEscalations.claimToken, c.claimToken)),
-      )
-      .returning({ attempts: alertEscalations.attempts, state: alertEscalations.state });
-    return row ? { attempts: row.attempts, state: row.state as EscalationState } : undefined;
+    return this.errors.run('alert-escalation', async () => {
+      const [row] = await this.database.db
+        .update(alertEscalations)
+        .set({
+          attempts: sql`${alertEscalations.attempts} + 1`,
+          lastOutcome: outcome,
+          nextAttemptAt: sql`now() + (${delayMs}::int * interval '1 millisecond')`,
+          claimToken: null,
+          claimExpiresAt: null,
+        })
+        .where(
+          and(
+            eq(alertEscalations.alertId, c.alertId),
+            eq(alertEscalations.claimToken, c.claimToken),
+          ),
+        )
+        .returning({ attempts: alertEscalations.attempts, state: alertEscalations.state });
+      return row ? { attempts: row.attempts, state: row.state as EscalationState } : undefined;
+    });
   }
 
   /** Gives claimed rows back (shutting down before attempting them). */
   async release(c: ClaimedEscalation): Promise<void> {
-    await this.database.db
-      .update(alertEscalations)
-      .set({ claimToken: null, claimExpiresAt: null })
-      .where(this.held(c));
+    return this.errors.run('alert-escalation', async () => {
+      await this.database.db
+        .update(alertEscalations)
+        .set({ claimToken: null, claimExpiresAt: null })
+        .where(this.held(c));
+    });
   }
 
   /** `escalation` of `GET /api/v1/alerts/:id`. */
   async status(alertId: string): Promise<EscalationStatus> {
-    const [row] = await this.database.db
-      .select({
-        state: alertEscalations.state,
-        attempts: alertEscalations.attempts,
-        deliveredAt: alertEscalations.deliveredAt,
-      })
-      .from(alertEscalations)
-      .where(eq(alertEscalations.alertId, alertId))
-      .limit(1);
-    const status: EscalationStatus['status'] =
-      row?.state === 'pending' || row?.state === 'delivered' || row?.state === 'abandoned'
-        ? row.state
-        : 'none';
-    return {
-      status,
-      attempts: row?.attempts ?? 0,
-      deliveredAt: row?.deliveredAt ? new Date(row.deliveredAt).toISOString() : null,
-    };
+    return this.errors.run('alert-read', async () => {
+      const [row] = await this.database.db
+        .select({
+          state: alertEscalations.state,
+          attempts: alertEscalations.attempts,
+          deliveredAt: alertEscalations.deliveredAt,
+        })
+        .from(alertEscalations)
+        .where(eq(alertEscalations.alertId, alertId))
+        .limit(1);
+      const status: EscalationStatus['status'] =
+        row?.state === 'pending' || row?.state === 'delivered' || row?.state === 'abandoned'
+          ? row.state
+          : 'none';
+      return {
+        status,
+        attempts: row?.attempts ?? 0,
+        deliveredAt: row?.deliveredAt ? new Date(row.deliveredAt).toISOString() : null,
+      };
+    });
   }
 
   private held(c: ClaimedEscalation) {
