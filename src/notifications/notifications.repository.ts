@@ -65,6 +65,8 @@ export class NotificationsRepository {
     userId: string,
     limit: number,
   ): Promise<{ rows: NotificationRow[]; total: number }> {
-    return this.unreadBatch.load(organizationId, userId, limit);
+    return this.errors.run('notification-sync', () =>
+      this.unreadBatch.load(organizationId, userId, limit),
+    );
   }
 }
