@@ -319,6 +319,14 @@ function suite(label: string, postgres?: string) {
       ])
         expect(audit).toContain(action);
       expect(audit).not.toContain(MARKER);
+      // Batched delivery records (one unnest statement per batch) keep details as a JSON object.
+      const delivered = await srv.database.prepared<{ mode: string; kind: string }>(
+        'test_audit_delivered',
+        `SELECT details->>'mode' AS mode, jsonb_typeof(details) AS kind
+           FROM audit_log WHERE action = 'alert.delivered' ORDER BY id LIMIT 1`,
+        [],
+      );
+      expect(delivered).toEqual([{ mode: 'initial', kind: 'object' }]);
       const metrics = await http<string>(srv.url, 'GET', '/metrics');
       expect(metrics.body).toMatch(
         /realtime_alert_deliveries_total\{kind="emergency",mode="initial"\} \d+/,

@@ -1,10 +1,38 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, count, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
 import { DatabaseErrors } from '../persistence/database-errors.js';
 import { MicroBatcher } from '../persistence/micro-batcher.js';
-import { alertRecipients, alerts } from '../persistence/schema.js';
-import { isActive } from './alerts.repository.js';
+import { alertRecipients } from '../persistence/schema.js';
+
+/**
+ * Records a send to these (alert, user) pairs ($1 alert ids, $2 user ids, one pair per index, no
+ * pair twice): first delivery time, last send time and count. One fixed-text statement whatever
+ * the number of pairs (a storm's replays and an alert's initial deliveries come in thousands).
+ */
+const MARK_SENT_SQL = `INSERT INTO alert_recipients
+    (alert_id, user_id, targeted, delivered_at, last_sent_at, delivery_count)
+  SELECT a, u, 0, now(), now(), 1 FROM unnest($1::text[], $2::text[]) AS t(a, u)
+  ON CONFLICT (alert_id, user_id) DO UPDATE
+    SET delivered_at = coalesce(alert_recipients.delivered_at, now()),
+        last_sent_at = now(),
+        delivery_count = alert_recipients.delivery_count + 1
+  RETURNING alert_id AS "alertId", user_id AS "userId", delivery_count AS "deliveryCount"`;
+
+/**
+ * Due re-sends of the organization's ($1) active emergency alerts to these users ($2), last sent
+ * at least $3 ms ago. "Active" is alerts.repository.ts's `isActive` (not resolved, not expired).
+ */
+const CLAIM_DUE_SQL = `UPDATE alert_recipients r
+    SET last_sent_at = now(),
+        delivered_at = coalesce(r.delivered_at, now()),
+        delivery_count = r.delivery_count + 1
+   FROM alerts a
+  WHERE a.id = r.alert_id AND a.organization_id = $1 AND a.kind = 'emergency'
+    AND a.resolved_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > now())
+    AND r.acknowledged_at IS NULL AND r.user_id = ANY($2::text[])
+    AND (r.last_sent_at IS NULL OR r.last_sent_at <= now() - ($3::int * interval '1 millisecond'))
+  RETURNING r.alert_id AS "alertId", r.user_id AS "userId", r.delivery_count AS "deliveryCount"`;
 
 export interface Sent {
   alertId: string;
@@ -86,85 +114,30 @@ export class AlertRecipientsRepository {
    * being a known member) becomes one.
    */
   async markSent(pairs: Array<{ alertId: string; userId: string }>): Promise<Sent[]> {
-    return this.errors.run('alert-delivery', async () => {
-      const out: Sent[] = [];
-      for (let i = 0; i < pairs.length; i += 500) {
-        const rows = pairs.slice(i, i + 500).map((p) => ({
-          alertId: p.alertId,
-          userId: p.userId,
-          targeted: 0,
-          deliveredAt: sql`now()`,
-          lastSentAt: sql`now()`,
-          deliveryCount: 1,
-        }));
-        const sent = await this.database.db
-          .insert(alertRecipients)
-          .values(rows)
-          .onConflictDoUpdate({
-            target: [alertRecipients.alertId, alertRecipients.userId],
-            set: {
-              deliveredAt: sql`coalesce(${alertRecipients.deliveredAt}, now())`,
-              lastSentAt: sql`now()`,
-              deliveryCount: sql`${alertRecipients.deliveryCount} + 1`,
-            },
-          })
-          .returning({
-            alertId: alertRecipients.alertId,
-            userId: alertRecipients.userId,
-            deliveryCount: alertRecipients.deliveryCount,
-          });
-        out.push(...sent);
-      }
-      return out;
-    });
+    if (pairs.length === 0) return [];
+    return this.errors.run('alert-delivery', () =>
+      this.database.prepared<Sent>('alert_recipients_mark_sent', MARK_SENT_SQL, [
+        pairs.map((p) => p.alertId),
+        pairs.map((p) => p.userId),
+      ]),
+    );
   }
 
   /**
-   * Claims the re-sends that are due for these users of the organization, atomically: active emergency alerts they
-   * have not acknowledged, last sent at least `intervalMs` ago. The UPDATE moves last_sent_at,
-   * so when several nodes claim at once each recipient is re-sent once per interval, not once per
-   * node.
+   * Claims the re-sends that are due for these users of the organization, atomically: active
+   * emergency alerts they have not acknowledged, last sent at least `intervalMs` ago. The UPDATE
+   * moves last_sent_at, so when several nodes claim at once each recipient is re-sent once per
+   * interval, not once per node.
    */
   async claimDue(organizationId: string, userIds: string[], intervalMs: number): Promise<Sent[]> {
-    return this.errors.run('alert-redelivery', async () => {
-      if (userIds.length === 0) return [];
-      const out: Sent[] = [];
-      for (let i = 0; i < userIds.length; i += 1000) {
-        const chunk = userIds.slice(i, i + 1000);
-        const claimed = await this.database.db
-          .update(alertRecipients)
-          .set({
-            lastSentAt: sql`now()`,
-            deliveredAt: sql`coalesce(${alertRecipients.deliveredAt}, now())`,
-            deliveryCount: sql`${alertRecipients.deliveryCount} + 1`,
-          })
-          .from(alerts)
-          .where(
-            and(
-              eq(alerts.id, alertRecipients.alertId),
-              eq(alerts.organizationId, organizationId),
-              eq(alerts.kind, 'emergency'),
-              isActive,
-              isNull(alertRecipients.acknowledgedAt),
-              inArray(alertRecipients.userId, chunk),
-              or(
-                isNull(alertRecipients.lastSentAt),
-                lte(
-                  alertRecipients.lastSentAt,
-                  sql`now() - (${intervalMs}::int * interval '1 millisecond')`,
-                ),
-              ),
-            ),
-          )
-          .returning({
-            alertId: alertRecipients.alertId,
-            userId: alertRecipients.userId,
-            deliveryCount: alertRecipients.deliveryCount,
-          });
-        out.push(...claimed);
-      }
-      return out;
-    });
+    if (userIds.length === 0) return [];
+    return this.errors.run('alert-redelivery', () =>
+      this.database.prepared<Sent>('alert_recipients_claim_due', CLAIM_DUE_SQL, [
+        organizationId,
+        userIds,
+        intervalMs,
+      ]),
+    );
   }
 
   /**

@@ -4,6 +4,12 @@ import { DependencyLog } from '../observability/dependency-log.js';
 import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
 import { auditLog } from '../persistence/schema.js';
 
+const AUDIT_BATCH_SQL = `INSERT INTO audit_log
+    (actor_id, organization_id, action, resource_type, resource_id, outcome, request_id, details)
+  SELECT a, o, act, rt, rid, oc, req, d::jsonb
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::text[]) AS t(a, o, act, rt, rid, oc, req, d)`;
+
 /** Only ids, counts, flags and enum-like words: never text a user wrote. */
 export type AuditDetails = Record<string, string | number | boolean | null>;
 
@@ -54,6 +60,26 @@ export class AuditService implements OnApplicationShutdown {
     await (tx ?? this.database.db).insert(auditLog).values(rows);
   }
 
+  /**
+   * A batch of queued records in one fixed-text prepared statement, the columns travelling as
+   * arrays: an alert's delivery records in a storm (thousands a second with short re-send
+   * intervals) cost drizzle's builder tens of milliseconds per 500-row VALUES list.
+   */
+  private async insertBatch(records: AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const rows = records.map((r) => this.row(r));
+    await this.database.prepared('audit_insert_batch', AUDIT_BATCH_SQL, [
+      rows.map((r) => r.actorId),
+      rows.map((r) => r.organizationId),
+      rows.map((r) => r.action),
+      rows.map((r) => r.resourceType),
+      rows.map((r) => r.resourceId),
+      rows.map((r) => r.outcome),
+      rows.map((r) => r.requestId),
+      rows.map((r) => (r.details === null ? null : JSON.stringify(r.details))),
+    ]);
+  }
+
   enqueue(r: AuditRecord): void {
     this.queue.push(r);
     if (this.queue.length >= 500) void this.flush();
@@ -69,7 +95,7 @@ export class AuditService implements OnApplicationShutdown {
     this.flushing = (async () => {
       for (let i = 0; i < batch.length; i += 500) {
         try {
-          await this.record(batch.slice(i, i + 500));
+          await this.insertBatch(batch.slice(i, i + 500));
         } catch (err) {
           if (this.dependencyLog)
             this.dependencyLog.failed('database', 'audit-flush', err, { lost: batch.length - i });
