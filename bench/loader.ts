@@ -85,9 +85,14 @@ function request<E extends ClientEventName>(
   return s.emitWithAck(event, payload);
 }
 
-function describeConnectError(err: Error & { data?: unknown }): string {
+function describeConnectError(err: Error & { data?: unknown; description?: unknown }): string {
   const data = err.data as { type?: string } | undefined;
-  return data?.type ? `${err.message} (${data.type})` : err.message;
+  if (data?.type) return `${err.message} (${data.type})`;
+  // A transport error (socket.io-client's "websocket error") carries the WebSocket's own error
+  // (ECONNRESET, an HTTP answer instead of the upgrade, …) as `description`.
+  const cause = err.description as { message?: string; error?: { message?: string } } | undefined;
+  const why = cause?.error?.message ?? cause?.message;
+  return why ? `${err.message}: ${why}` : err.message;
 }
 
 /** Waits for connection:confirmed (our server's and the baseline's sign of a finished handshake). */

@@ -3,6 +3,9 @@ import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, describeConfig, loadConfig, type AppConfig } from './config/config.js';
 
+/** Pending connections the kernel queues before the server accepts them (see the listen call). */
+const LISTEN_BACKLOG = 4096;
+
 /** The one start-up line: where to point a browser or client, and what this node runs on. */
 function startupSummary(app: INestApplication, config: AppConfig): Record<string, unknown> {
   const address = (app.getHttpServer() as import('node:http').Server).address() as AddressInfo;
@@ -47,7 +50,17 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const app = await createApp({ config });
-  await app.listen(config.port, config.host ?? '0.0.0.0');
+  // Node's default accept queue is 511. In a reconnect storm (thousands of clients at once after a
+  // node restart) a busy event loop accepts more slowly than connections arrive; with the queue
+  // full the kernel drops the handshake's final ACK, the client sends its upgrade request anyway
+  // and gets a reset (ECONNRESET). 4096 (the kernel caps it at net.core.somaxconn) lets them wait.
+  // Nest's listen passes extra arguments to http.Server#listen(port, host, backlog).
+  const listen = app.listen.bind(app) as unknown as (
+    port: number,
+    host: string,
+    backlog: number,
+  ) => Promise<unknown>;
+  await listen(config.port, config.host ?? '0.0.0.0', LISTEN_BACKLOG);
   const { Logger } = await import('nestjs-pino');
   const logger = app.get(Logger);
   logger.log(startupSummary(app, config), 'main');
