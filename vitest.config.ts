@@ -1,14 +1,60 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
+/**
+ * Test files that kill, pause or time real processes (their own Redis, PostgreSQL, HAProxy and
+ * server processes) or measure writes and buffers: they run one at a time, after the rest, so a
+ * neighbour's load cannot stretch what they time. Everything else runs two files at a time (on
+ * 2 cores most of a file's time is spent waiting on sockets and child processes).
+ */
+const SERIAL = [
+  'test/faults/**/*.test.ts',
+  'test/cluster/**/*.test.ts',
+  'test/lb/**/*.test.ts',
+  'test/security/db-faults.test.ts',
+  'test/security/phi-logs.test.ts',
+  'test/messaging-durability.test.ts',
+  'test/redis-faults.test.ts',
+  'test/slow-consumer.test.ts',
+  'test/connect-storm-dedup.test.ts',
+  'test/connect-batching.test.ts',
+  'test/fanout-writes.test.ts',
+  'test/ws-corking.test.ts',
+  'test/handler-binding.test.ts',
+  'test/multi-node.test.ts',
+  'test/alerts-multinode.test.ts',
+  'test/alert-escalation-multinode.test.ts',
+  'test/client-sdk-resilience.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['src/**/*.spec.ts', 'packages/*/src/**/*.spec.ts', 'test/**/*.test.ts'],
-    // The browser suite needs Chromium and runs on its own: npm run test:browser.
-    exclude: [...configDefaults.exclude, 'test/browser/**'],
     testTimeout: 20_000,
     hookTimeout: 60_000,
     pool: 'forks',
     globalSetup: ['test/support/global-setup.ts'],
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'parallel',
+          include: ['src/**/*.spec.ts', 'packages/*/src/**/*.spec.ts', 'test/**/*.test.ts'],
+          // The browser suite needs Chromium and runs on its own: npm run test:browser.
+          exclude: [...configDefaults.exclude, 'test/browser/**', ...SERIAL],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'serial',
+          include: SERIAL,
+          exclude: [...configDefaults.exclude, 'test/browser/**'],
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
