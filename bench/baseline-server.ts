@@ -6,6 +6,11 @@
  *   conversation:create, conversation:join, message:send (ack {ok,data:{message}}), message:new
  *   fan-out to the conversation room and every participant's user room, connection:confirmed,
  *   and POST /api/v1/alerts/emergency → alert:emergency to the organization room.
+ * With BARE_PRESENCE=1 it also does the one piece of contract work whose cost grows with the
+ * square of an organization's size: `presence:changed` on a user's first connection and last
+ * disconnection, to the organization (a parent's to its admin, nurse, staff and service roles,
+ * §12.5), emitted as each handshake completes — no store, no batching. Scenario 6 runs it as the
+ * floor the contract puts under any implementation's storm.
  * With REDIS_URL it runs as one of several nodes: @socket.io/redis-adapter for fan-out, and the
  * conversation and its seq in Redis (HSET / INCR) so seq stays gapless across nodes.
  */
@@ -35,6 +40,7 @@ const env = process.env;
 const port = Number(env.PORT ?? 3100);
 const secret = new TextEncoder().encode(env.JWT_SECRET ?? '');
 const maxPayload = Number(env.WS_MAX_PAYLOAD_BYTES ?? 65536);
+const presence = env.BARE_PRESENCE === '1';
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -204,6 +210,35 @@ async function main(): Promise<void> {
     );
   });
 
+  /** Sessions per user (this node only), for first-connection / last-disconnection. */
+  const sessions = new Map<string, number>();
+  const presenceRooms = (u: User) =>
+    u.role === 'parent'
+      ? ['admin', 'nurse', 'staff', 'service'].map((r) => `org:${u.organizationId}:role:${r}`)
+      : [`org:${u.organizationId}`];
+  function announcePresence(socket: BareSocket, user: User): void {
+    const key = `${user.organizationId}\u0000${user.userId}`;
+    const n = (sessions.get(key) ?? 0) + 1;
+    sessions.set(key, n);
+    const at = new Date().toISOString();
+    if (n === 1)
+      io.to(presenceRooms(user)).emit('presence:changed', {
+        userId: user.userId,
+        status: 'online',
+        lastSeenAt: at,
+      });
+    socket.on('disconnect', () => {
+      const left = (sessions.get(key) ?? 1) - 1;
+      if (left > 0) return void sessions.set(key, left);
+      sessions.delete(key);
+      io.to(presenceRooms(user)).emit('presence:changed', {
+        userId: user.userId,
+        status: 'offline',
+        lastSeenAt: new Date().toISOString(),
+      });
+    });
+  }
+
   io.on('connection', (s) => {
     const socket = s as BareSocket;
     const user = socket.data.user;
@@ -212,6 +247,7 @@ async function main(): Promise<void> {
       `org:${user.organizationId}`,
       `org:${user.organizationId}:role:${user.role}`,
     ]);
+    if (presence) announcePresence(socket, user);
     socket.emit('connection:confirmed', {
       userId: user.userId,
       organizationId: user.organizationId,

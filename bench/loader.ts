@@ -107,6 +107,11 @@ function confirmed(socket: ClientSocket, timeoutMs: number): Promise<void> {
       clearTimeout(timer);
       reject(new Error(describeConnectError(err)));
     });
+    // Connected, then closed before the confirmation arrived (a slow-consumer drop, a reset).
+    socket.once('disconnect', (reason: string) => {
+      clearTimeout(timer);
+      reject(new Error(`disconnected before connection:confirmed: ${reason}`));
+    });
   });
 }
 

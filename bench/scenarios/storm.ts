@@ -340,13 +340,17 @@ export const stormScenario: Scenario = {
     const failures: string[] = [];
     const notes: string[] = [];
     const got = new Map<string, StormMeasurement>();
-    const deps: Deployment[] = pair(ctx);
+    // Bare, bare with the contract's presence fan-out (the floor under any implementation: its
+    // frames grow with the square of the organization), and ours.
+    const [bareDep, ...rest] = pair(ctx);
+    const floor: Deployment = { label: 'bare + presence', kind: 'bare', db: 'none' };
+    const deps: Deployment[] = rest.length > 0 ? [bareDep, floor, ...rest] : [bareDep];
     for (const d of deps) {
       try {
         const m = await withServer(
           ctx,
           d,
-          env,
+          d === floor ? { ...env, BARE_PRESENCE: '1' } : env,
           (s) => measure(ctx, s, n, d.label, d.kind === 'ours'),
           { countSql: true },
         );
@@ -363,10 +367,10 @@ export const stormScenario: Scenario = {
             p50: m.confirmP50Ms,
             p99: m.confirmP99Ms,
             last: m.confirmLastMs,
-            lastVsBare: d.kind === 'bare' ? null : ratio(m.confirmLastMs, bare?.confirmLastMs),
+            lastVsBare: d === bareDep ? null : ratio(m.confirmLastMs, bare?.confirmLastMs),
             cpuUs: m.cpuUsPerHandshake,
             cpuVsBare:
-              d.kind === 'bare' ? null : ratio(m.cpuUsPerHandshake, bare?.cpuUsPerHandshake),
+              d === bareDep ? null : ratio(m.cpuUsPerHandshake, bare?.cpuUsPerHandshake),
             sql: m.sqlPerHandshake,
             messages: m.messagesSent,
             replayed: m.check.replayedMessages + m.check.replayedAlerts,
@@ -379,7 +383,13 @@ export const stormScenario: Scenario = {
       }
     }
     const bare = got.get('bare');
-    const ours = deps[1] ? got.get(deps[1].label) : undefined;
+    const oursDep = deps.find((d) => d.kind === 'ours');
+    const ours = oursDep ? got.get(oursDep.label) : undefined;
+    const withPresence = got.get(floor.label);
+    if (ours && withPresence)
+      notes.push(
+        `ours vs bare + presence (the contract's presence fan-out alone, done by bare Socket.IO): last confirmation ${ratio(ours.confirmLastMs, withPresence.confirmLastMs)}×, CPU per handshake ${ratio(ours.cpuUsPerHandshake, withPresence.cpuUsPerHandshake)}×`,
+      );
     const lastRatio = ratio(ours?.confirmLastMs, bare?.confirmLastMs);
     const cpuRatio = ratio(ours?.cpuUsPerHandshake, bare?.cpuUsPerHandshake);
     const targets: TargetCheck[] = [
