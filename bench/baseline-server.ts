@@ -406,7 +406,8 @@ async function main(): Promise<void> {
     send(202, { alert });
   }
 
-  http.listen(port, env.HOST ?? '127.0.0.1');
+  // The same accept queue as our server (src/main.ts): in a storm the default 511 resets clients.
+  http.listen(port, env.HOST ?? '127.0.0.1', 4096);
   const stop = () => {
     void io.close();
     for (const c of redisClients) c.disconnect();
