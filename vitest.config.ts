@@ -3,8 +3,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 /**
  * Test files that kill, pause or time real processes (their own Redis, PostgreSQL, HAProxy and
  * server processes) or measure writes and buffers: they run one at a time, after the rest, so a
- * neighbour's load cannot stretch what they time. Everything else runs two files at a time (on
- * 2 cores most of a file's time is spent waiting on sockets and child processes).
+ * neighbour's load cannot stretch what they time. Everything else runs three files at a time (on
+ * 2 cores most of a file's time is spent waiting on sockets, timers and child processes).
  */
 const SERIAL = [
   'test/faults/**/*.test.ts',
@@ -41,7 +41,7 @@ export default defineConfig({
           include: ['src/**/*.spec.ts', 'packages/*/src/**/*.spec.ts', 'test/**/*.test.ts'],
           // The browser suite needs Chromium and runs on its own: npm run test:browser.
           exclude: [...configDefaults.exclude, 'test/browser/**', ...SERIAL],
-          maxWorkers: 2,
+          maxWorkers: 3,
           sequence: { groupOrder: 0 },
         },
       },
