@@ -78,6 +78,15 @@ UPDATE alert_escalations e
 RETURNING e.alert_id AS "alertId", e.organization_id AS "organizationId", e.state,
           s.reason, e.attempts`;
 
+/** What a stop writes: a scheduled row is cancelled, one mid-attempt abandoned; reason and time. */
+function stopColumns(reason: StopReason) {
+  return {
+    state: sql`CASE WHEN ${alertEscalations.state} = 'scheduled' THEN 'cancelled' ELSE 'abandoned' END`,
+    lastOutcome: reason,
+    finishedAt: sql`now()`,
+  };
+}
+
 /**
  * The `alert_escalations` table (migration 0005): the stored outbox of due escalations. Statements
  * outside a transaction fail as AppErrors (DatabaseErrors).
@@ -127,11 +136,7 @@ export class AlertEscalationsRepository {
     return this.errors.run('alert-escalation', async () => {
       const [row] = await this.database.db
         .update(alertEscalations)
-        .set({
-          state: sql`CASE WHEN ${alertEscalations.state} = 'scheduled' THEN 'cancelled' ELSE 'abandoned' END`,
-          lastOutcome: reason,
-          finishedAt: sql`now()`,
-        })
+        .set(stopColumns(reason))
         .where(and(eq(alertEscalations.alertId, alertId), inArray(alertEscalations.state, OPEN)))
         .returning({
           alertId: alertEscalations.alertId,
@@ -151,13 +156,7 @@ export class AlertEscalationsRepository {
     return this.errors.run('alert-escalation', async () => {
       const [row] = await this.database.db
         .update(alertEscalations)
-        .set({
-          state: sql`CASE WHEN ${alertEscalations.state} = 'scheduled' THEN 'cancelled' ELSE 'abandoned' END`,
-          lastOutcome: reason,
-          finishedAt: sql`now()`,
-          claimToken: null,
-          claimExpiresAt: null,
-        })
+        .set({ ...stopColumns(reason), claimToken: null, claimExpiresAt: null })
         .where(this.held(c))
         .returning({ state: alertEscalations.state, attempts: alertEscalations.attempts });
       return row
