@@ -63,6 +63,15 @@ function suite(label: string, postgres?: string) {
       });
       expect(res.status).toBe(202);
       const alert = res.body.alert;
+      // `targeted` is stored with the alert in its transaction (§12.4; the recipient rows of an
+      // emergency follow the commit), so any node reports it from the 202 on.
+      expect(
+        await srv.database.prepared<{ targeted: number }>(
+          'test_alert_targeted',
+          'SELECT targeted FROM alerts WHERE id = $1',
+          [alert.id],
+        ),
+      ).toEqual([{ targeted: 3 }]);
       expect(alert).toMatchObject({
         kind: 'emergency',
         organizationId: 'aA',
@@ -197,6 +206,15 @@ function suite(label: string, postgres?: string) {
         },
       });
       expect(health.status).toBe(202);
+      // A targeted alert's recipient rows commit with it (acknowledging needs the row): they are
+      // there the moment the 202 is, before any delivery record.
+      expect(
+        await srv.database.prepared<{ n: number }>(
+          'test_alert_targets',
+          'SELECT count(*)::int AS n FROM alert_recipients WHERE alert_id = $1 AND targeted = 1',
+          [health.body.alert.id],
+        ),
+      ).toEqual([{ n: 2 }]);
       expect(health.body.alert).toMatchObject({
         kind: 'health',
         studentId: 'stu-1',

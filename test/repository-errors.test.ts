@@ -40,7 +40,6 @@ const calls: Array<[string, (r: Repos) => Promise<unknown>]> = [
   ['alerts.activeEmergencies', (r) => r.alerts.activeEmergenciesUnacknowledgedBy('o', 'u')],
   ['alerts.organizationsWithActive', (r) => r.alerts.organizationsWithActiveEmergency()],
   ['alerts.isActive', (r) => r.alerts.isActive('a')],
-  ['recipients.insertTargets', (r) => r.recipients.insertTargets('a', ['u'])],
   ['recipients.insertMembers', (r) => r.recipients.insertMembersAsTargets('a', 'o')],
   ['recipients.markSent', (r) => r.recipients.markSent([{ alertId: 'a', userId: 'u' }])],
   ['recipients.markReplayed', (r) => r.recipients.markReplayed([{ alertId: 'a', userId: 'u' }])],

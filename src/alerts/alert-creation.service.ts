@@ -18,15 +18,24 @@ import { AlertEscalationService } from './escalation/alert-escalation.service.js
 
 type NewAlert = Omit<
   AlertRow,
-  'id' | 'createdAt' | 'createdBy' | 'resolvedAt' | 'studentId' | 'location' | 'dueAt' | 'expiresAt'
+  | 'id'
+  | 'createdAt'
+  | 'createdBy'
+  | 'resolvedAt'
+  | 'studentId'
+  | 'location'
+  | 'dueAt'
+  | 'expiresAt'
+  | 'targeted'
 > &
   Partial<Pick<AlertRow, 'studentId' | 'location' | 'dueAt' | 'expiresAt'>>;
 
 /**
  * The three ways an alert is raised (§6, §9, §11): an emergency to the whole organization, a
  * medication reminder or a health alert to users and roles. Each is stored with its pending
- * escalation (§12.7) and its audit record in one transaction before the 202; its recipient rows
- * are written right after the commit, while AlertDelivery fans it out.
+ * escalation (§12.7) and its audit record in one transaction before the 202 — a targeted alert
+ * with its recipient rows; an emergency's rows (the whole organization) are written right after
+ * the commit, while AlertDelivery fans it out.
  */
 @Injectable()
 export class AlertCreation {
@@ -154,9 +163,12 @@ export class AlertCreation {
     const escalationDueAt = this.escalation.dueAt(values.kind, values.severity, createdAt);
     const row = await this.transactions.run(async (tx) => {
       const created = await this.alerts.insert(
-        { ...values, id, createdAt, createdBy: principal.userId },
+        { ...values, id, createdAt, createdBy: principal.userId, targeted: audience.count },
         tx,
       );
+      // A targeted alert's recipients commit with it: acknowledging needs the row.
+      if (audience.userIds !== 'all-members')
+        await this.recipients.insertTargets(id, audience.userIds, tx);
       // §12.7: the pending escalation is stored with the alert (a crash cannot lose it).
       if (escalationDueAt)
         await this.escalations.schedule(tx, {
@@ -184,14 +196,14 @@ export class AlertCreation {
       );
       return created;
     });
-    // The recipient rows follow the commit, started before the emit so that PostgreSQL writes
-    // them while this node fans out (for 10,000 members they took 100–200 ms in the transaction,
-    // all of it before anyone's screen lit up). They are accounting (`targeted`, re-send due
-    // times), not the alert: the alert, its escalation and its audit record are committed.
+    // An emergency's rows (every member: 10,000 took 100–200 ms in the transaction, all of it
+    // before anyone's screen lit up) follow the commit, started before the emit so that
+    // PostgreSQL writes them while this node fans out. Any member may acknowledge an active
+    // emergency with or without its row (AlertAcknowledgement).
     const targets =
       audience.userIds === 'all-members'
         ? this.recipients.insertMembersAsTargets(id, values.organizationId)
-        : this.recipients.insertTargets(id, audience.userIds);
+        : Promise.resolve();
     const alert = toAlert(row);
     this.delivery.send(alert, audience, targets);
     return { alert };

@@ -180,7 +180,7 @@ export class AlertDelivery {
     await this.recording.get(alertId);
     return {
       alert: toAlert(row),
-      recipients: await this.recipients.counts(alertId),
+      recipients: await this.recipients.counts(row),
       escalation: await this.escalations.status(alertId),
     };
   }

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, count, eq, isNull, sql } from 'drizzle-orm';
-import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
+import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
 import { DatabaseErrors } from '../persistence/database-errors.js';
 import { MicroBatcher } from '../persistence/micro-batcher.js';
 import { alertRecipients } from '../persistence/schema.js';
+import type { AlertRow } from './alerts.repository.js';
 
 /**
  * Records a send to these (alert, user) pairs ($1 alert ids, $2 user ids, one pair per index, no
@@ -75,27 +76,26 @@ export class AlertRecipientsRepository {
   }
 
   /**
-   * Recipients known at creation (`targeted` = 1), written right after the alert's commit (see
-   * AlertCreation) in one statement whatever their number: the ids travel as one array parameter
-   * (built as a VALUES list, a 10,000-member organization cost ~140 ms of the node's CPU per
-   * alert). A recipient whose row a replay or an acknowledgement wrote first is marked targeted.
+   * Recipients known at creation (`targeted` = 1) of a targeted alert (ids and roles), in the
+   * alert's transaction: a recipient's acknowledgement must find its row, so the rows commit with
+   * the alert. One statement whatever their number (the ids travel as one array parameter).
    * last_sent_at: no re-send is due before one interval (re-sends claim by last_sent_at).
    */
-  async insertTargets(alertId: string, userIds: readonly string[]): Promise<void> {
+  async insertTargets(alertId: string, userIds: readonly string[], tx: Tx): Promise<void> {
     if (userIds.length === 0) return;
-    await this.errors.run('alert-recipients', () =>
-      this.database.db.execute(
-        sql`INSERT INTO alert_recipients (alert_id, user_id, targeted, last_sent_at)
-            SELECT ${alertId}, u, 1, now() FROM unnest(${sql.param(userIds)}::text[]) AS u
-            ON CONFLICT (alert_id, user_id) DO UPDATE SET targeted = 1`,
-      ),
+    await tx.execute(
+      sql`INSERT INTO alert_recipients (alert_id, user_id, targeted, last_sent_at)
+          SELECT ${alertId}, u, 1, now() FROM unnest(${sql.param(userIds)}::text[]) AS u
+          ON CONFLICT (alert_id, user_id) DO UPDATE SET targeted = 1`,
     );
   }
 
   /**
    * An emergency's recipients: every member of the organization, copied inside PostgreSQL
    * (INSERT … SELECT from `members`, read-only here; MembersRepository owns that table) instead
-   * of 10,000 ids read out and sent back in.
+   * of 10,000 ids read out and sent back in. Written right after the alert's commit, while the
+   * node fans out (AlertCreation): a member may acknowledge before its row exists (that path
+   * inserts it), and a row written first by a replay or an acknowledgement is marked targeted.
    */
   async insertMembersAsTargets(alertId: string, organizationId: string): Promise<void> {
     await this.errors.run('alert-recipients', () =>
@@ -199,22 +199,25 @@ export class AlertRecipientsRepository {
     });
   }
 
-  /** Integer counts: every recipient, those delivered, those acknowledged. */
+  /**
+   * Integer counts: recipients at creation (§12.4: the alert's own count, stored with it; older
+   * alerts without one count their targeted rows), those delivered, those acknowledged (late
+   * joiners included in these two).
+   */
   async counts(
-    alertId: string,
+    alert: Pick<AlertRow, 'id' | 'targeted'>,
   ): Promise<{ targeted: number; delivered: number; acknowledged: number }> {
     return this.errors.run('alert-read', async () => {
       const [row] = await this.database.db
         .select({
-          // §12.4: a late joiner's row (targeted = 0) counts in delivered/acknowledged only.
           targeted: count(sql`CASE WHEN ${alertRecipients.targeted} = 1 THEN 1 END`),
           delivered: count(alertRecipients.deliveredAt),
           acknowledged: count(alertRecipients.acknowledgedAt),
         })
         .from(alertRecipients)
-        .where(eq(alertRecipients.alertId, alertId));
+        .where(eq(alertRecipients.alertId, alert.id));
       return {
-        targeted: Number(row?.targeted ?? 0),
+        targeted: alert.targeted ?? Number(row?.targeted ?? 0),
         delivered: Number(row?.delivered ?? 0),
         acknowledged: Number(row?.acknowledged ?? 0),
       };

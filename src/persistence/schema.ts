@@ -122,6 +122,8 @@ export const alerts = pgTable(
     expiresAt: ts('expires_at'),
     resolvedAt: ts('resolved_at'),
     createdBy: text('created_by').notNull(),
+    /** Recipients at creation (migration 0006); null for older alerts (count their rows). */
+    targeted: integer('targeted'),
   },
   (t) => [index('alerts_org_active_idx').on(t.organizationId, t.kind, t.resolvedAt)],
 );

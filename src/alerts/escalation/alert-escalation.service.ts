@@ -137,7 +137,7 @@ export class AlertEscalationService implements OnApplicationBootstrap, OnModuleD
   private async attempt(c: ClaimedEscalation, config: AlertEscalationConfig): Promise<void> {
     const alert = await this.alerts.find(c.alertId);
     if (!alert) return; // deleted: the row went with it (ON DELETE CASCADE)
-    const counts = await this.recipients.counts(c.alertId);
+    const counts = await this.recipients.counts(alert);
     const reason = this.stopReason(alert, counts.acknowledged);
     if (reason) {
       const stopped = await this.escalations.stopClaimed(c, reason);
