@@ -16,13 +16,6 @@ const SERIAL = [
   'test/redis-faults.test.ts',
   'test/slow-consumer.test.ts',
   'test/connect-storm-dedup.test.ts',
-  'test/connect-batching.test.ts',
-  'test/fanout-writes.test.ts',
-  'test/ws-corking.test.ts',
-  'test/handler-binding.test.ts',
-  'test/multi-node.test.ts',
-  'test/alerts-multinode.test.ts',
-  'test/alert-escalation-multinode.test.ts',
   'test/client-sdk-resilience.test.ts',
 ];
 
