@@ -2,7 +2,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * Test files that kill, pause or time real processes (their own Redis, PostgreSQL, HAProxy and
- * server processes) or measure writes and buffers: they run one at a time, after the rest, so a
+ * server processes) or measure send buffers: they run one at a time, after the rest, so a
  * neighbour's load cannot stretch what they time. Everything else runs three files at a time (on
  * 2 cores most of a file's time is spent waiting on sockets, timers and child processes).
  */

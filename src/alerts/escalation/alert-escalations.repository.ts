@@ -78,6 +78,24 @@ UPDATE alert_escalations e
 RETURNING e.alert_id AS "alertId", e.organization_id AS "organizationId", e.state,
           s.reason, e.attempts`;
 
+/** The row `c` names, while this node's claim on it holds. */
+function claimedBy(c: ClaimedEscalation) {
+  return and(
+    eq(alertEscalations.alertId, c.alertId),
+    eq(alertEscalations.claimToken, c.claimToken),
+  );
+}
+
+/** What every finished attempt writes: counted, its outcome, the claim released. */
+function attemptEnded(outcome: string) {
+  return {
+    attempts: sql`${alertEscalations.attempts} + 1`,
+    lastOutcome: outcome,
+    claimToken: null,
+    claimExpiresAt: null,
+  };
+}
+
 /** What a stop writes: a scheduled row is cancelled, one mid-attempt abandoned; reason and time. */
 function stopColumns(reason: StopReason) {
   return {
@@ -203,21 +221,12 @@ export class AlertEscalationsRepository {
       const [row] = await this.database.db
         .update(alertEscalations)
         .set({
+          ...attemptEnded(outcome),
           state: 'delivered',
           deliveredAt: sql`now()`,
           finishedAt: sql`now()`,
-          attempts: sql`${alertEscalations.attempts} + 1`,
-          lastOutcome: outcome,
-          claimToken: null,
-          claimExpiresAt: null,
         })
-        .where(
-          and(
-            eq(alertEscalations.alertId, c.alertId),
-            eq(alertEscalations.claimToken, c.claimToken),
-            inArray(alertEscalations.state, ['pending', 'abandoned']),
-          ),
-        )
+        .where(and(claimedBy(c), inArray(alertEscalations.state, ['pending', 'abandoned'])))
         .returning({
           deliveredAt: alertEscalations.deliveredAt,
           escalatedAt: alertEscalations.escalatedAt,
@@ -243,18 +252,10 @@ export class AlertEscalationsRepository {
       const [row] = await this.database.db
         .update(alertEscalations)
         .set({
-          attempts: sql`${alertEscalations.attempts} + 1`,
-          lastOutcome: outcome,
+          ...attemptEnded(outcome),
           nextAttemptAt: sql`now() + (${delayMs}::int * interval '1 millisecond')`,
-          claimToken: null,
-          claimExpiresAt: null,
         })
-        .where(
-          and(
-            eq(alertEscalations.alertId, c.alertId),
-            eq(alertEscalations.claimToken, c.claimToken),
-          ),
-        )
+        .where(claimedBy(c))
         .returning({ attempts: alertEscalations.attempts, state: alertEscalations.state });
       return row ? { attempts: row.attempts, state: row.state as EscalationState } : undefined;
     });
@@ -295,10 +296,6 @@ export class AlertEscalationsRepository {
   }
 
   private held(c: ClaimedEscalation) {
-    return and(
-      eq(alertEscalations.alertId, c.alertId),
-      eq(alertEscalations.claimToken, c.claimToken),
-      inArray(alertEscalations.state, OPEN),
-    );
+    return and(claimedBy(c), inArray(alertEscalations.state, OPEN));
   }
 }
