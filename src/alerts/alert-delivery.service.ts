@@ -43,7 +43,8 @@ export class AlertDelivery {
 
   /**
    * A new (stored) alert: emitted to its rooms right after the caller's answer; once its
-   * recipient rows (`targets`, being written) are in, who was connected is recorded as delivered.
+   * recipient rows are in (`targets`: an emergency's, being written; a targeted alert's committed
+   * with it), who was connected is recorded as delivered.
    * The 202 means "stored, being delivered": it waits neither for the fan-out (for 10,000
    * sockets a few hundred milliseconds of this node's CPU; the caller learns sooner that the
    * alert is raised) nor for the records. The emit runs on the next turn of the event loop
@@ -53,7 +54,8 @@ export class AlertDelivery {
    */
   send(alert: Alert, audience: Audience, targets: Promise<void>): void {
     const targetsWritten = targets.catch((err: unknown) =>
-      // Mapped and logged by the repository (DatabaseErrors); `targeted` will count fewer.
+      // Mapped and logged by the repository (DatabaseErrors). `targeted` is the alert's own count;
+      // a member without a row still gets it live and on connect (replay).
       this.logger.warn(
         { alertId: alert.id, errorName: (err as Error)?.name },
         'alert recipients not recorded',
