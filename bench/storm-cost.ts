@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { SignJWT } from 'jose';
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../src/protocol/events.js';
-import { closeLoaders, startLoaders } from './lib/loaders.js';
+import { closeLoaders, startLoaders, stormWarmUp } from './lib/loaders.js';
 import { cpuSeconds } from './lib/proc.js';
 import { postgresAvailable, ROOT, startServer, type RunningServer } from './lib/servers.js';
 
@@ -107,18 +107,7 @@ async function measure(
     });
     if (res.status !== 202) throw new Error(`alert answered ${res.status}`);
     await res.body?.cancel();
-    await loaders[0].request('idle:connect', {
-      target: server.url,
-      secret,
-      users: Array.from({ length: 100 }, (_, i) => ({
-        userId: `w${tag}${i}`,
-        organizationId: `ow${tag}`,
-        role: i % 2 === 0 ? 'parent' : 'staff',
-      })),
-      concurrency: 20,
-      listenAlerts: false,
-      deadlineMs: 60_000,
-    });
+    await stormWarmUp(loaders[0], server.url, secret, tag);
     await sleep(500);
     const per = Math.ceil(n / loaders.length);
     const users = userIds.map((userId, i) => ({

@@ -20,7 +20,7 @@ import type {
 } from '../../src/protocol/events.js';
 import { merge, summarize } from '../lib/hist.js';
 import type { StormCheckResult, StormUser } from '../lib/ipc.js';
-import { all, closeLoaders, startLoaders } from '../lib/loaders.js';
+import { all, closeLoaders, startLoaders, stormWarmUp } from '../lib/loaders.js';
 import { CpuMeter } from '../lib/proc.js';
 import { machine, ratio, type Row, type ScenarioResult, type TargetCheck } from '../lib/report.js';
 import type { RunningServer } from '../lib/servers.js';
@@ -163,18 +163,7 @@ async function measure(
     }));
     // Warm-up (excluded): 100 sockets of another organization connect (and stay), so the storm
     // runs warm code on both servers.
-    await loaders[0].request('idle:connect', {
-      target: url,
-      secret: ctx.secret,
-      users: Array.from({ length: 100 }, (_, i) => ({
-        userId: `w${tag}${i}`,
-        organizationId: `ow${tag}`,
-        role: i % 2 === 0 ? 'parent' : 'staff',
-      })),
-      concurrency: 20,
-      listenAlerts: false,
-      deadlineMs: 60_000,
-    });
+    await stormWarmUp(loaders[0], url, ctx.secret, tag);
     const service = await sign(ctx, `s${tag}svc`, `svc${tag}`, 'service');
     const per = Math.ceil(n / loaders.length);
     // Tokens are signed by the loaders before the clock starts: a short lead, then all at once.
