@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, count, eq, isNull, sql } from 'drizzle-orm';
+import { and, count, eq, isNull, lte, or, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
 import { DatabaseErrors } from '../persistence/database-errors.js';
 import { MicroBatcher } from '../persistence/micro-batcher.js';
-import { alertRecipients } from '../persistence/schema.js';
-import type { AlertRow } from './alerts.repository.js';
+import { alertRecipients, alerts } from '../persistence/schema.js';
+import { isActive, type AlertRow } from './alerts.repository.js';
 
 /**
  * Records a send to these (alert, user) pairs ($1 alert ids, $2 user ids, one pair per index, no
@@ -19,21 +19,6 @@ const MARK_SENT_SQL = `INSERT INTO alert_recipients
         last_sent_at = now(),
         delivery_count = alert_recipients.delivery_count + 1
   RETURNING alert_id AS "alertId", user_id AS "userId", delivery_count AS "deliveryCount"`;
-
-/**
- * Due re-sends of the organization's ($1) active emergency alerts to these users ($2), last sent
- * at least $3 ms ago. "Active" is alerts.repository.ts's `isActive` (not resolved, not expired).
- */
-const CLAIM_DUE_SQL = `UPDATE alert_recipients r
-    SET last_sent_at = now(),
-        delivered_at = coalesce(r.delivered_at, now()),
-        delivery_count = r.delivery_count + 1
-   FROM alerts a
-  WHERE a.id = r.alert_id AND a.organization_id = $1 AND a.kind = 'emergency'
-    AND a.resolved_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > now())
-    AND r.acknowledged_at IS NULL AND r.user_id = ANY($2::text[])
-    AND (r.last_sent_at IS NULL OR r.last_sent_at <= now() - ($3::int * interval '1 millisecond'))
-  RETURNING r.alert_id AS "alertId", r.user_id AS "userId", r.delivery_count AS "deliveryCount"`;
 
 export interface Sent {
   alertId: string;
@@ -131,12 +116,39 @@ export class AlertRecipientsRepository {
    */
   async claimDue(organizationId: string, userIds: string[], intervalMs: number): Promise<Sent[]> {
     if (userIds.length === 0) return [];
+    // The users travel as one array parameter (an IN list built per call cost the storm's
+    // re-sends tens of milliseconds in drizzle's builder for thousands of users).
     return this.errors.run('alert-redelivery', () =>
-      this.database.prepared<Sent>('alert_recipients_claim_due', CLAIM_DUE_SQL, [
-        organizationId,
-        userIds,
-        intervalMs,
-      ]),
+      this.database.db
+        .update(alertRecipients)
+        .set({
+          lastSentAt: sql`now()`,
+          deliveredAt: sql`coalesce(${alertRecipients.deliveredAt}, now())`,
+          deliveryCount: sql`${alertRecipients.deliveryCount} + 1`,
+        })
+        .from(alerts)
+        .where(
+          and(
+            eq(alerts.id, alertRecipients.alertId),
+            eq(alerts.organizationId, organizationId),
+            eq(alerts.kind, 'emergency'),
+            isActive,
+            isNull(alertRecipients.acknowledgedAt),
+            sql`${alertRecipients.userId} = ANY(${sql.param(userIds)}::text[])`,
+            or(
+              isNull(alertRecipients.lastSentAt),
+              lte(
+                alertRecipients.lastSentAt,
+                sql`now() - (${intervalMs}::int * interval '1 millisecond')`,
+              ),
+            ),
+          ),
+        )
+        .returning({
+          alertId: alertRecipients.alertId,
+          userId: alertRecipients.userId,
+          deliveryCount: alertRecipients.deliveryCount,
+        }),
     );
   }
 
