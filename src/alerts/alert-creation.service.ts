@@ -77,55 +77,52 @@ export class AlertCreation {
     );
   }
 
-  async createMedicationReminder(
+  createMedicationReminder(
     principal: ApiPrincipal,
     dto: MedicationReminderDto,
     requestId?: string,
   ): Promise<{ alert: Alert }> {
-    assertOrganizationAccess(principal, dto.organizationId);
-    const audience = await this.targeted(
-      dto.organizationId,
-      dto.userIds,
-      dto.roles,
-      DEFAULT_ROLES['medication-reminder'],
-    );
-    return this.create(
-      principal,
-      {
-        kind: 'medication-reminder',
-        organizationId: dto.organizationId,
-        severity: 'info',
-        title: dto.title,
-        message: dto.message,
-        studentId: dto.studentId,
-        dueAt: new Date(dto.dueAt),
-      },
-      audience,
-      requestId,
-    );
+    return this.createTargeted(principal, dto, 'medication-reminder', requestId, {
+      severity: 'info',
+      studentId: dto.studentId,
+      dueAt: new Date(dto.dueAt),
+    });
   }
 
-  async createHealth(
+  createHealth(
     principal: ApiPrincipal,
     dto: HealthAlertDto,
     requestId?: string,
+  ): Promise<{ alert: Alert }> {
+    return this.createTargeted(principal, dto, 'health', requestId, {
+      severity: dto.severity,
+      studentId: dto.studentId,
+    });
+  }
+
+  /** A medication reminder or health alert: to its users and roles (the kind's default roles). */
+  private async createTargeted(
+    principal: ApiPrincipal,
+    dto: MedicationReminderDto | HealthAlertDto,
+    kind: keyof typeof DEFAULT_ROLES,
+    requestId: string | undefined,
+    values: Pick<NewAlert, 'severity' | 'studentId' | 'dueAt'>,
   ): Promise<{ alert: Alert }> {
     assertOrganizationAccess(principal, dto.organizationId);
     const audience = await this.targeted(
       dto.organizationId,
       dto.userIds,
       dto.roles,
-      DEFAULT_ROLES.health,
+      DEFAULT_ROLES[kind],
     );
     return this.create(
       principal,
       {
-        kind: 'health',
+        ...values,
+        kind,
         organizationId: dto.organizationId,
-        severity: dto.severity,
         title: dto.title,
         message: dto.message,
-        studentId: dto.studentId,
       },
       audience,
       requestId,
