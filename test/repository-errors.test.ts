@@ -47,7 +47,7 @@ const calls: Array<[string, (r: Repos) => Promise<unknown>]> = [
   ['recipients.acknowledge', (r) => r.recipients.acknowledge('a', 'u')],
   ['recipients.insertAcknowledged', (r) => r.recipients.insertAcknowledged('a', 'u')],
   ['recipients.userIds', (r) => r.recipients.userIds('a')],
-  ['recipients.counts', (r) => r.recipients.counts('a')],
+  ['recipients.counts', (r) => r.recipients.counts({ id: 'a', targeted: null })],
   ['escalations.claim', (r) => r.escalations.claim('node', 1000, 5)],
   ['escalations.sweep', (r) => r.escalations.sweep()],
   ['escalations.stop', (r) => r.escalations.stop('a', 'resolved')],

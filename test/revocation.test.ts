@@ -12,7 +12,15 @@ import {
 import { http } from './support/http.js';
 import { auditText, connectReady } from './support/realtime.js';
 import { startServer, useServer, type TestServer } from './support/server.js';
-import { createTestDatabase, hasPostgres } from './support/services.js';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import {
+  createTestDatabase,
+  hasPostgres,
+  hasRedis,
+  redisPrefix,
+  REDIS_TEST_URL,
+} from './support/services.js';
 import { signToken } from './support/tokens.js';
 import { revocations } from '../src/persistence/schema.js';
 
@@ -197,3 +205,81 @@ describe.skipIf(!hasPostgres())('session revocation across two nodes on one Post
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });
+
+/**
+ * The revoking node tells the others over Redis after its commit; meanwhile their once-a-second
+ * re-read may already have found the row and dropped the sockets. The count in the answer must
+ * still include them: CI saw `disconnected: 2` for three dropped sockets. Here the test is the
+ * revoking node: it commits the row, waits until the server's re-read has dropped the victim,
+ * then sends the revocation over the bus as a node does. The old code answered 0.
+ */
+describe.skipIf(!hasPostgres() || !hasRedis())(
+  'revocation count when the re-read comes first',
+  () => {
+    let srv: TestServer;
+    let drop: () => Promise<void>;
+    let dbUrl: string;
+    const prefix = redisPrefix('revcount');
+    beforeAll(async () => {
+      const db = await createTestDatabase('revcount');
+      drop = db.drop;
+      dbUrl = db.url;
+      srv = await startServer({
+        databaseUrl: db.url,
+        env: { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: prefix },
+      });
+    });
+    afterAll(async () => {
+      await srv?.close();
+      await drop?.();
+    });
+
+    it('the bus answer counts the sockets the re-read already dropped for that revocation', async () => {
+      const org = `rc-${Date.now()}`;
+      const token = await signToken({ userId: 'victim', organizationId: org });
+      const victim = await connect(srv.url, token);
+      const other = await connect(srv.url, token, { namespace: '/communication' });
+      const closed = [disconnected(victim.socket), disconnected(other.socket)];
+
+      const db = new pg.Client({ connectionString: dbUrl });
+      await db.connect();
+      const sub = new Redis(REDIS_TEST_URL, { lazyConnect: true });
+      const pub = new Redis(REDIS_TEST_URL, { lazyConnect: true });
+      try {
+        const { rows } = await db.query<{ sec: string }>(
+          `INSERT INTO revocations (organization_id, user_id, revoked_at) VALUES ($1, $2, now())
+         RETURNING floor(extract(epoch FROM revoked_at))::bigint AS sec`,
+          [org, 'victim'],
+        );
+        const sec = Number(rows[0].sec);
+        // The server's re-read (no bus message yet) drops both sockets.
+        expect(await Promise.all(closed)).toEqual(['io server disconnect', 'io server disconnect']);
+
+        await sub.connect();
+        await pub.connect();
+        const replyChannel = `${prefix}revocation:reply:test-peer`;
+        await sub.subscribe(replyChannel);
+        const reply = new Promise<{ node: string; disconnected: number }>((resolve) =>
+          sub.on('message', (channel: string, raw: string) => {
+            if (channel === replyChannel) resolve(JSON.parse(raw) as never);
+          }),
+        );
+        await pub.publish(
+          `${prefix}revocation`,
+          JSON.stringify({
+            id: 'r1',
+            from: 'test-peer',
+            organizationId: org,
+            userId: 'victim',
+            sec,
+          }),
+        );
+        expect((await reply).disconnected).toBe(2);
+      } finally {
+        sub.disconnect();
+        pub.disconnect();
+        await db.end();
+      }
+    });
+  },
+);

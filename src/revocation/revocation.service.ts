@@ -28,6 +28,8 @@ export const REVOKE_CONFIRM_TIMEOUT_MS = 2000;
 /** The event loop stood still this long (SIGSTOP, a VM pause): re-read before any handshake. */
 const PAUSE_DETECT_MS = 1500;
 const TICK_MS = 250;
+/** How long a node remembers how many sockets a revocation dropped here (see `droppedBy`). */
+const DROP_COUNT_MS = 60_000;
 
 /** What a revoked session is told before its disconnect. */
 const revokedNotice = () => toErrorObject(AppError.authentication('revoked'));
@@ -68,6 +70,13 @@ export class RevocationService
   private lastTick = Date.now();
   private ticker?: NodeJS.Timeout;
   private lastReadWarning = 0;
+  /**
+   * Sockets dropped here per revocation (user and second), by whichever path dropped them first:
+   * the revoke itself, the bus message, or the once-a-second re-read, which can see the new row
+   * before the bus message arrives. The bus answer and the revoke's count report this total, so
+   * a socket the re-read dropped a moment earlier is still counted in `disconnected`.
+   */
+  private readonly droppedBy = new Map<string, { count: number; at: number }>();
 
   constructor(
     private readonly repository: RevocationsRepository,
@@ -115,6 +124,8 @@ export class RevocationService
 
   private tick(): void {
     this.noteTick();
+    const stale = Date.now() - DROP_COUNT_MS;
+    for (const [key, d] of this.droppedBy) if (d.at < stale) this.droppedBy.delete(key);
     if (this.mustReread || Date.now() - this.refreshedAt >= REVOCATION_CACHE_MS) {
       this.fresh().catch(() => undefined);
     }
@@ -175,10 +186,14 @@ export class RevocationService
     return true;
   }
 
-  /** A revocation from another node: remember it, drop the covered sockets here. */
+  /**
+   * A revocation from another node: remember it, drop the covered sockets here, and answer how
+   * many this revocation dropped here (also those the re-read dropped before the message came).
+   */
   private apply(notice: RevocationNotice): number {
     this.remember(notice, notice.sec);
-    return this.dropLocal(notice, notice.sec);
+    this.dropLocal(notice, notice.sec);
+    return this.droppedFor(notice, notice.sec);
   }
 
   /**
@@ -205,7 +220,8 @@ export class RevocationService
     let unreachable: string[] = [];
     try {
       this.remember(user, sec);
-      disconnected += this.dropLocal(user, sec);
+      this.dropLocal(user, sec);
+      disconnected += this.droppedFor(user, sec);
     } catch (err) {
       // Still tell the others; this node re-reads and drops on its next tick.
       confirmed = 0;
@@ -253,16 +269,31 @@ export class RevocationService
    * revocation covers. Synchronous and local: other nodes do their own on the bus message.
    */
   private dropLocal(user: UserKey, revokedSec: number): number {
-    return this.publisher.disconnectUser(
+    const dropped = this.publisher.disconnectUser(
       user,
       (session) => isRevoked(session.user.iat, revokedSec),
       revokedNotice(),
     );
+    if (dropped > 0) {
+      const key = dropKey(user, revokedSec);
+      const d = this.droppedBy.get(key);
+      this.droppedBy.set(key, { count: (d?.count ?? 0) + dropped, at: Date.now() });
+    }
+    return dropped;
+  }
+
+  /** Sockets the revocation of `user` at `revokedSec` dropped on this node so far. */
+  private droppedFor(user: UserKey, revokedSec: number): number {
+    return this.droppedBy.get(dropKey(user, revokedSec))?.count ?? 0;
   }
 
   onApplicationShutdown(): void {
     if (this.ticker) clearInterval(this.ticker);
   }
+}
+
+function dropKey(user: UserKey, revokedSec: number): string {
+  return `${userKeyString(user)}\u0000${revokedSec}`;
 }
 
 function isRevoked(iat: number | undefined, revokedSec: number): boolean {
