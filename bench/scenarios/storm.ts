@@ -42,6 +42,11 @@ interface StormMeasurement {
   confirmP99Ms: number;
   confirmLastMs: number;
   cpuUsPerHandshake: number;
+  /**
+   * CPU seconds the loader processes (the clients) used over the same span: what reading the
+   * storm's frames costs the receiving side, on the same cores as the server.
+   */
+  clientCpuSec: number;
   /** Statements our server sent to PostgreSQL per confirmed socket (storm start to end of checks). */
   sqlPerHandshake: number | null;
   /** The storm in seconds after the server process started (for profile-summary --skip/--until). */
@@ -143,6 +148,9 @@ async function measure(
   });
   const loaders = startLoaders(Math.ceil(n / PER_LOADER));
   const cpu = new CpuMeter(() => [pid]);
+  const clientCpu = new CpuMeter(() =>
+    loaders.flatMap((l) => (l.proc.pid === undefined ? [] : [l.proc.pid])),
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       sender.once('connection:confirmed', () => resolve());
@@ -170,6 +178,7 @@ async function measure(
     const startAt = wallNow() + 1500;
     const sqlBefore = server.sqlCount?.();
     cpu.begin();
+    clientCpu.begin();
     const storm = Promise.all(
       loaders.map((l, li) =>
         l.request('storm:connect', {
@@ -231,6 +240,7 @@ async function measure(
     }
     const results = await storm;
     const cpuSec = cpu.end();
+    const clientCpuSec = clientCpu.end();
     await sending;
     const connected = results.reduce((s, r) => s + r.connected, 0);
     if (connected < n)
@@ -298,6 +308,7 @@ async function measure(
       confirmP99Ms: confirm.p99Ms,
       confirmLastMs: Math.round(lastAt - startAt),
       cpuUsPerHandshake: connected > 0 ? Math.round((cpuSec * 1e6) / connected) : NaN,
+      clientCpuSec: Math.round(clientCpuSec * 10) / 10,
       sqlPerHandshake:
         sqlBefore !== undefined && sqlAfter !== undefined && connected > 0
           ? Math.round(((sqlAfter - sqlBefore) / connected) * 100) / 100
@@ -368,6 +379,7 @@ export const stormScenario: Scenario = {
             lastVsBare: d === bareDep ? null : ratio(m.confirmLastMs, bare?.confirmLastMs),
             cpuUs: m.cpuUsPerHandshake,
             cpuVsBare: d === bareDep ? null : ratio(m.cpuUsPerHandshake, bare?.cpuUsPerHandshake),
+            clientCpu: m.clientCpuSec,
             sql: m.sqlPerHandshake,
             messages: m.messagesSent,
             replayed: m.check.replayedMessages + m.check.replayedAlerts,
@@ -431,6 +443,7 @@ export const stormScenario: Scenario = {
         { key: 'lastVsBare', label: '× bare' },
         { key: 'cpuUs', label: 'CPU/handshake', unit: 'µs' },
         { key: 'cpuVsBare', label: 'CPU × bare' },
+        { key: 'clientCpu', label: "clients' CPU", unit: 's' },
         { key: 'sql', label: 'SQL/socket' },
         { key: 'messages', label: 'messages sent' },
         { key: 'replayed', label: 'replayed' },
@@ -442,7 +455,7 @@ export const stormScenario: Scenario = {
       targets,
       failures,
       notes: [
-        `${n} sockets of ${n} distinct users in one organization (every other one a parent), all handshakes started at once from ${Math.ceil(n / PER_LOADER)} loader process(es); a member sends up to ${MAX_MESSAGES_PER_CONVERSATION} messages to each conversation of ${PER_CONVERSATION} of them during the storm and an emergency alert is raised when a third are confirmed (re-sent every 1 s on our server). CPU is the server process's from the start of the storm until the last confirmation, per confirmed socket. SQL/socket: statements our server sent to PostgreSQL (BEGIN/COMMIT included) from the start of the storm to the end of the checks, per confirmed socket (the messages sent during the storm included). The baseline does not replay, so "missing" is checked on our server only`,
+        `${n} sockets of ${n} distinct users in one organization (every other one a parent), all handshakes started at once from ${Math.ceil(n / PER_LOADER)} loader process(es); a member sends up to ${MAX_MESSAGES_PER_CONVERSATION} messages to each conversation of ${PER_CONVERSATION} of them during the storm and an emergency alert is raised when a third are confirmed (re-sent every 1 s on our server). CPU is the server process's from the start of the storm until the last confirmation, per confirmed socket; clients' CPU is the loader processes' over the same span, in seconds (on the same cores: what receiving the storm's frames costs the clients). SQL/socket: statements our server sent to PostgreSQL (BEGIN/COMMIT included) from the start of the storm to the end of the checks, per confirmed socket (the messages sent during the storm included). The baseline does not replay, so "missing" is checked on our server only`,
         ...notes,
       ],
       chart: [

@@ -24,7 +24,10 @@ export interface Cluster {
 
 export async function startCluster(label: string, ttlMs = TTL_MS): Promise<Cluster> {
   const redis = await OwnRedis.start();
-  const db = await createTestDatabase(label);
+  const db = await createTestDatabase(label).catch(async (err: unknown) => {
+    await redis.down();
+    throw err;
+  });
   const prefix = redisPrefix(label);
   const ports = [await freePort(), await freePort(), await freePort()];
   const env = (i: number): Record<string, string> => ({
@@ -45,9 +48,22 @@ export async function startCluster(label: string, ttlMs = TTL_MS): Promise<Clust
     }),
   });
   const nodes: ServerProcess[] = [];
-  // The first node migrates the fresh database; the others start against it together.
-  nodes.push(await startServerProcess(env(0)));
-  nodes.push(...(await Promise.all([startServerProcess(env(1)), startServerProcess(env(2))])));
+  const close = async () => {
+    await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+    await redis.down();
+    await db.drop();
+  };
+  try {
+    // The first node migrates the fresh database; the others start against it together.
+    nodes.push(await startServerProcess(env(0)));
+    const rest = await Promise.allSettled([startServerProcess(env(1)), startServerProcess(env(2))]);
+    for (const r of rest) if (r.status === 'fulfilled') nodes.push(r.value);
+    const failed = rest.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  } catch (err) {
+    await close(); // a failed start leaks no process
+    throw err;
+  }
   return {
     redis,
     nodes,
@@ -56,11 +72,7 @@ export async function startCluster(label: string, ttlMs = TTL_MS): Promise<Clust
       await nodes[i].stop('SIGKILL');
       nodes[i] = await startServerProcess(env(i));
     },
-    async close() {
-      await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
-      await redis.down();
-      await db.drop();
-    },
+    close,
   };
 }
 

@@ -30,55 +30,73 @@ export interface ClusterOptions {
 }
 
 export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
-  const [redis, postgres] = await Promise.all([OwnRedis.start(), OwnPostgres.start()]);
-  const admin = new pg.Client({ connectionString: postgres.url });
-  await admin.connect();
-  await admin.query('CREATE DATABASE wcr_faults');
-  await admin.end();
-  const databaseUrl = postgres.urlFor('wcr_faults');
-  const env: Record<string, string> = {
-    NODE_ENV: 'test',
-    JWT_SECRET: TEST_JWT_SECRET,
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: redisPrefix('faults'),
-    REDIS_NODE_TTL_MS: '3000',
-    LOG_LEVEL: 'info',
-    RATE_LIMITS: JSON.stringify({
-      'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
-      'message:send': { maxTokens: 100000, refillIntervalMs: 1 },
-      'conversation:join': { maxTokens: 100000, refillIntervalMs: 1 },
-      default: { maxTokens: 100000, refillIntervalMs: 1 },
-    }),
-    ...o.env,
+  const services = await Promise.allSettled([OwnRedis.start(), OwnPostgres.start()]);
+  const [redisStart, postgresStart] = services;
+  const nodes: ServerProcess[] = [];
+  let pool: pg.Pool | undefined;
+  // Whatever started is stopped again when a later step fails: a failed start leaks no process.
+  const teardown = async () => {
+    await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+    if (redisStart.status === 'fulfilled') {
+      redisStart.value.resume();
+      await redisStart.value.down();
+    }
+    await pool?.end().catch(() => undefined);
+    if (postgresStart.status === 'fulfilled') await postgresStart.value.destroy();
   };
-  // The first node migrates; the others start together.
-  const nodes = [await startServerProcess({ ...env, NODE_ID: 'node-1' })];
-  nodes.push(
-    ...(await Promise.all(
+  try {
+    if (redisStart.status === 'rejected') throw redisStart.reason;
+    if (postgresStart.status === 'rejected') throw postgresStart.reason;
+    const redis = redisStart.value;
+    const postgres = postgresStart.value;
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE wcr_faults');
+    await admin.end();
+    const databaseUrl = postgres.urlFor('wcr_faults');
+    const env: Record<string, string> = {
+      NODE_ENV: 'test',
+      JWT_SECRET: TEST_JWT_SECRET,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: redisPrefix('faults'),
+      REDIS_NODE_TTL_MS: '3000',
+      LOG_LEVEL: 'info',
+      RATE_LIMITS: JSON.stringify({
+        'handshake:ip': { maxTokens: 100000, refillIntervalMs: 1 },
+        'message:send': { maxTokens: 100000, refillIntervalMs: 1 },
+        'conversation:join': { maxTokens: 100000, refillIntervalMs: 1 },
+        default: { maxTokens: 100000, refillIntervalMs: 1 },
+      }),
+      ...o.env,
+    };
+    // The first node migrates; the others start together.
+    nodes.push(await startServerProcess({ ...env, NODE_ID: 'node-1' }));
+    const rest = await Promise.allSettled(
       Array.from({ length: (o.nodes ?? 3) - 1 }, (_, i) =>
         startServerProcess({ ...env, NODE_ID: `node-${i + 2}` }),
       ),
-    )),
-  );
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  pool.on('error', () => undefined);
-  return {
-    redis,
-    postgres,
-    databaseUrl,
-    nodes,
-    env,
-    query: async <T extends pg.QueryResultRow>(text: string, values?: unknown[]) =>
-      (await pool.query<T>(text, values)).rows,
-    close: async () => {
-      await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
-      redis.resume();
-      await redis.down();
-      await pool.end().catch(() => undefined);
-      await postgres.destroy();
-    },
-  };
+    );
+    for (const r of rest) if (r.status === 'fulfilled') nodes.push(r.value);
+    const failed = rest.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const queries = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    pool = queries;
+    queries.on('error', () => undefined);
+    return {
+      redis,
+      postgres,
+      databaseUrl,
+      nodes,
+      env,
+      query: async <T extends pg.QueryResultRow>(text: string, values?: unknown[]) =>
+        (await queries.query<T>(text, values)).rows,
+      close: teardown,
+    };
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
 }
 
 export { eventually } from './wait.js';
