@@ -1,14 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, connect, ok, type TestSocket } from '../support/client.js';
-import {
-  checkLedger,
-  crashLines,
-  Ledger,
-  member,
-  Sender,
-  startCluster,
-  type Cluster,
-} from '../support/cluster.js';
+import { connect, ok, type TestSocket } from '../support/client.js';
+import { checkLedger, crashLines, Ledger, member, Sender, useCluster } from '../support/cluster.js';
 import {
   redisClusterTools,
   startRedisCluster,
@@ -34,30 +26,27 @@ describe.skipIf(!hasPostgres() || !redisClusterTools())(
   'Redis Cluster: a master dies under load, its replica takes over',
   () => {
     let redis: LocalRedisCluster | undefined;
-    let cluster: Cluster | undefined;
-    const open: TestSocket[] = [];
-
+    // Registered first: the Redis Cluster starts before the nodes and stops after them.
     beforeAll(async () => {
       redis = await startRedisCluster();
-      cluster = await startCluster({
-        env: {
-          // Cluster mode instead of the helper's own single redis-server.
-          REDIS_URL: '',
-          REDIS_CLUSTER_NODES: redis.seeds,
-          REDIS_NODE_TTL_MS: String(TTL_MS),
-          WS_MAX_CONNECTIONS_PER_USER: String(CAP),
-          LOG_LEVEL: 'warn',
-        },
-      });
     }, 120_000);
     afterAll(async () => {
-      closeAll(...open);
-      await cluster?.close();
       await redis?.stop();
     });
+    const cluster = useCluster(() => ({
+      env: {
+        // Cluster mode instead of the helper's own single redis-server.
+        REDIS_URL: '',
+        REDIS_CLUSTER_NODES: redis!.seeds,
+        REDIS_NODE_TTL_MS: String(TTL_MS),
+        WS_MAX_CONNECTIONS_PER_USER: String(CAP),
+        LOG_LEVEL: 'warn',
+      },
+    }));
+    const open = cluster.open;
 
     it('nothing acknowledged is lost; presence and connection slots converge', async () => {
-      const c = cluster!;
+      const c = cluster;
       const org = `failover-${Date.now().toString(36)}`;
       const urls = c.nodes.map((n) => n.url);
       const users = c.nodes.map((_, i) => `sender${i + 1}`);

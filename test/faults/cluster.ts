@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { closeAll, connect, connectError, ok, type TestSocket } from '../support/client.js';
 import { http } from '../support/http.js';
 import { freePort, startServerProcess, type ServerProcess } from '../support/process.js';
@@ -73,6 +74,43 @@ export async function startCluster(label: string, ttlMs = TTL_MS): Promise<Clust
       nodes[i] = await startServerProcess(env(i));
     },
     close,
+  };
+}
+
+/** A suite's cluster (`useFaultCluster`): the cluster's fields, and the sockets to close after it. */
+export interface FaultClusterFixture extends Cluster {
+  /** Sockets the suite opened; closed before the cluster stops. */
+  open: TestSocket[];
+}
+
+/** One cluster per suite, started in `beforeAll` and stopped (sockets first) in `afterAll`. */
+export function useFaultCluster(label: string, ttlMs = TTL_MS): FaultClusterFixture {
+  let cluster: Cluster | undefined;
+  const open: TestSocket[] = [];
+  beforeAll(async () => {
+    cluster = await startCluster(label, ttlMs);
+  }, 120_000);
+  afterAll(async () => {
+    // A node a test froze is resumed first: its sockets then close cleanly before the kill.
+    for (const n of cluster?.nodes ?? []) n.proc.kill('SIGCONT');
+    closeAll(...open);
+    await cluster?.close();
+  });
+  const running = (): Cluster => {
+    if (!cluster) throw new Error('useFaultCluster: the suite has not started its cluster');
+    return cluster;
+  };
+  return {
+    open,
+    get redis() {
+      return running().redis;
+    },
+    get nodes() {
+      return running().nodes;
+    },
+    env: (i) => running().env(i),
+    restart: (i) => running().restart(i),
+    close: () => running().close(),
   };
 }
 

@@ -1,16 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, connect, ok, type TestSocket } from '../support/client.js';
+import { describe, expect, it } from 'vitest';
+import { connect, ok } from '../support/client.js';
 import { hasPostgres, hasRedis } from '../support/services.js';
 import {
   CAP,
   convergence,
   crashLines,
   slotsFree,
-  startCluster,
+  useFaultCluster,
   statuses,
   token,
   TTL_MS,
-  type Cluster,
 } from './cluster.js';
 
 /**
@@ -20,16 +19,8 @@ import {
  * back, announced online again.
  */
 describe.skipIf(!(hasRedis() && hasPostgres()))('fault: a node frozen past the TTL resumes', () => {
-  let cluster: Cluster;
-  const open: TestSocket[] = [];
-  beforeAll(async () => {
-    cluster = await startCluster('ffreeze');
-  }, 120_000);
-  afterAll(async () => {
-    cluster?.nodes[0]?.proc.kill('SIGCONT');
-    closeAll(...open);
-    await cluster?.close();
-  });
+  const cluster = useFaultCluster('ffreeze');
+  const open = cluster.open;
 
   it(`its live users are online again within 2 × REDIS_NODE_TTL_MS (${2 * TTL_MS} ms) of resuming; slots count them again`, async () => {
     const org = `freeze-${Date.now().toString(36)}`;

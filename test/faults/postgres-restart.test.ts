@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, ok, type TestSocket } from '../support/client.js';
+import { describe, expect, it } from 'vitest';
+import { ok } from '../support/client.js';
 import {
   checkLedger,
   crashLines,
@@ -7,8 +7,7 @@ import {
   Ledger,
   member,
   Sender,
-  startCluster,
-  type Cluster,
+  useCluster,
 } from '../support/cluster.js';
 import { http } from '../support/http.js';
 import { hasRedis } from '../support/services.js';
@@ -35,16 +34,8 @@ function problemLines(lines: string[], from: number): Array<Record<string, unkno
  * was suppressed (4,541 lines in 6 s before).
  */
 describe.skipIf(!hasRedis())('PostgreSQL restarts under load', () => {
-  let cluster: Cluster;
-  const open: TestSocket[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster();
-  }, 120_000);
-  afterAll(async () => {
-    closeAll(...open);
-    await cluster?.close();
-  });
+  const cluster = useCluster();
+  const open = cluster.open;
 
   it('sends fail fast with SERVICE_UNAVAILABLE while it is down, resume after, the ledger holds, and the log lines are bounded', async () => {
     const org = `pg-${Date.now().toString(36)}`;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { closeAll, connect, type TestSocket } from '../support/client.js';
 import { hasPostgres, hasRedis } from '../support/services.js';
 import {
@@ -7,11 +7,10 @@ import {
   crashLines,
   liveSockets,
   slotsFree,
-  startCluster,
+  useFaultCluster,
   statuses,
   token,
   TTL_MS,
-  type Cluster,
 } from './cluster.js';
 
 /**
@@ -21,15 +20,8 @@ import {
  * Redis returns — presence and connection slots alike.
  */
 describe.skipIf(!(hasRedis() && hasPostgres()))('fault: sockets close while Redis is down', () => {
-  let cluster: Cluster;
-  const open: TestSocket[] = [];
-  beforeAll(async () => {
-    cluster = await startCluster('fredisdown');
-  }, 120_000);
-  afterAll(async () => {
-    closeAll(...open);
-    await cluster?.close();
-  });
+  const cluster = useFaultCluster('fredisdown');
+  const open = cluster.open;
 
   it(`no ghost and no held slot within 2 × REDIS_NODE_TTL_MS (${2 * TTL_MS} ms) of Redis returning`, async () => {
     const org = `rdown-${Date.now().toString(36)}`;

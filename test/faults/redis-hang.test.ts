@@ -1,14 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, connect, ok, type TestSocket } from '../support/client.js';
-import {
-  checkLedger,
-  crashLines,
-  Ledger,
-  member,
-  Sender,
-  startCluster,
-  type Cluster,
-} from '../support/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { connect, ok } from '../support/client.js';
+import { checkLedger, crashLines, Ledger, member, Sender, useCluster } from '../support/cluster.js';
 import { http } from '../support/http.js';
 import { hasPostgres, hasRedis } from '../support/services.js';
 import { signToken } from '../support/tokens.js';
@@ -20,16 +12,8 @@ import { signToken } from '../support/tokens.js';
  * (fail open), presence and connection slots locally, the handshake likewise.
  */
 describe.skipIf(!(hasRedis() && hasPostgres()))('Redis hangs (SIGSTOP) under load', () => {
-  let cluster: Cluster;
-  const open: TestSocket[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster({ env: { REDIS_COMMAND_TIMEOUT_MS: '500' } });
-  }, 120_000);
-  afterAll(async () => {
-    closeAll(...open);
-    await cluster?.close();
-  });
+  const cluster = useCluster({ env: { REDIS_COMMAND_TIMEOUT_MS: '500' } });
+  const open = cluster.open;
 
   it('sends keep being acknowledged on every node (no ack gap over ~1.5 s), handshakes succeed, /ready stays 200, nothing acknowledged is lost', async () => {
     const org = `hang-${Date.now().toString(36)}`;

@@ -1,13 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, ok, type TestSocket } from '../support/client.js';
-import {
-  crashLines,
-  eventually,
-  member,
-  metricValue,
-  startCluster,
-  type Cluster,
-} from '../support/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { ok } from '../support/client.js';
+import { crashLines, eventually, member, metricValue, useCluster } from '../support/cluster.js';
 import { http } from '../support/http.js';
 import { hasPostgres, hasRedis } from '../support/services.js';
 
@@ -21,16 +14,8 @@ import { hasPostgres, hasRedis } from '../support/services.js';
 describe.skipIf(!(hasRedis() && hasPostgres()))(
   'Redis restarts: sync:required and catch-up',
   () => {
-    let cluster: Cluster;
-    const open: TestSocket[] = [];
-
-    beforeAll(async () => {
-      cluster = await startCluster();
-    }, 120_000);
-    afterAll(async () => {
-      closeAll(...open);
-      await cluster?.close();
-    });
+    const cluster = useCluster();
+    const open = cluster.open;
 
     it('every connected socket of every node gets sync:required once Redis is back; afterSeq catch-up yields every acknowledged message exactly once', async () => {
       const [A, B, C] = cluster.nodes;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { closeAll, connect, type TestSocket } from '../support/client.js';
 import { hasPostgres, hasRedis } from '../support/services.js';
 import {
@@ -6,10 +6,9 @@ import {
   convergence,
   crashLines,
   slotsFree,
-  startCluster,
+  useFaultCluster,
   statuses,
   token,
-  type Cluster,
 } from './cluster.js';
 
 /**
@@ -27,15 +26,8 @@ const TTL_MS = 10_000;
 describe.skipIf(!(hasRedis() && hasPostgres()))(
   'fault: kill -9 and restart with the same NODE_ID',
   () => {
-    let cluster: Cluster;
-    const open: TestSocket[] = [];
-    beforeAll(async () => {
-      cluster = await startCluster('frestart', TTL_MS);
-    }, 120_000);
-    afterAll(async () => {
-      closeAll(...open);
-      await cluster?.close();
-    });
+    const cluster = useFaultCluster('frestart', TTL_MS);
+    const open = cluster.open;
 
     it(`presence and slots converge within 2 × REDIS_NODE_TTL_MS (${2 * TTL_MS} ms), cycle after cycle`, async () => {
       const org = `restart-${Date.now().toString(36)}`;

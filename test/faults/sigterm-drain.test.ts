@@ -1,14 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, connect, ok, type TestSocket } from '../support/client.js';
-import {
-  checkLedger,
-  crashLines,
-  Ledger,
-  member,
-  Sender,
-  startCluster,
-  type Cluster,
-} from '../support/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { connect, ok } from '../support/client.js';
+import { checkLedger, crashLines, Ledger, member, Sender, useCluster } from '../support/cluster.js';
 import { hasPostgres, hasRedis } from '../support/services.js';
 import { signToken } from '../support/tokens.js';
 
@@ -20,16 +12,8 @@ import { signToken } from '../support/tokens.js';
  * acknowledged message is in the database and in history exactly once.
  */
 describe.skipIf(!(hasRedis() && hasPostgres()))('SIGTERM drains a node under load', () => {
-  let cluster: Cluster;
-  const open: TestSocket[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster();
-  }, 120_000);
-  afterAll(async () => {
-    closeAll(...open);
-    await cluster?.close();
-  });
+  const cluster = useCluster();
+  const open = cluster.open;
 
   it('every in-flight send is answered, then io server disconnect; /ready 503 draining meanwhile; acked ones are stored', async () => {
     const [A, B] = cluster.nodes;

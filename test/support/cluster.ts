@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { ok, connect, request, type TestSocket } from './client.js';
+import { afterAll, beforeAll } from 'vitest';
+import { closeAll, ok, connect, request, type TestSocket } from './client.js';
 import type { ServerEventName } from '../../src/protocol/events.js';
 import { OwnPostgres } from './postgres-server.js';
 import { startServerProcess, type ServerProcess } from './process.js';
@@ -97,6 +98,55 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     await teardown();
     throw err;
   }
+}
+
+/** A suite's cluster (`useCluster`): the cluster's fields, and the sockets to close after it. */
+export interface ClusterFixture extends Cluster {
+  /** Sockets the suite opened; closed before the cluster stops. */
+  open: TestSocket[];
+}
+
+/**
+ * One cluster per suite: started in `beforeAll` (options may be computed there, e.g. from a Redis
+ * Cluster the suite started first), its sockets closed and every process stopped in `afterAll`.
+ * The fields read the running cluster; reading them before it started throws.
+ */
+export function useCluster(
+  options: ClusterOptions | (() => ClusterOptions | Promise<ClusterOptions>) = {},
+): ClusterFixture {
+  let cluster: Cluster | undefined;
+  const open: TestSocket[] = [];
+  beforeAll(async () => {
+    cluster = await startCluster(typeof options === 'function' ? await options() : options);
+  }, 120_000);
+  afterAll(async () => {
+    closeAll(...open);
+    await cluster?.close();
+  });
+  const running = (): Cluster => {
+    if (!cluster) throw new Error('useCluster: the suite has not started its cluster');
+    return cluster;
+  };
+  return {
+    open,
+    get redis() {
+      return running().redis;
+    },
+    get postgres() {
+      return running().postgres;
+    },
+    get databaseUrl() {
+      return running().databaseUrl;
+    },
+    get nodes() {
+      return running().nodes;
+    },
+    get env() {
+      return running().env;
+    },
+    query: (text, values) => running().query(text, values),
+    close: () => running().close(),
+  };
 }
 
 export { eventually } from './wait.js';
