@@ -124,6 +124,8 @@ export interface AppConfig {
   jwt: JwtConfig;
   corsOrigins: string[];
   databaseUrl?: string;
+  /** DATABASE_QUERY_TIMEOUT_MS: a PostgreSQL statement unanswered this long fails. */
+  databaseQueryTimeoutMs: number;
   dataDir: string;
   redis?: RedisConfig;
   rateLimits: Record<RateLimitKey, BucketSpec>;
@@ -525,6 +527,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     jwt,
     corsOrigins,
     databaseUrl,
+    databaseQueryTimeoutMs: int(env, 'DATABASE_QUERY_TIMEOUT_MS', 5000, 100, 600000),
     dataDir,
     redis,
     rateLimits,

@@ -6,7 +6,7 @@ import { DATABASE, openPglite, openPostgres, type DatabaseHandle } from './datab
 /** The one place the database driver is chosen: node-postgres with DATABASE_URL, else PGlite. */
 export async function openDatabase(config: AppConfig): Promise<DatabaseHandle> {
   return config.databaseUrl
-    ? openPostgres(config.databaseUrl)
+    ? openPostgres(config.databaseUrl, { queryTimeoutMs: config.databaseQueryTimeoutMs })
     : openPglite({ dataDir: join(config.dataDir, 'pglite') });
 }
 

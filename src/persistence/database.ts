@@ -40,8 +40,34 @@ export interface DatabaseHandle {
 
 const MIGRATION_LOCK = 727_274_001;
 
-export async function openPostgres(url: string, poolSize = 10): Promise<DatabaseHandle> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+export interface PostgresOptions {
+  poolSize?: number;
+  /**
+   * A statement unanswered this long fails (SERVICE_UNAVAILABLE to the caller): a hung server or
+   * a network black hole costs a request this long, not the minutes of TCP retransmission. The
+   * server cancels it at the same deadline (statement_timeout), so nothing runs on that nobody
+   * waits for. Getting a connection from the pool waits at most as long (5 s without a deadline).
+   * Unset: no statement deadline. Migrations run without it.
+   */
+  queryTimeoutMs?: number;
+}
+
+export async function openPostgres(
+  url: string,
+  options: PostgresOptions = {},
+): Promise<DatabaseHandle> {
+  const poolSize = options.poolSize ?? 10;
+  await migratePostgres(url);
+  const timeout = options.queryTimeoutMs;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    // Waiting for a connection counts against the same deadline (a frozen server accepts TCP
+    // connections and never answers their start-up).
+    connectionTimeoutMillis: Math.min(5000, options.queryTimeoutMs ?? 5000),
+    keepAlive: true,
+    ...(timeout ? { query_timeout: timeout, statement_timeout: timeout } : {}),
+  });
   // An idle client that errors (server restart) must not crash the process.
   pool.on('error', () => undefined);
   // Nor one that is checked out: the pool listens for errors of idle clients only, and a
@@ -54,17 +80,6 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
     client.on('error', () => undefined);
   });
   const db = drizzlePg({ client: pool, schema }) as unknown as Db;
-  const lockClient = await pool.connect();
-  try {
-    // Several nodes may start at once against one database: migrate one at a time.
-    await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await migratePg(drizzlePg({ client: pool, schema }), { migrationsFolder: migrationsFolder() });
-  } finally {
-    await lockClient
-      .query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
-      .catch(() => undefined);
-    lockClient.release();
-  }
   return {
     kind: 'postgresql',
     db,
@@ -76,6 +91,32 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
     },
     close: () => pool.end(),
   };
+}
+
+/**
+ * Applies the migrations on a pool of its own, without a statement deadline (a migration on a
+ * large table, or waiting for another node's, may take long). Several nodes may start at once
+ * against one database: an advisory lock makes them migrate one at a time.
+ */
+async function migratePostgres(url: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 5000 });
+  pool.on('error', () => undefined);
+  try {
+    const lockClient = await pool.connect();
+    try {
+      await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await migratePg(drizzlePg({ client: pool, schema }), {
+        migrationsFolder: migrationsFolder(),
+      });
+    } finally {
+      await lockClient
+        .query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
+        .catch(() => undefined);
+      lockClient.release();
+    }
+  } finally {
+    await pool.end();
+  }
 }
 
 /**

@@ -107,8 +107,40 @@ export class OwnPostgres {
   async down(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    this.resume(); // a paused server would not act on the signal
     p.kill(mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
     await once(p, 'exit');
+  }
+
+  /**
+   * Freezes the whole server (SIGSTOP to the postmaster, then to every backend and worker it
+   * started): connections stay open and nothing answers, as in a hung host or a network black
+   * hole. New connections queue in the kernel unanswered.
+   */
+  pause(): void {
+    for (const pid of this.processes()) process.kill(pid, 'SIGSTOP');
+  }
+
+  /** Lets a paused server run again (a no-op when it runs). */
+  resume(): void {
+    for (const pid of this.processes()) process.kill(pid, 'SIGCONT');
+  }
+
+  /** The postmaster and its children (backends, checkpointer, walwriter…), postmaster first. */
+  private processes(): number[] {
+    const pid = this.proc?.pid;
+    if (pid === undefined || this.proc?.exitCode !== null) return [];
+    let children: number[] = [];
+    try {
+      children = execFileSync('pgrep', ['-P', String(pid)])
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      // pgrep exits 1 when there is no child.
+    }
+    return [pid, ...children];
   }
 
   /** Stops it and removes its data directory. */

@@ -72,7 +72,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const config = loadConfig(env);
   const database =
     options.database ??
-    (options.databaseUrl ? await openPostgres(options.databaseUrl) : await freshPglite());
+    (options.databaseUrl
+      ? await openPostgres(options.databaseUrl, { queryTimeoutMs: config.databaseQueryTimeoutMs })
+      : await freshPglite());
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
