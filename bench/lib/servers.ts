@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -200,11 +200,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     };
   }
   const spawnedAt = Date.now();
+  // BENCH_SERVER_LOG_DIR: our servers' log lines (stdout) go to <dir>/<label>-<port>.log, to see
+  // what a server said during a run (LOG_LEVEL warn unless the scenario sets another).
+  const logDir = opts.kind === 'ours' ? process.env.BENCH_SERVER_LOG_DIR : undefined;
+  const logFd = logDir
+    ? openSync(join(logDir, `${opts.label.replace(/[^a-zA-Z0-9-]+/g, '_')}-${port}.log`), 'a')
+    : undefined;
   const proc: ChildProcess = spawn(process.execPath, [...nodeArgs, script], {
     cwd: opts.kind === 'ours' ? SERVER_ROOT : ROOT,
     env,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', logFd ?? 'ignore', 'pipe'],
   });
+  if (logFd !== undefined) closeSync(logFd);
   const stderrTail: string[] = [];
   proc.stderr?.on('data', (chunk: Buffer) => {
     stderrTail.push(...chunk.toString('utf8').split('\n').filter(Boolean));

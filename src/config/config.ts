@@ -527,7 +527,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     jwt,
     corsOrigins,
     databaseUrl,
-    databaseQueryTimeoutMs: int(env, 'DATABASE_QUERY_TIMEOUT_MS', 5000, 100, 600000),
+    databaseQueryTimeoutMs: int(env, 'DATABASE_QUERY_TIMEOUT_MS', 30000, 100, 600000),
     dataDir,
     redis,
     rateLimits,

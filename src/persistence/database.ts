@@ -46,7 +46,7 @@ export interface PostgresOptions {
    * A statement unanswered this long fails (SERVICE_UNAVAILABLE to the caller): a hung server or
    * a network black hole costs a request this long, not the minutes of TCP retransmission. The
    * server cancels it at the same deadline (statement_timeout), so nothing runs on that nobody
-   * waits for. Getting a connection from the pool waits at most as long (5 s without a deadline).
+   * waits for. Getting a connection from the pool waits at most 5 s (or the deadline, if lower).
    * Unset: no statement deadline. Migrations run without it.
    */
   queryTimeoutMs?: number;
