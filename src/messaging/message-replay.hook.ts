@@ -1,9 +1,16 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
 import { delivery, type Delivery } from '../gateway/publisher/session.js';
+import { AppError } from '../protocol/errors.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
 import { SessionService } from '../sessions/session.service.js';
-import { MessageReplayService } from './message-replay.service.js';
+import { MessageReplayService, type ReplayItem } from './message-replay.service.js';
+
+/** A replay the database could not serve is followed up this long at most (see `resyncLater`). */
+export const RESYNC_FOR_MS = 5 * 60_000;
+const RESYNC_FIRST_MS = 1000;
+const RESYNC_MAX_DELAY_MS = 15_000;
 
 /**
  * §4 step 4 on both namespaces (order 20, after presence): the new socket gets every message of
@@ -11,13 +18,17 @@ import { MessageReplayService } from './message-replay.service.js';
  * `conversation:sync-required` for a conversation more than 100 behind. The socket is already in
  * its user room, so anything sent meanwhile arrives live: nothing falls between the two. The
  * messages are returned as replayed items: what arrived live is not sent again, and a replayed
- * message's late live copy is dropped (§12.4, delivery-guard.ts).
+ * message's late live copy is dropped (§12.4, delivery-guard.ts). A replay the database could
+ * not serve is followed by `conversation:sync-required` once it can (`resyncLater`).
  */
 @Injectable()
-export class MessageReplayHook implements OnModuleInit {
+export class MessageReplayHook implements OnModuleInit, OnApplicationShutdown {
+  private readonly resyncs = new Set<NodeJS.Timeout>();
+
   constructor(
     private readonly sessions: SessionService,
     private readonly replays: MessageReplayService,
+    private readonly publisher: RealtimePublisher,
     @InjectPinoLogger('replay') private readonly logger: PinoLogger,
   ) {}
 
@@ -30,8 +41,15 @@ export class MessageReplayHook implements OnModuleInit {
     });
   }
 
-  async replay({ user }: SessionContext): Promise<Delivery[]> {
-    const items = await this.replays.replayFor(user);
+  async replay(ctx: SessionContext): Promise<Delivery[]> {
+    const { user } = ctx;
+    let items: ReplayItem[];
+    try {
+      items = await this.replays.replayFor(user);
+    } catch (err) {
+      if (err instanceof AppError && err.type === 'SERVICE_UNAVAILABLE') this.resyncLater(ctx);
+      throw err;
+    }
     if (items.length === 0) return [];
     let messages = 0;
     const out = items.map((item) => {
@@ -55,5 +73,63 @@ export class MessageReplayHook implements OnModuleInit {
       'replayed',
     );
     return out;
+  }
+
+  /**
+   * The replay could not be read (database unavailable): the session would miss what it was sent
+   * while offline, and nothing would tell it. Once the database answers, it gets
+   * `conversation:sync-required` for every conversation it is behind in, and pages with
+   * `conversation:join` `afterSeq` as for a gap over 100 (the SDK does it by itself): nothing
+   * arrives twice, as the client pages from its own cursor. Tried 1 s after the failure, then
+   * doubling up to 15 s apart, while the session is connected, for at most RESYNC_FOR_MS; a
+   * session still behind after that catches up at its next connect.
+   */
+  private resyncLater(ctx: SessionContext): void {
+    const started = Date.now();
+    const attempt = async (delay: number): Promise<void> => {
+      if (!ctx.connected) return;
+      try {
+        const lagging = await this.replays.lagging(ctx.user);
+        let sent = 0;
+        for (const l of lagging)
+          if (
+            this.publisher.toSession(ctx, 'conversation:sync-required', {
+              conversationId: l.conversationId,
+              deliveredSeq: l.deliveredSeq,
+              lastSeq: l.lastSeq,
+            })
+          )
+            sent++;
+        this.logger.info(
+          { userId: ctx.user.userId, conversations: sent, afterMs: Date.now() - started },
+          'replay resynced after a database failure',
+        );
+      } catch {
+        const next = Math.min(delay * 2, RESYNC_MAX_DELAY_MS);
+        if (Date.now() - started + next > RESYNC_FOR_MS) {
+          this.logger.warn(
+            { userId: ctx.user.userId, afterMs: Date.now() - started },
+            'replay resync given up: the session catches up at its next connect',
+          );
+          return;
+        }
+        this.schedule(() => attempt(next), next);
+      }
+    };
+    this.schedule(() => attempt(RESYNC_FIRST_MS), RESYNC_FIRST_MS);
+  }
+
+  private schedule(run: () => Promise<void>, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.resyncs.delete(timer);
+      void run();
+    }, delayMs);
+    timer.unref();
+    this.resyncs.add(timer);
+  }
+
+  onApplicationShutdown(): void {
+    for (const t of this.resyncs) clearTimeout(t);
+    this.resyncs.clear();
   }
 }

@@ -3,7 +3,7 @@ import { REPLAY_LIMIT } from '../protocol/constants.js';
 import type { Message } from '../protocol/models.js';
 import type { Caller } from './conversation-cache.js';
 import { MessagesRepository } from './messages.repository.js';
-import { ParticipantsRepository } from './participants.repository.js';
+import { ParticipantsRepository, type LaggingConversation } from './participants.repository.js';
 
 /** One step of the connect-time replay (§4 step 4), in the order it is sent. */
 export type ReplayItem =
@@ -17,6 +17,11 @@ export class MessageReplayService {
     private readonly participants: ParticipantsRepository,
     private readonly messages: MessagesRepository,
   ) {}
+
+  /** The conversations in which the user has not confirmed everything (one statement). */
+  lagging(user: Caller): Promise<LaggingConversation[]> {
+    return this.participants.lagging(user.userId, user.organizationId);
+  }
 
   /**
    * For each conversation above the delivered cursor, its messages oldest first, or

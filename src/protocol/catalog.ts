@@ -317,7 +317,7 @@ export const SERVER_EVENTS = {
   },
   'conversation:sync-required': {
     summary:
-      'Sent on connect instead of replaying more than 100 undelivered messages of one conversation: page with `conversation:join` `afterSeq`.',
+      'Sent on connect instead of replaying more than 100 undelivered messages of one conversation, and, when the replay could not be read (database unavailable at connect), for every conversation the session is behind in once the database answers again: page with `conversation:join` `afterSeq`.',
     payload: object({ conversationId: str(), deliveredSeq: int(0), lastSeq: int(0) }),
     audience: 'the new socket',
     namespaces: BOTH,

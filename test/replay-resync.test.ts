@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeAll, connect, ok, settle, type TestSocket } from './support/client.js';
+import { connectReady } from './support/realtime.js';
+import { startServer, type TestServer } from './support/server.js';
+import { eventually } from './support/wait.js';
+import { createTestDatabase, hasPostgres } from './support/services.js';
+import { tcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { signToken } from './support/tokens.js';
+
+/**
+ * §4 step 4 when the database fails at the moment a user connects: the replay cannot be read,
+ * and before this the session silently missed what it was sent while offline (nothing told the
+ * client). Once the database answers again, the session gets `conversation:sync-required` for
+ * every conversation it is behind in and pages with `afterSeq`. The server reaches PostgreSQL
+ * through a TCP proxy the test cuts (a real network failure: connections dropped, new ones
+ * refused).
+ */
+describe.skipIf(!hasPostgres())('replay after a database failure at connect', () => {
+  let srv: TestServer;
+  let proxy: TcpProxy;
+  let drop: () => Promise<void>;
+  const open: TestSocket[] = [];
+  beforeAll(async () => {
+    const db = await createTestDatabase('resync');
+    drop = db.drop;
+    const url = new URL(db.url);
+    proxy = await tcpProxy(Number(url.port || 5432));
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    srv = await startServer({ databaseUrl: url.toString() });
+  });
+  afterAll(async () => {
+    closeAll(...open);
+    proxy?.restore();
+    await srv?.close();
+    await proxy?.close();
+    await drop?.();
+  });
+
+  it(
+    'gets conversation:sync-required for what it missed once the database is back, and pages it',
+    { timeout: 60_000 },
+    async () => {
+      const org = `resync-${Date.now().toString(36)}`;
+      // Alice's own connect steps are done (notification:sync came) before the cut: the replay
+      // failure awaited below can only be Bob's.
+      const alice = await connectReady(srv.url, {
+        userId: 'alice',
+        organizationId: org,
+        role: 'nurse',
+      });
+      open.push(alice.socket);
+      const { conversation } = await ok(alice.socket, 'conversation:create', {
+        participantIds: ['bob'],
+      });
+      const sent: string[] = [];
+      for (let i = 0; i < 3; i++)
+        sent.push(
+          (
+            await ok(alice.socket, 'message:send', {
+              messageId: randomUUID(),
+              conversationId: conversation.id,
+              content: `while bob is away ${i}`,
+            })
+          ).message.id,
+        );
+
+      proxy.cut();
+      let bob: Awaited<ReturnType<typeof connect>>;
+      try {
+        bob = await connect(
+          srv.url,
+          await signToken({ userId: 'bob', organizationId: org, role: 'nurse' }),
+          { record: ['message:new', 'conversation:sync-required'] },
+        );
+        open.push(bob.socket);
+        // Wait until its replay has failed (the pool gives up on a connection after up to 5 s):
+        // nothing arrives while the database is gone.
+        await eventually(
+          () => srv.logs.some((l) => l.includes('hook connect:message-replay failed')),
+          (failed) => failed,
+          15_000,
+          'the replay to fail',
+        );
+        await settle(bob.socket);
+        expect(bob.recorder.of('message:new')).toEqual([]);
+      } finally {
+        proxy.restore();
+      }
+      await bob.recorder.until(
+        (r) => r.of('conversation:sync-required').length > 0,
+        20_000,
+        'conversation:sync-required after the database returned',
+      );
+      expect(bob.recorder.of('conversation:sync-required')).toEqual([
+        { conversationId: conversation.id, deliveredSeq: 0, lastSeq: 3 },
+      ]);
+      const page = await ok(bob.socket, 'conversation:join', {
+        conversationId: conversation.id,
+        afterSeq: 0,
+      });
+      expect(page.messages.map((m) => m.id)).toEqual(sent);
+      expect(bob.recorder.of('message:new')).toEqual([]);
+    },
+  );
+});
