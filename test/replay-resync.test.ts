@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeAll, connect, ok, settle, type TestSocket } from './support/client.js';
+import { http } from './support/http.js';
 import { connectReady } from './support/realtime.js';
 import { startServer, type TestServer } from './support/server.js';
 import { eventually } from './support/wait.js';
@@ -39,7 +40,7 @@ describe.skipIf(!hasPostgres())('replay after a database failure at connect', ()
   });
 
   it(
-    'gets conversation:sync-required for what it missed once the database is back, and pages it',
+    'gets conversation:sync-required for what it missed and its notification:sync once the database is back',
     { timeout: 60_000 },
     async () => {
       const org = `resync-${Date.now().toString(36)}`;
@@ -66,25 +67,36 @@ describe.skipIf(!hasPostgres())('replay after a database failure at connect', ()
           ).message.id,
         );
 
+      const service = await signToken({ userId: 'svc', organizationId: org, role: 'service' });
+      const notified = await http<{ ids: string[] }>(srv.url, 'POST', '/api/v1/notifications', {
+        token: service,
+        body: { organizationId: org, userIds: ['bob'], type: 'test', title: 'while away' },
+      });
+      expect(notified.status).toBe(202);
+
       proxy.cut();
       let bob: Awaited<ReturnType<typeof connect>>;
       try {
         bob = await connect(
           srv.url,
           await signToken({ userId: 'bob', organizationId: org, role: 'nurse' }),
-          { record: ['message:new', 'conversation:sync-required'] },
+          { record: ['message:new', 'conversation:sync-required', 'notification:sync'] },
         );
         open.push(bob.socket);
         // Wait until its replay has failed (the pool gives up on a connection after up to 5 s):
         // nothing arrives while the database is gone.
         await eventually(
-          () => srv.logs.some((l) => l.includes('hook connect:message-replay failed')),
+          () =>
+            ['message-replay', 'notification-sync'].every((hook) =>
+              srv.logs.some((l) => l.includes(`hook connect:${hook} failed`)),
+            ),
           (failed) => failed,
           15_000,
-          'the replay to fail',
+          'the replay and the notification sync to fail',
         );
         await settle(bob.socket);
         expect(bob.recorder.of('message:new')).toEqual([]);
+        expect(bob.recorder.of('notification:sync')).toEqual([]);
       } finally {
         proxy.restore();
       }
@@ -102,6 +114,15 @@ describe.skipIf(!hasPostgres())('replay after a database failure at connect', ()
       });
       expect(page.messages.map((m) => m.id)).toEqual(sent);
       expect(bob.recorder.of('message:new')).toEqual([]);
+      // The notification sync of §4 step 4 comes late the same way, with what was unread.
+      await bob.recorder.until(
+        (r) => r.of('notification:sync').length > 0,
+        20_000,
+        'notification:sync after the database returned',
+      );
+      const [sync] = bob.recorder.of('notification:sync');
+      expect(sync.unreadCount).toBe(1);
+      expect(sync.unread.map((n) => n.id)).toEqual(notified.body.ids);
     },
   );
 });

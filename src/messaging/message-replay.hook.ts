@@ -4,13 +4,9 @@ import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
 import { delivery, type Delivery } from '../gateway/publisher/session.js';
 import { AppError } from '../protocol/errors.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
+import { ConnectStepRetry } from '../sessions/connect-step-retry.js';
 import { SessionService } from '../sessions/session.service.js';
 import { MessageReplayService, type ReplayItem } from './message-replay.service.js';
-
-/** A replay the database could not serve is followed up this long at most (see `resyncLater`). */
-export const RESYNC_FOR_MS = 5 * 60_000;
-const RESYNC_FIRST_MS = 1000;
-const RESYNC_MAX_DELAY_MS = 15_000;
 
 /**
  * §4 step 4 on both namespaces (order 20, after presence): the new socket gets every message of
@@ -23,7 +19,7 @@ const RESYNC_MAX_DELAY_MS = 15_000;
  */
 @Injectable()
 export class MessageReplayHook implements OnModuleInit, OnApplicationShutdown {
-  private readonly resyncs = new Set<NodeJS.Timeout>();
+  private readonly retries = new ConnectStepRetry();
 
   constructor(
     private readonly sessions: SessionService,
@@ -77,18 +73,17 @@ export class MessageReplayHook implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * The replay could not be read (database unavailable): the session would miss what it was sent
-   * while offline, and nothing would tell it. Once the database answers, it gets
+   * while offline, and nothing would tell it. Once the database answers (ConnectStepRetry: 1 s,
+   * doubling up to 15 s apart, for at most 5 minutes while connected), it gets
    * `conversation:sync-required` for every conversation it is behind in, and pages with
    * `conversation:join` `afterSeq` as for a gap over 100 (the SDK does it by itself): nothing
-   * arrives twice, as the client pages from its own cursor. Tried 1 s after the failure, then
-   * doubling up to 15 s apart, while the session is connected, for at most RESYNC_FOR_MS; a
-   * session still behind after that catches up at its next connect.
+   * arrives twice, as the client pages from its own cursor. A session still behind after that
+   * catches up at its next connect.
    */
   private resyncLater(ctx: SessionContext): void {
-    const started = Date.now();
-    const attempt = async (delay: number): Promise<void> => {
-      if (!ctx.connected) return;
-      try {
+    this.retries.schedule(
+      ctx,
+      async (afterMs) => {
         const lagging = await this.replays.lagging(ctx.user);
         let sent = 0;
         for (const l of lagging)
@@ -101,35 +96,19 @@ export class MessageReplayHook implements OnModuleInit, OnApplicationShutdown {
           )
             sent++;
         this.logger.info(
-          { userId: ctx.user.userId, conversations: sent, afterMs: Date.now() - started },
+          { userId: ctx.user.userId, conversations: sent, afterMs },
           'replay resynced after a database failure',
         );
-      } catch {
-        const next = Math.min(delay * 2, RESYNC_MAX_DELAY_MS);
-        if (Date.now() - started + next > RESYNC_FOR_MS) {
-          this.logger.warn(
-            { userId: ctx.user.userId, afterMs: Date.now() - started },
-            'replay resync given up: the session catches up at its next connect',
-          );
-          return;
-        }
-        this.schedule(() => attempt(next), next);
-      }
-    };
-    this.schedule(() => attempt(RESYNC_FIRST_MS), RESYNC_FIRST_MS);
-  }
-
-  private schedule(run: () => Promise<void>, delayMs: number): void {
-    const timer = setTimeout(() => {
-      this.resyncs.delete(timer);
-      void run();
-    }, delayMs);
-    timer.unref();
-    this.resyncs.add(timer);
+      },
+      (afterMs) =>
+        this.logger.warn(
+          { userId: ctx.user.userId, afterMs },
+          'replay resync given up: the session catches up at its next connect',
+        ),
+    );
   }
 
   onApplicationShutdown(): void {
-    for (const t of this.resyncs) clearTimeout(t);
-    this.resyncs.clear();
+    this.retries.close();
   }
 }

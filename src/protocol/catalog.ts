@@ -388,7 +388,8 @@ export const SERVER_EVENTS = {
     namespaces: ROOT,
   },
   'notification:sync': {
-    summary: 'On connect: the newest 100 unread notifications and the total unread count.',
+    summary:
+      'On connect: the newest 100 unread notifications and the total unread count (when the database did not answer at the connect, once it does).',
     payload: object({ unread: arr(ref('Notification')), unreadCount: int(0) }),
     audience: 'the new socket',
     namespaces: ROOT,
