@@ -64,7 +64,7 @@ export async function openPostgres(
     max: poolSize,
     // Waiting for a connection counts against the same deadline (a frozen server accepts TCP
     // connections and never answers their start-up).
-    connectionTimeoutMillis: Math.min(5000, options.queryTimeoutMs ?? 5000),
+    connectionTimeoutMillis: Math.min(5000, timeout ?? 5000),
     keepAlive: true,
     ...(timeout ? { query_timeout: timeout, statement_timeout: timeout } : {}),
   });

@@ -192,8 +192,7 @@ export class RevocationService
    */
   private apply(notice: RevocationNotice): number {
     this.remember(notice, notice.sec);
-    this.dropLocal(notice, notice.sec);
-    return this.droppedFor(notice, notice.sec);
+    return this.dropLocal(notice, notice.sec);
   }
 
   /**
@@ -220,8 +219,7 @@ export class RevocationService
     let unreachable: string[] = [];
     try {
       this.remember(user, sec);
-      this.dropLocal(user, sec);
-      disconnected += this.droppedFor(user, sec);
+      disconnected += this.dropLocal(user, sec);
     } catch (err) {
       // Still tell the others; this node re-reads and drops on its next tick.
       confirmed = 0;
@@ -267,6 +265,7 @@ export class RevocationService
    * `auth:expired` (type AUTHENTICATION_FAILED, "Session revoked"), then a server-side
    * disconnect, for every socket of the user on THIS node (both namespaces) whose token the
    * revocation covers. Synchronous and local: other nodes do their own on the bus message.
+   * Returns how many sockets this revocation has dropped here so far, by any path (`droppedBy`).
    */
   private dropLocal(user: UserKey, revokedSec: number): number {
     const dropped = this.publisher.disconnectUser(
@@ -274,17 +273,10 @@ export class RevocationService
       (session) => isRevoked(session.user.iat, revokedSec),
       revokedNotice(),
     );
-    if (dropped > 0) {
-      const key = dropKey(user, revokedSec);
-      const d = this.droppedBy.get(key);
-      this.droppedBy.set(key, { count: (d?.count ?? 0) + dropped, at: Date.now() });
-    }
-    return dropped;
-  }
-
-  /** Sockets the revocation of `user` at `revokedSec` dropped on this node so far. */
-  private droppedFor(user: UserKey, revokedSec: number): number {
-    return this.droppedBy.get(dropKey(user, revokedSec))?.count ?? 0;
+    const key = dropKey(user, revokedSec);
+    const total = (this.droppedBy.get(key)?.count ?? 0) + dropped;
+    if (dropped > 0) this.droppedBy.set(key, { count: total, at: Date.now() });
+    return total;
   }
 
   onApplicationShutdown(): void {
