@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AuditService, type AuditRecord } from '../audit/audit.service.js';
 import { assertOrganizationAccess, type ApiPrincipal } from '../auth/api-principal.js';
@@ -11,7 +11,6 @@ import type { Notification, Priority } from '../protocol/models.js';
 import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
 import { delivery, type Delivery } from '../gateway/publisher/session.js';
 import type { SessionContext } from '../sessions/session-hooks.js';
-import { ConnectStepRetry } from '../sessions/connect-step-retry.js';
 import { SessionService } from '../sessions/session.service.js';
 import type { NotificationCreateDto } from './notification.dto.js';
 import {
@@ -39,9 +38,7 @@ export function toNotification(row: NotificationRow | NewNotificationRow): Notif
  * `notification:read` for one's own; `notification:sync` on connect (hook 30, `/` only).
  */
 @Injectable()
-export class NotificationsService implements OnModuleInit, OnApplicationShutdown {
-  private readonly syncRetries = new ConnectStepRetry();
-
+export class NotificationsService implements OnModuleInit {
   constructor(
     private readonly repository: NotificationsRepository,
     private readonly members: MembersService,
@@ -58,6 +55,8 @@ export class NotificationsService implements OnModuleInit, OnApplicationShutdown
       order: 30,
       namespaces: ['/'],
       onConnect: (ctx) => this.sync(ctx),
+      // The database did not answer at the connect: the same sync once it does.
+      onConnectRetry: (ctx) => this.sync(ctx),
     });
   }
 
@@ -139,38 +138,12 @@ export class NotificationsService implements OnModuleInit, OnApplicationShutdown
   }
 
   /** Hook 30: the session's unread notifications (newest first, at most 50) and their count. */
-  private async sync(ctx: SessionContext): Promise<Delivery[]> {
-    try {
-      return [delivery('notification:sync', await this.unreadSync(ctx))];
-    } catch (err) {
-      // The database did not answer: the session gets its notification:sync once it does
-      // (ConnectStepRetry: 1 s, doubling up to 15 s apart, for at most 5 minutes).
-      if (err instanceof AppError && err.type === 'SERVICE_UNAVAILABLE')
-        this.syncRetries.schedule(
-          ctx,
-          async () => {
-            this.publisher.toSession(ctx, 'notification:sync', await this.unreadSync(ctx));
-          },
-          (afterMs) =>
-            this.logger.warn(
-              { userId: ctx.user.userId, afterMs },
-              'notification sync given up: the session gets it at its next connect',
-            ),
-        );
-      throw err;
-    }
-  }
-
-  private async unreadSync({ user }: SessionContext) {
+  private async sync({ user }: SessionContext): Promise<Delivery[]> {
     const { rows, total: unreadCount } = await this.repository.unread(
       user.organizationId,
       user.userId,
       NOTIFICATION_SYNC_LIMIT,
     );
-    return { unread: rows.map(toNotification), unreadCount };
-  }
-
-  onApplicationShutdown(): void {
-    this.syncRetries.close();
+    return [delivery('notification:sync', { unread: rows.map(toNotification), unreadCount })];
   }
 }

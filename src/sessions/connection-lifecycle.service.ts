@@ -1,13 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
 import type { AppSocket } from '../gateway/socket.types.js';
 import { DependencyLog } from '../observability/dependency-log.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import type { NamespaceName } from '../protocol/constants.js';
+import { AppError } from '../protocol/errors.js';
 import type { AuthenticatedUser } from '../protocol/models.js';
 import { automaticRooms } from '../protocol/rooms.js';
 import { userKeyString } from '../protocol/user-key.js';
+import { ConnectStepRetry } from './connect-step-retry.js';
 import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
 import { HandshakeSlots } from './handshake-slot.js';
 import { SessionExpiry } from './session-expiry.service.js';
@@ -45,10 +47,11 @@ class SocketSession implements SessionContext {
  * knows about messages or alerts.
  */
 @Injectable()
-export class ConnectionLifecycle {
+export class ConnectionLifecycle implements OnApplicationShutdown {
   private readonly hooks: SessionHook[] = [];
   private readonly unknownEvents: UnknownEventGuards;
   private readonly pending = new Set<Promise<void>>();
+  private readonly retries = new ConnectStepRetry();
 
   constructor(
     private readonly publisher: RealtimePublisher,
@@ -94,8 +97,32 @@ export class ConnectionLifecycle {
         if (deliveries && deliveries.length > 0) this.publisher.deliver(session, deliveries);
       } catch (err) {
         this.dependencyLog.failed('hook', `connect:${hook.name}`, err);
+        if (hook.onConnectRetry && err instanceof AppError && err.type === 'SERVICE_UNAVAILABLE')
+          this.retryLater(hook, session);
       }
     }
+  }
+
+  /** A connect step the database could not serve: its `onConnectRetry` once it can. */
+  private retryLater(hook: SessionHook, session: SocketSession): void {
+    const log = { hook: hook.name, userId: session.user.userId };
+    this.retries.schedule(
+      session,
+      async (afterMs) => {
+        const deliveries = await hook.onConnectRetry!(session);
+        const sent = this.publisher.deliver(session, deliveries);
+        this.logger.info({ ...log, sent, afterMs }, 'connect step done after a database failure');
+      },
+      (afterMs) =>
+        this.logger.warn(
+          { ...log, afterMs },
+          'connect step given up after a database failure: the session gets it at its next connect',
+        ),
+    );
+  }
+
+  onApplicationShutdown(): void {
+    this.retries.close();
   }
 
   onDisconnect(socket: AppSocket, ns: NamespaceName, reason: string): Promise<void> {

@@ -19,5 +19,13 @@ export interface SessionHook {
   readonly order: number;
   readonly namespaces: readonly NamespaceName[];
   onConnect?(ctx: SessionContext): Promise<readonly Delivery[] | void>;
+  /**
+   * When `onConnect` failed because the database did not answer (SERVICE_UNAVAILABLE): what to
+   * send the session once it does, so that it is not left without what it missed. Tried again in
+   * the background (connect-step-retry.ts: 1 s, doubling up to 15 s apart, for at most 5 minutes,
+   * while the session is connected); the deliveries go out as they are, without the replay guard
+   * (the connect sequence has ended), so they must be safe to receive after live events.
+   */
+  onConnectRetry?(ctx: SessionContext): Promise<readonly Delivery[]>;
   onDisconnect?(ctx: SessionContext, reason: string): Promise<void>;
 }
