@@ -8,7 +8,7 @@ import {
   startServerProcess,
   type ServerProcess,
 } from './support/process.js';
-import { crashLines } from './support/cluster.js';
+import { crashLines, expectRunningWithoutCrash } from './support/cluster.js';
 import { OwnRedis } from './support/redis-server.js';
 import { createTestDatabase, hasPostgres, hasRedis, redisPrefix } from './support/services.js';
 import { signToken, TEST_JWT_SECRET } from './support/tokens.js';
@@ -149,10 +149,7 @@ describe.skipIf(!HAS_SERVICES)('Redis stopped and restarted while clients work',
     for (const id of acknowledged) expect(unread.has(id) || receivedIds().has(id)).toBe(true);
     expect(acknowledged.every((id) => unread.has(id))).toBe(true);
 
-    for (const n of nodes) {
-      expect(n.proc.exitCode).toBeNull();
-      expect(crashLines(n)).toEqual([]);
-    }
+    expectRunningWithoutCrash(nodes);
     process.stdout.write(`cross-node delivery resumed ${resumeMs} ms after Redis returned\n`);
   }, 60_000);
 
@@ -241,10 +238,7 @@ describe.skipIf(!HAS_SERVICES)('Redis stopped and restarted while clients work',
       5000,
       'every acknowledged message on the receiver',
     );
-    for (const n of nodes) {
-      expect(n.proc.exitCode).toBeNull();
-      expect(crashLines(n)).toEqual([]);
-    }
+    expectRunningWithoutCrash(nodes);
   }, 60_000);
 });
 

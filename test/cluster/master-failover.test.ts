@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, ok, type TestSocket } from '../support/client.js';
-import { checkLedger, crashLines, Ledger, member, Sender, useCluster } from '../support/cluster.js';
+import {
+  checkLedger,
+  expectRunningWithoutCrash,
+  Ledger,
+  member,
+  Sender,
+  useCluster,
+} from '../support/cluster.js';
 import {
   redisClusterTools,
   startRedisCluster,
@@ -120,10 +127,7 @@ describe.skipIf(!hasPostgres() || !redisClusterTools())(
       await convergence('capped slots freed', killedAt, 2 * TTL_MS + failoverMs, () =>
         slotsFree(urls, capped, CAP - 1),
       );
-      for (const n of c.nodes) {
-        expect(n.proc.exitCode).toBeNull();
-        expect(crashLines(n)).toEqual([]);
-      }
+      expectRunningWithoutCrash(c.nodes);
     }, 90_000);
   },
 );

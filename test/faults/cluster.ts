@@ -184,4 +184,4 @@ export async function liveSockets(url: string): Promise<number> {
 }
 
 /** The same crash check the ledger fault suites use. */
-export { crashLines } from '../support/cluster.js';
+export { crashLines, expectRunningWithoutCrash } from '../support/cluster.js';

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { closeAll, connect, type TestSocket } from '../support/client.js';
 import { hasPostgres, hasRedis } from '../support/services.js';
 import {
   CAP,
   convergence,
-  crashLines,
+  expectRunningWithoutCrash,
   liveSockets,
   slotsFree,
   useFaultCluster,
@@ -57,10 +57,7 @@ describe.skipIf(!(hasRedis() && hasPostgres()))('fault: sockets close while Redi
     const slotsMs = await convergence('slots', backAt, 2 * TTL_MS + 3000, () =>
       slotsFree([n1.url, n2.url, n3.url], leaverToken, CAP),
     );
-    for (const n of cluster.nodes) {
-      expect(n.proc.exitCode).toBeNull();
-      expect(crashLines(n)).toEqual([]);
-    }
+    expectRunningWithoutCrash(cluster.nodes);
     process.stdout.write(
       `redis down: after Redis returned presence converged ${presenceMs} ms, slots ${slotsMs} ms\n`,
     );

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { connect, ok } from '../support/client.js';
-import { checkLedger, crashLines, Ledger, member, Sender, useCluster } from '../support/cluster.js';
+import {
+  checkLedger,
+  expectRunningWithoutCrash,
+  Ledger,
+  member,
+  Sender,
+  useCluster,
+} from '../support/cluster.js';
 import { http } from '../support/http.js';
 import { hasPostgres, hasRedis } from '../support/services.js';
 import { signToken } from '../support/tokens.js';
@@ -79,9 +86,6 @@ describe.skipIf(!(hasRedis() && hasPostgres()))('Redis hangs (SIGSTOP) under loa
     );
     expect(acked).toBeGreaterThan(30);
     expect(stored).toBeGreaterThanOrEqual(acked);
-    for (const n of cluster.nodes) {
-      expect(n.proc.exitCode).toBeNull();
-      expect(crashLines(n)).toEqual([]);
-    }
+    expectRunningWithoutCrash(cluster.nodes);
   }, 90_000);
 });

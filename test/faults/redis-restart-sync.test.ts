@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ok } from '../support/client.js';
-import { crashLines, eventually, member, metricValue, useCluster } from '../support/cluster.js';
+import {
+  expectRunningWithoutCrash,
+  eventually,
+  member,
+  metricValue,
+  useCluster,
+} from '../support/cluster.js';
 import { http } from '../support/http.js';
 import { hasPostgres, hasRedis } from '../support/services.js';
 
@@ -99,10 +105,7 @@ describe.skipIf(!(hasRedis() && hasPostgres()))(
       process.stdout.write(
         `sync:required reached every socket ${syncMs} ms after Redis returned\n`,
       );
-      for (const n of cluster.nodes) {
-        expect(n.proc.exitCode).toBeNull();
-        expect(crashLines(n)).toEqual([]);
-      }
+      expectRunningWithoutCrash(cluster.nodes);
     }, 90_000);
   },
 );

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { closeAll, ok, connect, request, type TestSocket } from './client.js';
 import type { ServerEventName } from '../../src/protocol/events.js';
 import { OwnPostgres } from './postgres-server.js';
@@ -156,6 +156,14 @@ export const crashLines = (p: ServerProcess): string[] =>
   [...p.stdout, ...p.stderr].filter((l) =>
     /unhandled rejection|uncaught|FATAL|Failed to start/i.test(l),
   );
+
+/** Every node still runs and none wrote a crash line (the end of a fault test). */
+export function expectRunningWithoutCrash(nodes: readonly ServerProcess[]): void {
+  for (const n of nodes) {
+    expect(n.proc.exitCode).toBeNull();
+    expect(crashLines(n)).toEqual([]);
+  }
+}
 
 export interface SendOutcome {
   messageId: string;
