@@ -1,6 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { ChannelService } from './channels/channel.service.js';
 import { CommunicationGateway, RootGateway } from './gateway/core.gateway.js';
 import { EventRouterModule } from './gateway/router/event-router.module.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
@@ -38,7 +37,6 @@ export class AppModule {
       controllers: [HealthController],
       providers: [
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
-        ChannelService,
         RootGateway,
         CommunicationGateway,
       ],

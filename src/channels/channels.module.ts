@@ -3,10 +3,11 @@ import { MembersModule } from '../members/members.module.js';
 import { ChannelPublishService } from './channel-publish.service.js';
 import { ChannelService } from './channel.service.js';
 import { ChannelsController } from './channels.controller.js';
+import { ChannelsGateway } from './channels.gateway.js';
 
 @Module({
   imports: [MembersModule],
   controllers: [ChannelsController],
-  providers: [ChannelService, ChannelPublishService],
+  providers: [ChannelService, ChannelPublishService, ChannelsGateway],
 })
 export class ChannelsModule {}

@@ -7,13 +7,11 @@ import {
 import { Inject } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, describeConfig, type AppConfig } from '../config/config.js';
-import { AuthRefreshDto, ChannelDto } from '../protocol/dto/client.dto.js';
+import { AuthRefreshDto } from '../protocol/dto/client.dto.js';
 import type { ClientAckData } from '../protocol/events.js';
 import type { NamespaceName } from '../protocol/constants.js';
-import { ChannelService } from '../channels/channel.service.js';
 import { closeDeliveryGuard, openDeliveryGuard } from './engine/delivery-guard.js';
 import { SessionService } from '../sessions/session.service.js';
-import { sessionOf } from './publisher/session-of.js';
 import { RealtimeEvent, RealtimeGateway } from './router/realtime-event.decorator.js';
 import type { AppNamespace, AppServer, AppSocket } from './socket.types.js';
 
@@ -87,19 +85,8 @@ export class RootGateway extends CoreGatewayBase {
     sessions: SessionService,
     @Inject(APP_CONFIG) config: AppConfig,
     @InjectPinoLogger('gateway') logger: PinoLogger,
-    private readonly channels: ChannelService,
   ) {
     super(sessions, config, logger);
-  }
-
-  @RealtimeEvent('subscribe')
-  subscribe(socket: AppSocket, body: ChannelDto): Promise<ClientAckData<'subscribe'>> {
-    return this.channels.subscribe(sessionOf(socket), body.channel);
-  }
-
-  @RealtimeEvent('unsubscribe')
-  unsubscribe(socket: AppSocket, body: ChannelDto): Promise<ClientAckData<'unsubscribe'>> {
-    return this.channels.unsubscribe(sessionOf(socket), body.channel);
   }
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { PinoLogger } from 'nestjs-pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditRepository } from '../audit/audit.repository.js';
 import { AuditService } from '../audit/audit.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { openPglite, type DatabaseHandle } from '../persistence/database.js';
@@ -72,7 +73,7 @@ function build(handle: DatabaseHandle, fake: FakePublisher) {
       new MessageWriter(handle, messages, errors),
       cache,
       publisher,
-      new AuditService(handle, silent),
+      new AuditService(new AuditRepository(handle, errors)),
       metrics,
       silent,
     ),

@@ -25,11 +25,14 @@ export class DatabaseErrors implements OnApplicationShutdown {
     @Optional() @InjectPinoLogger('database') private readonly logger?: PinoLogger,
   ) {}
 
-  /** The answer for `err`; a database error is logged under `operation`. */
-  map(operation: string, err: unknown): AppError {
+  /**
+   * The answer for `err`; a database error is logged under `operation`, with `extra` (ids and
+   * counts only) on the line.
+   */
+  map(operation: string, err: unknown, extra: Record<string, number | string> = {}): AppError {
     const answer = toAppError(err);
     if (answer === err) return answer;
-    const fields = { operation, outcome: answer.type, ...errorFields(err) };
+    const fields = { operation, outcome: answer.type, ...errorFields(err), ...extra };
     if (answer.type === 'SERVICE_UNAVAILABLE')
       this.dependencyLog?.failed('database', operation, err, fields);
     else if (this.logger) {
@@ -45,11 +48,15 @@ export class DatabaseErrors implements OnApplicationShutdown {
   }
 
   /** Runs `fn`; whatever it throws leaves as an AppError (see `map`). */
-  async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  async run<T>(
+    operation: string,
+    fn: () => Promise<T>,
+    extra?: Record<string, number | string>,
+  ): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      throw this.map(operation, err);
+      throw this.map(operation, err, extra);
     }
   }
 
