@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EmitBatcher } from '../src/sessions/emit-batcher.js';
+import { EmitBatcher } from '../src/gateway/publisher/emit-batcher.js';
 import { socketServerOf } from '../src/app.factory.js';
 import { RealtimePublisher } from '../src/gateway/publisher/realtime.publisher.js';
 import { chatSuite, uid } from './support/messaging.js';

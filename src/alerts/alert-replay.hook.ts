@@ -1,7 +1,10 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { delivery, type Delivery } from '../gateway/publisher/session.js';
-import type { SessionContext } from '../sessions/session-hooks.js';
-import { SessionService } from '../sessions/session.service.js';
+import {
+  ConnectionHook,
+  type SessionContext,
+  type SessionHookHandlers,
+} from '../gateway/publisher/session-hooks.js';
 import { AlertDelivery } from './alert-delivery.service.js';
 import { AlertRecipientsRepository } from './alert-recipients.repository.js';
 import { toAlert } from './alert-row.js';
@@ -14,31 +17,23 @@ import { AlertsRepository } from './alerts.repository.js';
  * instead (§12.4). Re-delivery leaves a session out until its replay is done.
  */
 @Injectable()
-export class AlertReplayHook implements OnModuleInit {
+@ConnectionHook({ name: 'alert-replay', order: 40, namespaces: ['/'] })
+export class AlertReplayHook implements SessionHookHandlers {
   /** Ids of this node's `/` sessions whose replay ran (removed when they disconnect). */
   private readonly replayed = new Set<string>();
 
   constructor(
-    private readonly sessions: SessionService,
     private readonly alerts: AlertsRepository,
     private readonly recipients: AlertRecipientsRepository,
     private readonly delivery: AlertDelivery,
   ) {}
 
-  onModuleInit(): void {
-    this.sessions.registerHook({
-      name: 'alert-replay',
-      order: 40,
-      namespaces: ['/'],
-      onConnect: (ctx) => this.replay(ctx),
-      onDisconnect: (ctx) => {
-        this.replayed.delete(ctx.id);
-        return Promise.resolve();
-      },
-    });
+  onDisconnect(session: SessionContext): Promise<void> {
+    this.replayed.delete(session.id);
+    return Promise.resolve();
   }
 
-  private async replay(session: SessionContext): Promise<Delivery[]> {
+  async onConnect(session: SessionContext): Promise<Delivery[]> {
     const { user } = session;
     try {
       const rows = await this.alerts.activeEmergenciesUnacknowledgedBy(

@@ -9,8 +9,9 @@ import type { AppSocket } from './socket.types.js';
 
 /**
  * Records the outcome of a client event (metrics, a debug line with ids and duration — never the
- * payload) and builds its answer. Shared by the Nest path (EventInterceptor, WsExceptionsFilter)
- * and the hot-event router, so both answer and count alike.
+ * payload) and builds its answer: every outcome of the EventRouter's pipeline — handled,
+ * refused, failed, refused while draining, and an event the namespace does not serve — is
+ * answered and counted here.
  */
 @Injectable()
 export class EventOutcomes {
@@ -44,6 +45,26 @@ export class EventOutcomes {
       );
     }
     return { ok: true, data: data ?? {} };
+  }
+
+  /**
+   * An event name the namespace does not serve: BAD_REQUEST (§11), through the ack when there is
+   * one, else as an `error` event. Counted under the one label `unknown` (a client-chosen name
+   * must not become a metric label); the name, cut to 64 characters, is in `details.event`.
+   */
+  unknown(
+    socket: AppSocket,
+    namespace: string,
+    event: unknown,
+    ack: ((response: unknown) => void) | undefined,
+  ): void {
+    const name = typeof event === 'string' ? event.slice(0, 64) : 'unknown';
+    const error = toErrorObject(AppError.badRequest(`Unknown event for namespace ${namespace}`), {
+      event: name,
+    });
+    this.metrics.events.inc({ event: 'unknown', outcome: 'BAD_REQUEST' });
+    if (ack) ack({ ok: false, error });
+    else socket.emit('error', error);
   }
 
   /**

@@ -1,8 +1,6 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ROLES } from '../protocol/constants.js';
-import { SessionService } from '../sessions/session.service.js';
-import type { SessionContext } from '../sessions/session-hooks.js';
 import { MembersRepository } from './members.repository.js';
 
 /** How long a (org, user, role) upsert is remembered on this node before it is written again. */
@@ -12,11 +10,11 @@ const ROLE_CODES = ROLES.length + 1;
 
 /**
  * "Members" of an organization are the users seen connecting with it, with their role (§11). A
- * session hook records them on every connection (both namespaces); roles in notifications and
+ * session hook (MembersHook) records them on every connection (both namespaces); roles in notifications and
  * alerts and an admin's rights over a user resolve through them.
  */
 @Injectable()
-export class MembersService implements OnModuleInit {
+export class MembersService {
   /**
    * organization → user → (seconds since `epoch`) × ROLE_CODES + role code: a small integer, no
    * key string of its own (the ids are the connection's strings) — one entry per distinct user
@@ -28,19 +26,8 @@ export class MembersService implements OnModuleInit {
 
   constructor(
     private readonly repository: MembersRepository,
-    private readonly sessions: SessionService,
     @InjectPinoLogger('members') private readonly logger: PinoLogger,
   ) {}
-
-  onModuleInit(): void {
-    this.sessions.registerHook({
-      name: 'members',
-      order: 1,
-      namespaces: ['/', '/communication'],
-      onConnect: (ctx: SessionContext) =>
-        this.seen(ctx.user.organizationId, ctx.user.userId, ctx.user.role),
-    });
-  }
 
   /** Records a member; a reconnect storm of the same user and role writes once a minute per node. */
   async seen(organizationId: string, userId: string, role: string): Promise<void> {

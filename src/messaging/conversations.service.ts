@@ -5,6 +5,8 @@ import { TransactionRunner } from '../persistence/transaction-runner.js';
 import type { ClientAckData, ClientPayload } from '../protocol/events.js';
 import { AppError } from '../protocol/errors.js';
 import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
+import type { Session } from '../gateway/publisher/session.js';
+import { rooms } from '../protocol/rooms.js';
 import { ConversationCache, toConversation, type Caller } from './conversation-cache.js';
 import { ConversationsRepository, type ListPosition } from './conversations.repository.js';
 import { MessagesRepository } from './messages.repository.js';
@@ -129,12 +131,16 @@ export class ConversationsService {
     };
   }
 
-  /** Access check of `conversation:join`; the gateway joins the room, then calls `join`. */
+  /**
+   * `conversation:join`: the session joins the conversation's room, then reads the page. Join
+   * first, read after: a message stored in between is both in the page and live, never in neither.
+   */
   async join(
-    caller: Caller,
+    session: Session,
     input: ClientPayload<'conversation:join'>,
   ): Promise<ClientAckData<'conversation:join'>> {
-    const meta = await this.cache.access(caller, input.conversationId);
+    const meta = await this.cache.access(session.user, input.conversationId);
+    await this.publisher.join(session, rooms.conversation(meta.id));
     const limit = input.limit ?? DEFAULT_PAGE;
     const [lastSeq, page] = await Promise.all([
       this.conversations.lastSeq(meta.id),
@@ -159,8 +165,13 @@ export class ConversationsService {
     return this.messages.before(meta.id, input.beforeSeq, input.limit ?? DEFAULT_PAGE);
   }
 
-  /** `conversation:join`/`leave` check access like the other events; the gateway moves the room. */
-  async checkAccess(caller: Caller, conversationId: string): Promise<void> {
-    await this.cache.access(caller, conversationId);
+  /** `conversation:leave`: the session leaves the room (live messages stop; the history stays). */
+  async leave(
+    session: Session,
+    input: ClientPayload<'conversation:leave'>,
+  ): Promise<ClientAckData<'conversation:leave'>> {
+    const meta = await this.cache.access(session.user, input.conversationId);
+    await this.publisher.leave(session, rooms.conversation(meta.id));
+    return { conversationId: input.conversationId };
   }
 }

@@ -1,8 +1,11 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { delivery, type Delivery } from '../gateway/publisher/session.js';
-import type { SessionContext } from '../sessions/session-hooks.js';
-import { SessionService } from '../sessions/session.service.js';
+import {
+  ConnectionHook,
+  type SessionContext,
+  type SessionHookHandlers,
+} from '../gateway/publisher/session-hooks.js';
 import { MessageReplayService } from './message-replay.service.js';
 
 /**
@@ -15,24 +18,14 @@ import { MessageReplayService } from './message-replay.service.js';
  * not serve is followed by `conversation:sync-required` once it can (`resync`).
  */
 @Injectable()
-export class MessageReplayHook implements OnModuleInit {
+@ConnectionHook({ name: 'message-replay', order: 20, namespaces: ['/', '/communication'] })
+export class MessageReplayHook implements SessionHookHandlers {
   constructor(
-    private readonly sessions: SessionService,
     private readonly replays: MessageReplayService,
     @InjectPinoLogger('replay') private readonly logger: PinoLogger,
   ) {}
 
-  onModuleInit(): void {
-    this.sessions.registerHook({
-      name: 'message-replay',
-      order: 20,
-      namespaces: ['/', '/communication'],
-      onConnect: (ctx) => this.replay(ctx),
-      onConnectRetry: (ctx) => this.resync(ctx),
-    });
-  }
-
-  async replay({ user }: SessionContext): Promise<Delivery[]> {
+  async onConnect({ user }: SessionContext): Promise<Delivery[]> {
     const items = await this.replays.replayFor(user);
     if (items.length === 0) return [];
     let messages = 0;
@@ -62,11 +55,11 @@ export class MessageReplayHook implements OnModuleInit {
   /**
    * The replay could not be read (database unavailable): the session would miss what it was sent
    * while offline, and nothing would tell it. Once the database answers (the lifecycle retries,
-   * `onConnectRetry`), it gets `conversation:sync-required` for every conversation it is behind
+   * this method), it gets `conversation:sync-required` for every conversation it is behind
    * in, and pages with `conversation:join` `afterSeq` as for a gap over 100 (the SDK does it by
    * itself): nothing arrives twice, as the client pages from its own cursor.
    */
-  async resync({ user }: SessionContext): Promise<Delivery[]> {
+  async onConnectRetry({ user }: SessionContext): Promise<Delivery[]> {
     const lagging = await this.replays.lagging(user);
     return lagging.map((l) =>
       delivery('conversation:sync-required', {

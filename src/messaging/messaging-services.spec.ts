@@ -211,7 +211,8 @@ describe('messaging services (fake publisher, real PGlite)', () => {
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).type).toBe('SERVICE_UNAVAILABLE');
     expect(pub.calls).toEqual([]);
-  });
+    // A database of its own, migrated from scratch: seconds on a loaded machine.
+  }, 60_000);
 
   it('a value the database refuses answers VALIDATION_ERROR storable, without the value', async () => {
     const { conversation } = await sut.conversations.create(alice, { participantIds: ['bob'] });

@@ -1,3 +1,4 @@
+import { sessionOf } from '../gateway/publisher/session-of.js';
 import { RealtimeEvent, RealtimeGateway } from '../gateway/router/realtime-event.decorator.js';
 import type { AppSocket } from '../gateway/socket.types.js';
 import { isValidMessageSend } from '../protocol/dto/fast-checks.js';
@@ -14,7 +15,6 @@ import {
   MessageTypingDto,
 } from '../protocol/dto/client.dto.js';
 import type { ClientAckData } from '../protocol/events.js';
-import { rooms } from '../protocol/rooms.js';
 import { ConversationsService } from './conversations.service.js';
 import { MessagesService } from './messages.service.js';
 import { ReceiptsService } from './receipts.service.js';
@@ -45,14 +45,8 @@ export class MessagingGateway {
   }
 
   @RealtimeEvent('conversation:join')
-  async join(
-    socket: AppSocket,
-    body: ConversationJoinDto,
-  ): Promise<ClientAckData<'conversation:join'>> {
-    await this.conversations.checkAccess(socket.data.user, body.conversationId);
-    // Join first, read after: a message stored in between is both in the page and live, never in neither.
-    await socket.join(rooms.conversation(body.conversationId));
-    return this.conversations.join(socket.data.user, body);
+  join(socket: AppSocket, body: ConversationJoinDto): Promise<ClientAckData<'conversation:join'>> {
+    return this.conversations.join(sessionOf(socket), body);
   }
 
   @RealtimeEvent('conversation:history')
@@ -64,13 +58,8 @@ export class MessagingGateway {
   }
 
   @RealtimeEvent('conversation:leave')
-  async leave(
-    socket: AppSocket,
-    body: ConversationRefDto,
-  ): Promise<ClientAckData<'conversation:leave'>> {
-    await this.conversations.checkAccess(socket.data.user, body.conversationId);
-    await socket.leave(rooms.conversation(body.conversationId));
-    return { conversationId: body.conversationId };
+  leave(socket: AppSocket, body: ConversationRefDto): Promise<ClientAckData<'conversation:leave'>> {
+    return this.conversations.leave(sessionOf(socket), body);
   }
 
   /** May be sent without a payload (then: the first page of 50). */

@@ -1,3 +1,4 @@
+import { NotificationSyncHook } from './notification-sync.hook.js';
 import { Module } from '@nestjs/common';
 import { MembersModule } from '../members/members.module.js';
 import { NotificationsController } from './notifications.controller.js';
@@ -8,6 +9,11 @@ import { NotificationsService } from './notifications.service.js';
 @Module({
   imports: [MembersModule],
   controllers: [NotificationsController],
-  providers: [NotificationsRepository, NotificationsService, NotificationsGateway],
+  providers: [
+    NotificationsRepository,
+    NotificationsService,
+    NotificationsGateway,
+    NotificationSyncHook,
+  ],
 })
 export class NotificationsModule {}

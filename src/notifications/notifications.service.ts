@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { AuditService, type AuditRecord } from '../audit/audit.service.js';
 import { assertOrganizationAccess, type ApiPrincipal } from '../auth/api-principal.js';
@@ -7,11 +7,9 @@ import { MembersService } from '../members/members.service.js';
 import { TransactionRunner } from '../persistence/transaction-runner.js';
 import { NOTIFICATION_SYNC_LIMIT } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
-import type { Notification, Priority } from '../protocol/models.js';
+import type { AuthenticatedUser, Notification, Priority } from '../protocol/models.js';
 import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
 import { delivery, type Delivery } from '../gateway/publisher/session.js';
-import type { SessionContext } from '../sessions/session-hooks.js';
-import { SessionService } from '../sessions/session.service.js';
 import type { NotificationCreateDto } from './notification.dto.js';
 import {
   NotificationsRepository,
@@ -38,27 +36,15 @@ export function toNotification(row: NotificationRow | NewNotificationRow): Notif
  * `notification:read` for one's own; `notification:sync` on connect (hook 30, `/` only).
  */
 @Injectable()
-export class NotificationsService implements OnModuleInit {
+export class NotificationsService {
   constructor(
     private readonly repository: NotificationsRepository,
     private readonly members: MembersService,
     private readonly publisher: RealtimePublisher,
-    private readonly sessions: SessionService,
     private readonly audit: AuditService,
     @InjectPinoLogger('notifications') private readonly logger: PinoLogger,
     private readonly transactions: TransactionRunner,
   ) {}
-
-  onModuleInit(): void {
-    this.sessions.registerHook({
-      name: 'notification-sync',
-      order: 30,
-      namespaces: ['/'],
-      onConnect: (ctx) => this.sync(ctx),
-      // The database did not answer at the connect: the same sync once it does.
-      onConnectRetry: (ctx) => this.sync(ctx),
-    });
-  }
 
   async send(
     principal: ApiPrincipal,
@@ -137,8 +123,8 @@ export class NotificationsService implements OnModuleInit {
     return { notificationId, readAt };
   }
 
-  /** Hook 30: the session's unread notifications (newest first, at most 50) and their count. */
-  private async sync({ user }: SessionContext): Promise<Delivery[]> {
+  /** `notification:sync`: the user's unread notifications (newest first, NOTIFICATION_SYNC_LIMIT) and their count. */
+  async unreadSync(user: AuthenticatedUser): Promise<Delivery[]> {
     const { rows, total: unreadCount } = await this.repository.unread(
       user.organizationId,
       user.userId,

@@ -3,6 +3,7 @@ import { MembersModule } from '../members/members.module.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryPresenceStore } from './memory-presence.store.js';
 import { PresenceGateway } from './presence.gateway.js';
+import { PresenceHook } from './presence.hook.js';
 import { PresenceService } from './presence.service.js';
 import { PRESENCE_STORE, type PresenceStore } from './presence.store.js';
 import { RedisPresenceStore } from './redis-presence.store.js';
@@ -36,6 +37,7 @@ import { RedisPresenceStore } from './redis-presence.store.js';
     },
     PresenceService,
     PresenceGateway,
+    PresenceHook,
   ],
   exports: [PresenceService],
 })

@@ -4,10 +4,8 @@ import { MembersService } from '../members/members.service.js';
 import type { Role } from '../protocol/constants.js';
 import type { PresenceEntry, PresenceStatus } from '../protocol/models.js';
 import { PRESENCE_STAFF_ROLES, rooms } from '../protocol/rooms.js';
-import { EmitBatcher } from '../sessions/emit-batcher.js';
-import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
-import type { SessionContext } from '../sessions/session-hooks.js';
-import { SessionService } from '../sessions/session.service.js';
+import { CoalescedFanout } from '../gateway/publisher/coalesced-fanout.js';
+import type { SessionContext } from '../gateway/publisher/session-hooks.js';
 import { PRESENCE_STORE, type PresenceStore } from './presence.store.js';
 
 /**
@@ -21,27 +19,15 @@ import { PRESENCE_STORE, type PresenceStore } from './presence.store.js';
  */
 @Injectable()
 export class PresenceService implements OnModuleInit, OnApplicationShutdown {
-  /** Announcements of a connect storm go out together, every 10 ms (emit-batcher.ts). */
-  private readonly announcer = new EmitBatcher(10, 1000, (err) =>
-    this.logger.error({ errorName: (err as Error)?.name }, 'presence announcement failed'),
-  );
-
   constructor(
     @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
-    private readonly sessions: SessionService,
-    private readonly publisher: RealtimePublisher,
+    /** Announcements of a connect storm go out together, every 10 ms or more. */
+    private readonly announcer: CoalescedFanout,
     private readonly members: MembersService,
     @InjectPinoLogger('presence') private readonly logger: PinoLogger,
   ) {}
 
   onModuleInit(): void {
-    this.sessions.registerHook({
-      name: 'presence',
-      order: 10,
-      namespaces: ['/'],
-      onConnect: (ctx) => this.connected(ctx),
-      onDisconnect: (ctx) => this.disconnected(ctx),
-    });
     // Across nodes every change comes from the store, in the order Redis applied it (a dead
     // node's users included, announced by the survivor that reaps it); each node emits it to its
     // own sockets (#12 point 11). A parent's change carries the private flag (§12.5).
@@ -50,7 +36,8 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  private async connected(session: SessionContext): Promise<void> {
+  /** §4 step 3 (PresenceHook): the session is added; a user's first one is announced online. */
+  async connected(session: SessionContext): Promise<void> {
     const { id, user } = session;
     const at = new Date();
     const { first } = await this.store.addSession(
@@ -73,7 +60,8 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       );
   }
 
-  private async disconnected({ id, user }: SessionContext): Promise<void> {
+  /** The session is gone; the user's last one is announced offline (PresenceHook). */
+  async disconnected({ id, user }: SessionContext): Promise<void> {
     const at = new Date();
     if (this.store.announces) {
       // The store decides and announces. Nothing is read first: with Redis down a read would
@@ -152,16 +140,16 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     role: Role | undefined,
     options: { local?: boolean } = {},
   ): Promise<void> {
-    return this.announcer.add(() => {
+    return this.announcer.add((publisher) => {
       if (role === 'parent') {
-        this.publisher.toRooms(
+        publisher.toRooms(
           PRESENCE_STAFF_ROLES.map((r) => rooms.orgRole(organizationId, r)),
           'presence:changed',
           entry,
           options,
         );
       } else {
-        this.publisher.toOrg(organizationId, 'presence:changed', entry, options);
+        publisher.toOrg(organizationId, 'presence:changed', entry, options);
       }
       this.logger.debug(
         { organizationId, userId: entry.userId, status: entry.status },
@@ -171,7 +159,6 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.announcer.flush();
     await this.store.close();
   }
 }

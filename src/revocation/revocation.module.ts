@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { HttpValidationPipe } from '../http/http-validation.pipe.js';
 import { MembersModule } from '../members/members.module.js';
 import { RevocationBus } from './revocation-bus.js';
+import { RevocationHook } from './revocation.hook.js';
 import { RevocationService } from './revocation.service.js';
 import { RevocationsRepository } from './revocations.repository.js';
 import { SessionsController } from './sessions.controller.js';
@@ -14,7 +15,13 @@ import { SessionsController } from './sessions.controller.js';
 @Module({
   imports: [MembersModule],
   controllers: [SessionsController],
-  providers: [RevocationsRepository, RevocationBus, RevocationService, HttpValidationPipe],
+  providers: [
+    RevocationsRepository,
+    RevocationBus,
+    RevocationService,
+    RevocationHook,
+    HttpValidationPipe,
+  ],
   exports: [RevocationService, HttpValidationPipe, MembersModule],
 })
 export class RevocationModule {}

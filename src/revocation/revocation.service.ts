@@ -10,10 +10,9 @@ import { assertOrganizationAccess, type ApiPrincipal } from '../auth/api-princip
 import { MembersService } from '../members/members.service.js';
 import { CredentialChecks } from '../auth/credential-checks.js';
 import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
-import { NAMESPACES } from '../protocol/constants.js';
+import type { Session } from '../gateway/publisher/session.js';
 import { AppError, toErrorObject } from '../protocol/errors.js';
 import { userKeyString, type UserKey } from '../protocol/user-key.js';
-import { SessionService } from '../sessions/session.service.js';
 import { RevocationBus, type RevocationNotice } from './revocation-bus.js';
 import { RevocationsRepository } from './revocations.repository.js';
 
@@ -81,7 +80,6 @@ export class RevocationService
   constructor(
     private readonly repository: RevocationsRepository,
     private readonly members: MembersService,
-    private readonly sessions: SessionService,
     private readonly checks: CredentialChecks,
     private readonly publisher: RealtimePublisher,
     private readonly bus: RevocationBus,
@@ -91,19 +89,6 @@ export class RevocationService
 
   onModuleInit(): void {
     this.checks.register({ name: 'revocation', check: (user) => this.check(user) });
-    // First after the rooms are joined: a handshake that passed the check just before a
-    // revocation arrived is dropped here, before any replay reaches it.
-    this.sessions.registerHook({
-      name: 'revocation',
-      order: 0,
-      namespaces: NAMESPACES,
-      onConnect: (session) => {
-        const sec = this.revokedSec.get(userKeyString(session.user));
-        if (sec !== undefined && isRevoked(session.user.iat, sec))
-          this.publisher.disconnect(session, revokedNotice());
-        return Promise.resolve();
-      },
-    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -131,11 +116,24 @@ export class RevocationService
     }
   }
 
+  /** Whether a token of this user issued at `iat` is revoked, as this node knows now (no read). */
+  isRevokedNow(user: UserKey & { iat?: number }): boolean {
+    const sec = this.revokedSec.get(userKeyString(user));
+    return sec !== undefined && isRevoked(user.iat, sec);
+  }
+
+  /**
+   * RevocationHook: a handshake that passed the check just before a revocation arrived is
+   * dropped, with the `revoked` notice, before any replay reaches it.
+   */
+  dropIfRevoked(session: Session): void {
+    if (this.isRevokedNow(session.user)) this.publisher.disconnect(session, revokedNotice());
+  }
+
   /** Throws AUTHENTICATION_FAILED ("invalid", §3 says no more) for a revoked token. */
   async check(user: UserKey & { iat?: number }): Promise<void> {
     await this.fresh();
-    const sec = this.revokedSec.get(userKeyString(user));
-    if (sec !== undefined && isRevoked(user.iat, sec)) throw AppError.authentication('invalid');
+    if (this.isRevokedNow(user)) throw AppError.authentication('invalid');
   }
 
   /** A pause was noticed and no read has started since. */

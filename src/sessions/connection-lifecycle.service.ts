@@ -1,4 +1,5 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
 import type { AppSocket } from '../gateway/socket.types.js';
@@ -13,8 +14,12 @@ import { ConnectStepRetry } from './connect-step-retry.js';
 import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
 import { HandshakeSlots } from './handshake-slot.js';
 import { SessionExpiry } from './session-expiry.service.js';
-import type { SessionContext, SessionHook } from './session-hooks.js';
-import { UnknownEventGuards } from './unknown-events.js';
+import {
+  ConnectionHook,
+  type SessionContext,
+  type SessionHook,
+  type SessionHookHandlers,
+} from '../gateway/publisher/session-hooks.js';
 
 /** What hooks see of a socket: ids and user, whether it is still connected — not the socket. */
 class SocketSession implements SessionContext {
@@ -43,13 +48,13 @@ class SocketSession implements SessionContext {
 /**
  * §4's connection sequence and the disconnect: rooms, `connection:confirmed`, expiry, then the
  * modules' hooks in order, each one's deliveries sent through the publisher before the next
- * runs; on disconnect the connection slot is given back and the hooks run again. Nothing here
- * knows about messages or alerts.
+ * runs; on disconnect the connection slot is given back and the hooks run again. The hooks are
+ * the `@ConnectionHook` providers of every module, found at start (DiscoveryService). Nothing
+ * here knows about messages or alerts.
  */
 @Injectable()
-export class ConnectionLifecycle implements OnApplicationShutdown {
+export class ConnectionLifecycle implements OnModuleInit, OnApplicationShutdown {
   private readonly hooks: SessionHook[] = [];
-  private readonly unknownEvents: UnknownEventGuards;
   private readonly pending = new Set<Promise<void>>();
   private readonly retries = new ConnectStepRetry();
 
@@ -61,11 +66,31 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     private readonly metrics: MetricsService,
     @InjectPinoLogger('session') private readonly logger: PinoLogger,
     private readonly dependencyLog: DependencyLog,
-  ) {
-    this.unknownEvents = new UnknownEventGuards(metrics);
+    private readonly discovery: DiscoveryService,
+  ) {}
+
+  /** Every module's `@ConnectionHook` provider (before any socket can connect). */
+  onModuleInit(): void {
+    for (const wrapper of this.discovery.getProviders({ metadataKey: ConnectionHook.KEY })) {
+      const name = wrapper.metatype?.name ?? String(wrapper.token);
+      const instance = wrapper.instance as SessionHookHandlers | undefined;
+      if (!instance || !wrapper.isDependencyTreeStatic())
+        throw new Error(`${name}: a @ConnectionHook must be a singleton provider`);
+      const options = this.discovery.getMetadataByDecorator(ConnectionHook, wrapper);
+      if (!options) continue;
+      this.registerHook({
+        ...options,
+        onConnect: instance.onConnect?.bind(instance),
+        onConnectRetry: instance.onConnectRetry?.bind(instance),
+        onDisconnect: instance.onDisconnect?.bind(instance),
+      });
+    }
   }
 
+  /** A hook that is not a provider (tests); providers are found at start (`onModuleInit`). */
   registerHook(hook: SessionHook): void {
+    if (this.hooks.some((h) => h.name === hook.name))
+      throw new Error(`two session hooks are named "${hook.name}"`);
     this.hooks.push(hook);
     this.hooks.sort((a, b) => a.order - b.order);
   }
@@ -76,7 +101,6 @@ export class ConnectionLifecycle implements OnApplicationShutdown {
     this.slots.settle(socket);
     this.metrics.connections.inc({ namespace: ns });
     void socket.join(automaticRooms(user));
-    this.unknownEvents.install(socket, ns);
     this.expiry.schedule(socket);
     const session = new SocketSession(socket, ns);
     this.publisher.toSession(session, 'connection:confirmed', {

@@ -5,7 +5,7 @@ import { ConnectionLifecycle } from './connection-lifecycle.service.js';
 import { DrainService } from './drain.service.js';
 import { HandshakeService } from './handshake.service.js';
 import { SessionExpiry } from './session-expiry.service.js';
-import type { SessionHook } from './session-hooks.js';
+import type { SessionHook } from '../gateway/publisher/session-hooks.js';
 
 /**
  * The sessions layer as the gateways and modules use it: one entry point over its parts —
@@ -23,7 +23,10 @@ export class SessionService {
     private readonly drain: DrainService,
   ) {}
 
-  /** A module's connect/disconnect hook (§4 order: presence 10, replay 20, sync 30, alerts 40). */
+  /**
+   * A connect/disconnect hook that is not a provider (tests). Modules declare theirs as
+   * `@ConnectionHook` providers, found at start.
+   */
   registerHook(hook: SessionHook): void {
     this.lifecycle.registerHook(hook);
   }

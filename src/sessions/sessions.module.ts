@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { RedisService } from '../redis/redis.service.js';
 import { ConnectionLifecycle } from './connection-lifecycle.service.js';
 import {
@@ -20,6 +21,7 @@ import { SessionService } from './session.service.js';
  */
 @Global()
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: CONNECTION_COUNTER,

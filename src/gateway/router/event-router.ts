@@ -3,7 +3,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { NamespaceName } from '../../protocol/constants.js';
 import { NAMESPACE_EVENTS } from '../../protocol/events.js';
-import { AppError, toErrorObject } from '../../protocol/errors.js';
+import { AppError } from '../../protocol/errors.js';
 import { RateLimitService } from '../../rate-limit/rate-limit.service.js';
 import { EventOutcomes } from '../event-outcomes.js';
 import { InFlightTracker } from '../in-flight.js';
@@ -47,6 +47,7 @@ type SharedListener = (this: AppSocket, event: unknown, ...args: unknown[]) => v
  * served by one listener function shared by all its sockets (`onAny`, called with the socket as
  * `this`), so a connection holds nothing per handler.
  *
+ * An event the namespace does not serve is answered BAD_REQUEST by the same listener (§11).
  * Every event takes the same path: refused at once while the node drains; else counted in flight
  * from receipt; on the next tick (events keep their order, as with Socket.IO's own listeners)
  * rate limit (before validation, §11) → validation (the fast check, else the DTO) → handler →
@@ -86,7 +87,7 @@ export class EventRouter implements OnModuleInit {
     if (this.served.has(nsp)) return;
     this.served.add(nsp);
     const table = this.routes().get(nsp.name as NamespaceName) ?? new Map<string, Route>();
-    const listener = this.listener(table);
+    const listener = this.listener(nsp.name, table);
     nsp.on('connection', (socket: AppSocket) => {
       socket.onAny(listener);
     });
@@ -181,13 +182,20 @@ export class EventRouter implements OnModuleInit {
         throw new Error(`realtime handlers on unknown namespace ${ns}`);
   }
 
-  private listener(table: Table): SharedListener {
+  private listener(namespace: string, table: Table): SharedListener {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const router = this;
+    const outcomes = this.outcomes;
     return function (this: AppSocket, event: unknown, ...args: unknown[]): void {
-      if (typeof event !== 'string') return;
-      const route = table.get(event);
-      if (route !== undefined) router.receive(this, route, args);
+      const route = typeof event === 'string' ? table.get(event) : undefined;
+      if (route !== undefined) return router.receive(this, route, args);
+      const ack = args[args.length - 1];
+      outcomes.unknown(
+        this,
+        namespace,
+        event,
+        typeof ack === 'function' ? (ack as Ack) : undefined,
+      );
     };
   }
 
@@ -199,7 +207,13 @@ export class EventRouter implements OnModuleInit {
     // No argument → undefined, one → itself, several → the array.
     const data = n === 0 ? undefined : n === 1 ? args[0] : args.slice(0, n);
     // A draining node (SIGTERM) answers new events at once; the client retries elsewhere.
-    if (this.inFlight.refusingNew) return refuseDraining(socket, route.event, ack);
+    if (this.inFlight.refusingNew)
+      return this.outcomes.failed(
+        socket,
+        route.event,
+        AppError.unavailable('Server is shutting down; retry'),
+        ack,
+      );
     // Counted from receipt, so a graceful stop waits for its answer.
     this.inFlight.begin();
     process.nextTick(startEvent, this, route, socket, data, ack);
@@ -248,13 +262,4 @@ function startEvent(
 ): void {
   if (socket.disconnected) return router.endUnstarted();
   void router.run(route, socket, data, ack);
-}
-
-/** SERVICE_UNAVAILABLE for an event received while the node drains: through the ack, else `error`. */
-function refuseDraining(socket: AppSocket, event: string, ack: Ack | undefined): void {
-  const error = toErrorObject(AppError.unavailable('Server is shutting down; retry'), {
-    event: event.slice(0, 64),
-  });
-  if (ack) ack({ ok: false, error });
-  else socket.emit('error', error);
 }

@@ -1,4 +1,4 @@
-import { withDeferredFlush } from '../gateway/engine/deferred-flush.js';
+import { withDeferredFlush } from '../engine/deferred-flush.js';
 
 /** A run that took d ms is followed by a window of at least DUTY_FACTOR × d. */
 const DUTY_FACTOR = 3;
