@@ -2,7 +2,8 @@
  * What the engine tweaks read of an engine.io connection (engine.io's `Socket`): its queued
  * packets, its transport and the transport's websocket. Public fields of engine.io 6.6's Socket
  * and Transport classes (`writeBuffer`, `transport.writable`) and of ws (`bufferedAmount`); the
- * websocket's TCP socket (`_socket`) is ws's. versions.ts checks them at start.
+ * websocket's TCP socket (`_socket`) is ws's. versions.ts checks engine.io's at start and
+ * ws-corking.ts ws's on the first websocket served (`checkWebSocket`).
  */
 export interface EngineConnection {
   server: object;

@@ -6,17 +6,24 @@ import { Adapter } from 'socket.io-adapter';
 
 /**
  * The versions the engine-level code of this folder was written and measured against. It relies
- * on internals of these two packages (see `checkEngineInternals`); an upgrade must re-run
+ * on internals of these packages (see `checkEngineInternals`, and `checkWebSocket` in
+ * ws-corking.ts for ws); an upgrade must re-run
  * test/delivery-guard, test/connect-storm-dedup, test/slow-consumer and test/ws-corking, then
  * move these numbers.
  */
-export const WRITTEN_FOR = { 'engine.io': '6.6.13', 'socket.io-adapter': '2.5.9' } as const;
+export const WRITTEN_FOR = {
+  'engine.io': '6.6.13',
+  'socket.io-adapter': '2.5.9',
+  ws: '8.23.0',
+} as const;
 
 type Package = keyof typeof WRITTEN_FOR;
 
 /** The installed version, read from the package.json of the copy this process loads. */
 export function installedVersion(name: Package): string {
-  const require = createRequire(import.meta.url);
+  let require = createRequire(import.meta.url);
+  // ws: the copy engine.io loads (its dependency), not whatever this package would resolve.
+  if (name === 'ws') require = createRequire(require.resolve('engine.io'));
   let dir = dirname(require.resolve(name));
   for (;;) {
     try {
