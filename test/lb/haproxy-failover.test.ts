@@ -116,6 +116,33 @@ async function catchUp(c: LbClient, conversationId: string): Promise<void> {
   }
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * The access log (parseAccessLog) with each request's accept time (`[%tr]`, HAProxy's local
+ * time, read as this process's local time: both run on this machine), in ms since the epoch.
+ */
+function timedAccessLog(
+  lines: string[],
+): Array<ReturnType<typeof parseAccessLog>[number] & { at: number }> {
+  const re = /\[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})\.(\d{3})\]/;
+  return lines.flatMap((line) => {
+    const [parsed] = parseAccessLog([line]);
+    const m = re.exec(line);
+    if (!parsed || !m) return [];
+    const at = new Date(
+      Number(m[3]),
+      MONTHS.indexOf(m[2]),
+      Number(m[1]),
+      Number(m[4]),
+      Number(m[5]),
+      Number(m[6]),
+      Number(m[7]),
+    ).getTime();
+    return [{ ...parsed, at }];
+  });
+}
+
 const statusOf = (s: ServerStat[], name: string) => s.find((x) => x.name === name)?.status ?? '?';
 
 describe.skipIf((!HAVE_HAPROXY && !IN_CI) || !(hasRedis() && hasPostgres()))(
@@ -277,6 +304,7 @@ describe.skipIf((!HAVE_HAPROXY && !IN_CI) || !(hasRedis() && hasPostgres()))(
       const spread = await lb.servers();
 
       // 1. Drain node-1 (SIGTERM): exit 0, HAProxy takes it out on /ready 503.
+      const drainedAt = Date.now();
       expect(await n1.stop('SIGTERM')).toBe(0);
       await lb.waitForServers((s) => statusOf(s, 'node-1') === 'DOWN', 10_000, 'node-1 DOWN');
       await allConnected('clients back after the drain');
@@ -340,6 +368,27 @@ describe.skipIf((!HAVE_HAPROXY && !IN_CI) || !(hasRedis() && hasPostgres()))(
           moved.push(`${sid}: ${[...servedBy.get(sid)!].join('+')}`);
       }
       expect(moved).toEqual([]);
+      // …and no request of a polling session was sent to another node while the session's own
+      // node was still up: such a request is answered 400 (Engine.IO's `Session ID unknown`), so
+      // the 200-only check above would never see it. A session's node is the one that served its
+      // first successful request; it is up until the test stopped it (drain or kill), after which
+      // a 400 from the node the balancer redispatched to is expected.
+      const stoppedAt: Record<string, number> = { 'node-1': drainedAt, 'node-2': killedAt };
+      const timed = timedAccessLog(lb.log);
+      expect(timed.length, 'every access-log line has its time').toBe(log.length);
+      const firstServer = new Map<string, string>();
+      for (const l of timed)
+        if (l.sid !== '-' && l.status === 200 && !firstServer.has(l.sid))
+          firstServer.set(l.sid, l.server);
+      const polled = new Set(pollingSids.map((s) => s.slice(0, 8)));
+      const misrouted = timed
+        .filter((l) => polled.has(l.sid) && l.status === 400)
+        .filter((l) => {
+          const own = firstServer.get(l.sid);
+          return own !== undefined && l.at < (stoppedAt[own] ?? Infinity);
+        })
+        .map((l) => `${l.sid}: 400 from ${l.server} at ${new Date(l.at).toISOString()}`);
+      expect(misrouted, 'polling requests answered 400 while their node was up').toEqual([]);
       // Polling sessions lived on the nodes that went away, and later ones on the survivor.
       const polledOn = new Set(pollingSids.map((s) => [...servedBy.get(s.slice(0, 8))!][0]));
       expect(polledOn.has('node-3')).toBe(true);
@@ -350,7 +399,7 @@ describe.skipIf((!HAVE_HAPROXY && !IN_CI) || !(hasRedis() && hasPostgres()))(
       process.stdout.write(
         `HAProxy failover: HAProxy sessions (HTTP requests and tunnels) per node before the faults ${spread.map((s) => `${s.name}=${s.stot}`).join(' ')}; ` +
           `${acked} acked (${stored} stored, ${ledger.errors().length} SERVICE_UNAVAILABLE, ${ledger.unanswered.length} unanswered at a disconnect); ` +
-          `disconnects ${reasons.join(',')}; ${pollingSids.length} polling sessions, ${[...requests.values()].reduce((a, b) => a + b, 0)} sticky polling requests; ` +
+          `disconnects ${reasons.join(',')}; ${pollingSids.length} polling sessions, ${[...requests.values()].reduce((a, b) => a + b, 0)} sticky polling requests, ${timed.filter((l) => polled.has(l.sid) && l.status === 400).length} answered 400 after their node was stopped; ` +
           `caught up after reconnects ${clients.map((c) => `${c.name}:${c.caughtUp}`).join(' ')}; back to ${60} acks ${recoveredMs} ms after the kill\n`,
       );
     }, 90_000);
