@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, spawnServer } from './support/process.js';
 import { auditText, connectReady } from './support/realtime.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer, type TestServer } from './support/server.js';
 import { signToken } from './support/tokens.js';
+import { stays } from './support/wait.js';
 import { eventually, validSignature, WebhookReceiver } from './support/webhook-receiver.js';
 import type { Alert } from '../src/protocol/models.js';
 
@@ -54,20 +55,19 @@ async function metric(srv: TestServer, outcome: string): Promise<number> {
 }
 
 describe('alert escalation (one node)', { timeout: 60_000 }, () => {
+  // The receiver's hooks come before the server's: it starts first and closes after the server.
   const receiver = new WebhookReceiver();
-  let srv: TestServer;
+  beforeAll(async () => {
+    await receiver.start();
+  });
+  afterAll(() => receiver.close());
+  const srv = useServer(() => ({ env: env(receiver.url) }));
   let service: string;
   const open: TestSocket[] = [];
   beforeAll(async () => {
-    await receiver.start();
-    srv = await startServer({ env: env(receiver.url) });
     service = await signToken({ userId: 'e-svc', organizationId: 'eA', role: 'service' });
   });
-  afterAll(async () => {
-    closeAll(...open);
-    await srv?.close();
-    await receiver.close();
-  });
+  afterAll(() => closeAll(...open));
 
   const status = async (id: string) => {
     const r = await http<Status>(srv.url, 'GET', `/api/v1/alerts/${id}`, { token: service });
@@ -159,8 +159,7 @@ describe('alert escalation (one node)', { timeout: 60_000 }, () => {
     );
 
     // exactly once: several more polling passes send nothing more
-    await new Promise((r) => setTimeout(r, 4 * AFTER_MS));
-    expect(receiver.for(alert.id)).toHaveLength(1);
+    await stays(() => receiver.for(alert.id).length === 1, 4 * AFTER_MS, 'a single escalation');
     await settle(nurse.socket);
     await settle(otherAdmin.socket);
     expect(nurse.recorder.of('alert:escalated')).toEqual([]);
@@ -202,7 +201,11 @@ describe('alert escalation (one node)', { timeout: 60_000 }, () => {
       acknowledged: 0,
     });
     expect(receiver.for(critical.id)[0].raw).not.toContain(MARKER);
-    await new Promise((r) => setTimeout(r, 2 * AFTER_MS));
+    await stays(
+      () => [warning, info, reminder].every((a) => receiver.for(a.id).length === 0),
+      2 * AFTER_MS,
+      'no escalation of the others',
+    );
     for (const a of [warning, info, reminder]) {
       expect(receiver.for(a.id)).toEqual([]);
       expect((await status(a.id)).escalation.status).toBe('none');
@@ -259,8 +262,7 @@ describe('alert escalation (one node)', { timeout: 60_000 }, () => {
     expect(attempts.attempts).toBeGreaterThanOrEqual(2);
     // the next retry would have come 2 s after the second attempt: nothing more arrives
     const count = receiver.for(alert.id).length;
-    await new Promise((r) => setTimeout(r, 3000));
-    expect(receiver.for(alert.id)).toHaveLength(count);
+    await stays(() => receiver.for(alert.id).length === count, 3000, 'no attempt after abandoning');
     const audit = await escalationAudit(srv, alert.id);
     expect(audit.at(-1)).toMatchObject({
       action: 'alert.escalation.abandoned',
@@ -280,8 +282,7 @@ describe('alert escalation (one node)', { timeout: 60_000 }, () => {
     const count = receiver.for(alert.id).length;
     expect(count).toBeGreaterThanOrEqual(1);
     expect(count).toBeLessThanOrEqual(3);
-    await new Promise((r) => setTimeout(r, 2500));
-    expect(receiver.for(alert.id)).toHaveLength(count);
+    await stays(() => receiver.for(alert.id).length === count, 2500, 'no attempt after expiry');
     await eventually(async () =>
       (await escalationAudit(srv, alert.id)).some((a) => a.action === 'alert.escalation.abandoned'),
     );
@@ -296,19 +297,17 @@ describe('alert escalation: acknowledged in time', { timeout: 60_000 }, () => {
   // A deadline long enough that the acknowledgement lands before it even on a loaded machine.
   const DEADLINE_MS = 4000;
   const receiver = new WebhookReceiver();
-  let srv: TestServer;
-  const open: TestSocket[] = [];
-  afterAll(async () => {
-    closeAll(...open);
-    await srv?.close();
-    await receiver.close();
+  beforeAll(async () => {
+    await receiver.start();
   });
+  afterAll(() => receiver.close());
+  const srv = useServer(() => ({
+    env: { ...env(receiver.url), ALERT_ESCALATION_AFTER_MS: String(DEADLINE_MS) },
+  }));
+  const open: TestSocket[] = [];
+  afterAll(() => closeAll(...open));
 
   it('an acknowledgement before the deadline prevents it', async () => {
-    await receiver.start();
-    srv = await startServer({
-      env: { ...env(receiver.url), ALERT_ESCALATION_AFTER_MS: String(DEADLINE_MS) },
-    });
     const service = await signToken({ userId: 'k-svc', organizationId: 'eK', role: 'service' });
     const nurse = await connectReady(
       srv.url,
@@ -330,8 +329,11 @@ describe('alert escalation: acknowledged in time', { timeout: 60_000 }, () => {
     const { acknowledgedAt } = await ok(nurse.socket, 'alert:acknowledge', { alertId: alert.id });
     expect(Date.parse(acknowledgedAt)).toBeLessThan(deadline);
     // Past the deadline, with several polling passes.
-    await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()) + 1500));
-    expect(receiver.for(alert.id)).toEqual([]);
+    await stays(
+      () => receiver.for(alert.id).length === 0,
+      Math.max(0, deadline - Date.now()) + 1500,
+      'no escalation of the acknowledged alert',
+    );
     const st = await http<Status>(srv.url, 'GET', `/api/v1/alerts/${alert.id}`, {
       token: service,
     });
@@ -345,17 +347,16 @@ describe('alert escalation: acknowledged in time', { timeout: 60_000 }, () => {
 });
 
 describe('alert escalation: connection refused', { timeout: 60_000 }, () => {
-  let srv: TestServer;
+  // The receiver listens only once two attempts were refused, on the port the server was given.
   const receiver = new WebhookReceiver();
-  afterAll(async () => {
-    await srv?.close();
-    await receiver.close();
+  afterAll(() => receiver.close());
+  let port: number;
+  const srv = useServer(async () => {
+    port = await freePort();
+    return { env: env(`http://127.0.0.1:${port}/hooks/escalation?key=receiver-key`) };
   });
 
   it('a refused connection is retried with the same delivery id until the receiver is up', async () => {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}/hooks/escalation?key=receiver-key`;
-    srv = await startServer({ env: env(url) });
     const service = await signToken({ userId: 'c-svc', organizationId: 'eC', role: 'service' });
     const res = await http<{ alert: Alert }>(srv.url, 'POST', '/api/v1/alerts/emergency', {
       token: service,

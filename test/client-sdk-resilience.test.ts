@@ -10,7 +10,7 @@ import { socketServerOf } from '../src/app.factory.js';
 import { closeAll, connect, ok, request, type TestSocket } from './support/client.js';
 import { GENEROUS_LIMITS, uid } from './support/messaging.js';
 import { freePort, startServerProcess, type ServerProcess } from './support/process.js';
-import { startServer, useServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 import { createTestDatabase, hasPostgres, hasRedis, redisPrefix } from './support/services.js';
 import { tcpProxy } from './support/tcp-proxy.js';
 import { signToken, TEST_JWT_SECRET } from './support/tokens.js';
@@ -132,25 +132,18 @@ describe('SDK errors a developer can act on (#14.7)', () => {
 });
 
 describe.skipIf(!hasPostgres())('SDK send retries (§12.8, #12.10)', () => {
-  let srv: TestServer;
   let proxy: Awaited<ReturnType<typeof tcpProxy>>;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const db = await createTestDatabase('sdkretry');
-    drop = db.drop;
-    const url = new URL(db.url);
-    proxy = await tcpProxy(Number(url.port || 5432));
-    url.host = `127.0.0.1:${proxy.port}`;
-    srv = await startServer({
-      env: { RATE_LIMITS: GENEROUS_LIMITS },
-      databaseUrl: url.toString(),
-    });
-  });
-  afterAll(async () => {
-    await srv?.close();
-    await proxy?.close();
-    await drop?.();
-  });
+  // The server reaches its database through the proxy, which closes after the server and before
+  // the database is dropped.
+  const srv = useServer(
+    async ({ databaseUrl }) => {
+      const url = new URL(databaseUrl!);
+      proxy = await tcpProxy(Number(url.port || 5432));
+      url.host = `127.0.0.1:${proxy.port}`;
+      return { env: { RATE_LIMITS: GENEROUS_LIMITS }, databaseUrl: url.toString() };
+    },
+    { postgres: 'sdkretry', afterClose: () => proxy?.close() },
+  );
 
   it('the database drops out for 3 s: the send is retried with its messageId and stored once', async () => {
     const org = uid('org');

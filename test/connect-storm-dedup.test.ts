@@ -12,6 +12,7 @@ import {
   REDIS_TEST_URL,
 } from './support/services.js';
 import { signToken } from './support/tokens.js';
+import { eventually } from './support/wait.js';
 
 /**
  * §12.4 in a connect storm: hundreds of sockets of one organization connect at once to two nodes
@@ -167,19 +168,16 @@ describe.skipIf(!hasRedis() || !hasPostgres())(
             s.namespace === '/communication' || s.alerts.some((a) => !a.redelivered);
           return wantAlert && sent.get(s.conversationId)!.every((m) => ids.has(m.id));
         });
-      const waitUntil = async (what: string, predicate: () => boolean, ms = 60_000) => {
-        const deadline = Date.now() + ms;
-        while (!predicate()) {
-          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      };
-      await waitUntil('every message and the alert on every socket', everything);
-      await waitUntil('a re-send', () => sockets.some((s) => s.alerts.some((a) => a.redelivered)));
+      await eventually(everything, 60_000, 'every message and the alert on every socket');
+      await eventually(
+        () => sockets.some((s) => s.alerts.some((a) => a.redelivered)),
+        60_000,
+        'a re-send',
+      );
       // Late duplicates (a live broadcast after the replay) would arrive within this round trip
       // of every node's adapter: one more message to every conversation, received everywhere.
       for (let c = 0; c < CONVERSATIONS; c++) await sendOne(k++);
-      await waitUntil('the final messages', everything);
+      await eventually(everything, 60_000, 'the final messages');
 
       let duplicateMessages = 0;
       let duplicateAlerts = 0;

@@ -6,6 +6,7 @@ import { connectReady } from './support/realtime.js';
 import { startServer } from './support/server.js';
 import { hasPostgres, hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
 import { signToken } from './support/tokens.js';
+import { eventually } from './support/wait.js';
 
 /** The cross-node suite (support/multi-node-suite.ts) on one Redis, the default deployment. */
 describeMultiNode('three nodes on one Redis and one PostgreSQL', !hasRedis() || !hasPostgres(), {
@@ -33,16 +34,20 @@ describe.skipIf(!hasRedis())('REDIS_ADAPTER=streams (kept for comparison) also j
         await ok(sub.socket, 'subscribe', { channel: `org:${org}:news` });
         const service = await signToken({ userId: 'svc', organizationId: org, role: 'service' });
         // The streams adapter reads from "$" once its reader is up: publish until the first one arrives.
-        const deadline = Date.now() + 5000;
-        while (sub.recorder.of('channel:message').length === 0 && Date.now() < deadline) {
-          await http(a.url, 'POST', '/api/v1/channels/publish', {
-            token: service,
-            body: { channel: `org:${org}:news`, event: 'e', data: {} },
-          });
-          await sub.recorder
-            .until((r) => r.of('channel:message').length > 0, 300)
-            .catch(() => undefined);
-        }
+        await eventually(
+          async () => {
+            await http(a.url, 'POST', '/api/v1/channels/publish', {
+              token: service,
+              body: { channel: `org:${org}:news`, event: 'e', data: {} },
+            });
+            await sub.recorder
+              .until((r) => r.of('channel:message').length > 0, 300)
+              .catch(() => undefined);
+            return sub.recorder.of('channel:message').length > 0;
+          },
+          5000,
+          'a channel:message through the streams adapter',
+        );
         expect(sub.recorder.of('channel:message')[0]).toMatchObject({
           channel: `org:${org}:news`,
           event: 'e',

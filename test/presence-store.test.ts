@@ -6,6 +6,7 @@ import type { PresenceEntry } from '../src/protocol/models.js';
 import { NodeRegistry } from '../src/redis/node-registry.js';
 import { describePresenceStore } from './support/presence-store.contract.js';
 import { hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
+import { eventually } from './support/wait.js';
 
 const clients: Redis[] = [];
 function redisClient(): Redis {
@@ -88,15 +89,14 @@ describe.skipIf(!hasRedis())('RedisPresenceStore across nodes', () => {
       if (e.status === 'offline') expired.push([org, e]);
     });
     // No more heartbeats from D: wait (bounded) until A's registry claims it as dead.
-    const deadline = Date.now() + 5000;
-    let reaped: string[] = [];
-    while (reaped.length === 0 && Date.now() < deadline) {
-      reaped = await a.registry.reap();
-      if (reaped.length === 0) await new Promise((r) => setTimeout(r, 50));
-    }
+    const reaped = await eventually(
+      () => a.registry.reap(),
+      (ids) => ids.length > 0,
+      5000,
+      'A claiming D as dead',
+    );
     expect(reaped).toEqual(['D']);
-    const until = Date.now() + 2000;
-    while (expired.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => expired.length > 0, 2000, 'the offline announcement');
     expect(expired.map(([org, e]) => [org, e.userId, e.status])).toEqual([
       ['o', 'gone', 'offline'],
     ]);
@@ -150,12 +150,11 @@ describe.skipIf(!hasRedis())('RedisPresenceStore: ordered announcements (#12 poi
       await b.store.removeSession('o', 'hop', `b${i}`, new Date());
     }
     await a.store.addSession('o', 'hop', 'final', new Date());
-    const until = Date.now() + 3000;
-    while (
-      (heard.A.at(-1) !== 'hop:online' || heard.B.length !== heard.A.length) &&
-      Date.now() < until
-    )
-      await new Promise((r) => setTimeout(r, 20));
+    await eventually(
+      () => heard.A.at(-1) === 'hop:online' && heard.B.length === heard.A.length,
+      3000,
+      'both nodes hearing the final online',
+    );
     expect(heard.B).toEqual(heard.A);
     // Strictly alternating: never two onlines or two offlines in a row.
     for (let i = 1; i < heard.A.length; i++) expect(heard.A[i]).not.toBe(heard.A[i - 1]);
@@ -175,9 +174,8 @@ describe.skipIf(!hasRedis())('RedisPresenceStore: ordered announcements (#12 poi
     expect((await a.store.get('o', ['zu']))[0].status).toBe('offline');
     await z.store.resync();
     expect((await a.store.get('o', ['zu']))[0].status).toBe('online');
-    const until = Date.now() + 2000;
     const tail = () => heard.slice(heard.indexOf('zu:offline'));
-    while (tail().length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => tail().length >= 2, 2000, 'the offline and online announcements');
     expect(tail()).toEqual(['zu:offline', 'zu:online']);
   });
 });

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { closeAll, connect, ok, settle, type TestSocket } from './support/client.js';
 import { http } from './support/http.js';
 import { connectReady } from './support/realtime.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 import { eventually } from './support/wait.js';
-import { createTestDatabase, hasPostgres } from './support/services.js';
+import { hasPostgres } from './support/services.js';
 import { tcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 import { signToken } from './support/tokens.js';
 
@@ -18,25 +18,24 @@ import { signToken } from './support/tokens.js';
  * refused).
  */
 describe.skipIf(!hasPostgres())('replay after a database failure at connect', () => {
-  let srv: TestServer;
   let proxy: TcpProxy;
-  let drop: () => Promise<void>;
+  // The server reaches its database through the proxy, which closes after the server and before
+  // the database is dropped.
+  const srv = useServer(
+    async ({ databaseUrl }) => {
+      const url = new URL(databaseUrl!);
+      proxy = await tcpProxy(Number(url.port || 5432));
+      url.hostname = '127.0.0.1';
+      url.port = String(proxy.port);
+      return { databaseUrl: url.toString() };
+    },
+    { postgres: 'resync', afterClose: () => proxy?.close() },
+  );
   const open: TestSocket[] = [];
-  beforeAll(async () => {
-    const db = await createTestDatabase('resync');
-    drop = db.drop;
-    const url = new URL(db.url);
-    proxy = await tcpProxy(Number(url.port || 5432));
-    url.hostname = '127.0.0.1';
-    url.port = String(proxy.port);
-    srv = await startServer({ databaseUrl: url.toString() });
-  });
-  afterAll(async () => {
+  // Before the server closes: its sockets, and the database reachable again.
+  afterAll(() => {
     closeAll(...open);
     proxy?.restore();
-    await srv?.close();
-    await proxy?.close();
-    await drop?.();
   });
 
   it(

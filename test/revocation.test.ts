@@ -11,7 +11,7 @@ import {
 } from './support/client.js';
 import { http } from './support/http.js';
 import { auditText, connectReady } from './support/realtime.js';
-import { startServer, useServer, type TestServer } from './support/server.js';
+import { useServer } from './support/server.js';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
@@ -22,6 +22,7 @@ import {
   REDIS_TEST_URL,
 } from './support/services.js';
 import { signToken } from './support/tokens.js';
+import { eventually } from './support/wait.js';
 import { revocations } from '../src/persistence/schema.js';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -162,20 +163,17 @@ describe('session revocation', () => {
 });
 
 describe.skipIf(!hasPostgres())('session revocation across two nodes on one PostgreSQL', () => {
-  let a: TestServer;
-  let b: TestServer;
-  let drop: () => Promise<void>;
+  // One database for both nodes: created before and dropped after both servers.
+  let databaseUrl: string;
+  let drop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     const db = await createTestDatabase('revoke');
+    databaseUrl = db.url;
     drop = db.drop;
-    a = await startServer({ databaseUrl: db.url });
-    b = await startServer({ databaseUrl: db.url });
   });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await drop?.();
-  });
+  afterAll(() => drop?.());
+  const a = useServer(() => ({ databaseUrl }));
+  const b = useServer(() => ({ databaseUrl }));
 
   it('without Redis, the other node enforces a revocation within its once-a-second re-read', async () => {
     const token = await signToken({ userId: 'x-user', organizationId: 'xA' });
@@ -190,18 +188,21 @@ describe.skipIf(!hasPostgres())('session revocation across two nodes on one Post
     // Without Redis the nodes do not know each other: B learns from its once-a-second re-read.
     expect(res.body).toEqual({ disconnected: 0, nodes: { confirmed: 1, unreachable: 0 } });
     const started = Date.now();
-    let refused = false;
-    while (!refused && Date.now() - started < 3000) {
-      try {
-        const c = await connect(b.url, token);
-        c.socket.close();
-        await new Promise((resolve) => setImmediate(resolve));
-      } catch (err) {
-        expect((err as Error).message).toBe('AUTHENTICATION_FAILED');
-        refused = true;
-      }
-    }
-    expect(refused).toBe(true);
+    await eventually(
+      async () => {
+        try {
+          const c = await connect(b.url, token);
+          c.socket.close();
+          return false;
+        } catch (err) {
+          // Refused for the revocation, not for anything else.
+          expect((err as Error).message).toBe('AUTHENTICATION_FAILED');
+          return true;
+        }
+      },
+      3000,
+      'node B refusing the revoked token',
+    );
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });
@@ -216,23 +217,11 @@ describe.skipIf(!hasPostgres())('session revocation across two nodes on one Post
 describe.skipIf(!hasPostgres() || !hasRedis())(
   'revocation count when the re-read comes first',
   () => {
-    let srv: TestServer;
-    let drop: () => Promise<void>;
-    let dbUrl: string;
     const prefix = redisPrefix('revcount');
-    beforeAll(async () => {
-      const db = await createTestDatabase('revcount');
-      drop = db.drop;
-      dbUrl = db.url;
-      srv = await startServer({
-        databaseUrl: db.url,
-        env: { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: prefix },
-      });
-    });
-    afterAll(async () => {
-      await srv?.close();
-      await drop?.();
-    });
+    const srv = useServer(
+      { env: { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: prefix } },
+      { postgres: 'revcount' },
+    );
 
     it('the bus answer counts the sockets the re-read already dropped for that revocation', async () => {
       const org = `rc-${Date.now()}`;
@@ -241,7 +230,7 @@ describe.skipIf(!hasPostgres() || !hasRedis())(
       const other = await connect(srv.url, token, { namespace: '/communication' });
       const closed = [disconnected(victim.socket), disconnected(other.socket)];
 
-      const db = new pg.Client({ connectionString: dbUrl });
+      const db = new pg.Client({ connectionString: srv.config.databaseUrl });
       await db.connect();
       const sub = new Redis(REDIS_TEST_URL, { lazyConnect: true });
       const pub = new Redis(REDIS_TEST_URL, { lazyConnect: true });

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../support/server.js';
+import { useServer } from '../support/server.js';
 import { signToken } from '../support/tokens.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -14,21 +14,24 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCHOOL = 'demo-lincoln';
 
 describe.skipIf(!existsSync(CHROMIUM))('demo page: escalated alert', () => {
+  // The receiver's hooks come before the server's: it starts first and closes after the server.
   const receiver = new WebhookReceiver();
-  let srv: TestServer;
+  beforeAll(async () => {
+    await receiver.start();
+  });
+  afterAll(() => receiver.close());
+  const srv = useServer(() => ({
+    env: {
+      // Test servers sign with a configured JWT_SECRET, which turns the demo off (§12.3).
+      DEMO_ENABLED: 'true',
+      ALERT_ESCALATION_WEBHOOK_URL: receiver.url,
+      ALERT_ESCALATION_SECRET: 'demo-escalation-secret',
+      ALERT_ESCALATION_AFTER_MS: '1500',
+    },
+  }));
   let browser: Browser;
 
   beforeAll(async () => {
-    await receiver.start();
-    srv = await startServer({
-      env: {
-        // Test servers sign with a configured JWT_SECRET, which turns the demo off (§12.3).
-        DEMO_ENABLED: 'true',
-        ALERT_ESCALATION_WEBHOOK_URL: receiver.url,
-        ALERT_ESCALATION_SECRET: 'demo-escalation-secret',
-        ALERT_ESCALATION_AFTER_MS: '1500',
-      },
-    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -39,8 +42,6 @@ describe.skipIf(!existsSync(CHROMIUM))('demo page: escalated alert', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => undefined);
-    await srv?.close();
-    await receiver.close();
   });
 
   it('the principal sees the unacknowledged emergency marked as escalated', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
+import { CAP } from '../support/cluster.js';
 import { closeAll, connect, connectError, ok, type TestSocket } from '../support/client.js';
 import { http } from '../support/http.js';
 import { freePort, startServerProcess, type ServerProcess } from '../support/process.js';
@@ -12,7 +13,7 @@ import { signToken, TEST_JWT_SECRET } from '../support/tokens.js';
  * be killed (-9), frozen (SIGSTOP) and restarted, and Redis killed and restarted, by PID only.
  */
 export const TTL_MS = 2500;
-export const CAP = 3;
+export { CAP };
 
 export interface Cluster {
   redis: OwnRedis;

@@ -16,7 +16,7 @@ import { AppError } from '../../src/protocol/errors.js';
 import { closeAll, rawRequest, request, type TestSocket } from '../support/client.js';
 import { http } from '../support/http.js';
 import { conversation, GENEROUS_LIMITS, user, type Client } from '../support/messaging.js';
-import { freshPglite, startServer, type TestServer, useServer } from '../support/server.js';
+import { freshPglite, useServer } from '../support/server.js';
 import { createTestDatabase, hasPostgres } from '../support/services.js';
 import { signToken } from '../support/tokens.js';
 
@@ -264,22 +264,12 @@ describe.each([
   { name: 'PGlite', postgres: false },
   ...(hasPostgres() ? [{ name: 'PostgreSQL', postgres: true }] : []),
 ])('the attack end to end on $name', ({ postgres }) => {
-  let srv: TestServer;
-  let drop: (() => Promise<void>) | undefined;
+  const srv = useServer(
+    { env: { RATE_LIMITS: GENEROUS_LIMITS } },
+    { postgres: postgres ? 'seccc' : undefined },
+  );
   const open: TestSocket[] = [];
-  beforeAll(async () => {
-    const t = postgres ? await createTestDatabase('seccc') : undefined;
-    drop = t?.drop;
-    srv = await startServer({
-      env: { RATE_LIMITS: GENEROUS_LIMITS },
-      ...(t ? { databaseUrl: t.url } : {}),
-    });
-  });
-  afterAll(async () => {
-    closeAll(...open);
-    await srv.close();
-    await drop?.();
-  });
+  afterAll(() => closeAll(...open));
 
   it('10 senders of "a\\u0000b" among 20 users of another organization: every good send stored', async () => {
     const attackers: Client[] = [];

@@ -115,6 +115,20 @@ export interface ServerFixtureOptions {
    * dropped after the server closes; without it the server has an in-memory PGlite.
    */
   postgres?: string;
+  /**
+   * Runs after the server closed and before its `postgres` database is dropped: closes what the
+   * suite put between them in `options` (a TCP proxy in front of the database).
+   */
+  afterClose?: () => void | Promise<void>;
+}
+
+/** What an `options` function of `useServer` is given. */
+export interface ServerFixtureContext {
+  /**
+   * The URL of the fixture's own database (with `postgres`): the server's `databaseUrl` unless
+   * `options` sets another (a proxy's in front of it).
+   */
+  databaseUrl?: string;
 }
 
 /**
@@ -126,27 +140,42 @@ export interface ServerFixtureOptions {
  *   it('…', async () => { await connect(srv.url, token); });
  *
  * `options` may be a function for settings known only when the suite starts (a database created
- * in an earlier `beforeAll`, a receiver's URL). The returned object reads the running server, so
- * it is used like the `TestServer` itself; touching it before the suite started throws.
+ * in an earlier `beforeAll`, a receiver's URL, a proxy in front of the fixture's own database,
+ * whose URL it is given). The returned object reads the running server, so it is used like the
+ * `TestServer` itself; touching it before the suite started throws. What must outlive the server
+ * (a webhook receiver) is started and stopped by hooks declared before `useServer`; what must stop
+ * before it (sockets, a cut proxy's restore) by hooks declared after it; what must stop after it
+ * but before the database is dropped (the proxy itself) by `afterClose`.
  */
 export function useServer(
-  options: StartOptions | (() => StartOptions | Promise<StartOptions>) = {},
+  options:
+    StartOptions | ((context: ServerFixtureContext) => StartOptions | Promise<StartOptions>) = {},
   fixture: ServerFixtureOptions = {},
 ): TestServer {
   let server: TestServer | undefined;
   let dropDatabase: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     if (fixture.skip) return;
-    const resolved = typeof options === 'function' ? await options() : options;
+    const context: ServerFixtureContext = {};
     if (fixture.postgres) {
       const db = await createTestDatabase(fixture.postgres);
       dropDatabase = db.drop;
-      server = await startServer({ ...resolved, databaseUrl: db.url });
-    } else server = await startServer(resolved);
+      context.databaseUrl = db.url;
+    }
+    const resolved = typeof options === 'function' ? await options(context) : options;
+    server = await startServer({ databaseUrl: context.databaseUrl, ...resolved });
   });
   afterAll(async () => {
-    await server?.close();
-    await dropDatabase?.();
+    if (fixture.skip) return;
+    try {
+      await server?.close();
+    } finally {
+      try {
+        await fixture.afterClose?.();
+      } finally {
+        await dropDatabase?.();
+      }
+    }
   });
   const running = (): TestServer => {
     if (!server) throw new Error('useServer: the suite has not started its server');

@@ -69,3 +69,24 @@ export async function eventually<T>(
 
 /** `accept` for a `read` that returns `undefined` until the thing looked for is there. */
 export const defined = <T>(value: T | undefined): value is T => value !== undefined;
+
+/**
+ * `stays(check, forMs, what)`: the "never happens" wait — `check()` must hold at every poll for
+ * `forMs` (the last poll at or after the end); the first poll where it does not fails at once,
+ * naming `what`. Only for what nothing event-driven can prove (for socket events `settle` in
+ * client.ts can: the server answers a ping only after what it emitted before).
+ */
+export async function stays(
+  check: () => boolean | Promise<boolean>,
+  forMs: number,
+  what = 'condition',
+): Promise<void> {
+  const start = Date.now();
+  const end = start + forMs;
+  for (;;) {
+    if (!(await check())) throw new Error(`${what} stopped holding after ${Date.now() - start} ms`);
+    const left = end - Date.now();
+    if (left <= 0) return;
+    await new Promise((r) => setTimeout(r, Math.min(POLL_MS, left)));
+  }
+}
