@@ -58,14 +58,6 @@ const variants: Variant[] = [
   },
 ];
 
-/*
- * The server passes each socket's own `socket.id` (Socket.IO gives every namespace socket an id of
- * its own) and releases it with the namespace and user it acquired it with. The Redis counter
- * relies on that: it remembers its sockets by id alone, so a release naming another user, or one
- * id acquired in two namespaces, would make the holder's own release free nothing (the memory
- * counter keys by all three). The contract below stays within what the server does.
- */
-
 /** The user argument as the server passes it: `<org>:<user>` (§12.1). */
 const user = (organizationId: string, userId: string) => userKeyString({ organizationId, userId });
 
@@ -155,6 +147,30 @@ describe.each(variants)('ConnectionCounter contract: $name', ({ make, skip }) =>
       await c.release('/', u, 'b');
       expect(await c.count('/', u)).toBe(1);
       expect(await c.tryAcquire('/', u, 'c', 1)).toBe(false);
+      await c.close();
+    },
+  );
+
+  it.skipIf(skip)(
+    'a slot is one (namespace, user, socket): another user releasing the id, or the same id in another namespace, leaves it held',
+    async () => {
+      const c = await make();
+      const other = user('org-a', 'other');
+      expect(await c.tryAcquire('/', u, 'x', 2)).toBe(true);
+      // Another user's release of the same socket id frees nothing of this user's…
+      await c.release('/', other, 'x');
+      expect(await c.count('/', u)).toBe(1);
+      // …and the holder's own release still frees the slot (it leaked on the old Redis counter).
+      await c.release('/', u, 'x');
+      expect(await c.count('/', u)).toBe(0);
+      // The same socket id on two namespaces holds two slots, each released on its own.
+      expect(await c.tryAcquire('/', u, 'y', 2)).toBe(true);
+      expect(await c.tryAcquire('/communication', u, 'y', 2)).toBe(true);
+      await c.release('/', u, 'y');
+      expect(await c.count('/', u)).toBe(0);
+      expect(await c.count('/communication', u)).toBe(1);
+      await c.release('/communication', u, 'y');
+      expect(await c.count('/communication', u)).toBe(0);
       await c.close();
     },
   );

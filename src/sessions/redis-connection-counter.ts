@@ -112,7 +112,8 @@ interface CounterCommands {
  * this node lapsed (frozen past the TTL and reaped: its live sockets must count again) (§12.8).
  */
 export class RedisConnectionCounter implements ConnectionCounter {
-  private readonly local = new Map<string, { ns: string; userId: string }>();
+  /** This node's slots, by their Redis member string `<ns>|<user>|<socket>`. */
+  private readonly local = new Map<string, { ns: string; userId: string; socketId: string }>();
   private readonly sync = new Resync(() => this.resyncOnce());
 
   constructor(
@@ -177,19 +178,15 @@ export class RedisConnectionCounter implements ConnectionCounter {
       this.sync.markDirty();
       this.opts.onError?.(err as Error);
     }
-    this.local.set(socketId, { ns: namespace, userId });
+    this.local.set(`${namespace}|${userId}|${socketId}`, { ns: namespace, userId, socketId });
     return true;
   }
 
   async release(namespace: string, userId: string, socketId: string): Promise<void> {
-    if (!this.local.delete(socketId)) return;
+    const member = `${namespace}|${userId}|${socketId}`;
+    if (!this.local.delete(member)) return;
     try {
-      await this.cmd.wcrConnRelease(
-        this.key(namespace, userId),
-        this.nodeSet(),
-        socketId,
-        `${namespace}|${userId}|${socketId}`,
-      );
+      await this.cmd.wcrConnRelease(this.key(namespace, userId), this.nodeSet(), socketId, member);
     } catch (err) {
       // Gone locally; resync() removes it from Redis once Redis answers again.
       this.sync.markDirty();
@@ -236,19 +233,19 @@ export class RedisConnectionCounter implements ConnectionCounter {
     const members = await this.redis.smembers(this.nodeSet());
     for (const member of members) {
       const [ns, userId, socketId] = splitMember(member);
-      if (!this.local.has(socketId))
+      if (!this.local.has(member))
         await this.cmd.wcrConnRelease(this.key(ns, userId), this.nodeSet(), socketId, member);
     }
-    for (const [socketId, { ns, userId }] of [...this.local]) {
+    for (const [member, { ns, userId, socketId }] of [...this.local]) {
       // Still live when sent (a release after this is sent behind it on the same connection).
-      if (!this.local.has(socketId)) continue;
+      if (!this.local.has(member)) continue;
       await this.cmd.wcrConnRestore(
         this.key(ns, userId),
         this.nodeSet(),
         socketId,
         this.opts.nodeId,
         this.ttl,
-        `${ns}|${userId}|${socketId}`,
+        member,
       );
     }
   }
