@@ -16,9 +16,9 @@ import { QuietStartupLogger } from './observability/logger.js';
 import type { AppOptions } from './infrastructure.module.js';
 import { RealtimePublisher } from './gateway/publisher/realtime.publisher.js';
 import type { AppServer } from './gateway/socket.types.js';
-import { SessionService } from './sessions/session.service.js';
-import { logRefusedHandshake } from './sessions/handshake-refusal-log.js';
-import { clientAddressOf } from './sessions/client-address.js';
+import { SessionService } from './gateway/sessions/session.service.js';
+import { logRefusedHandshake } from './gateway/sessions/handshake-refusal-log.js';
+import { clientAddressOf } from './gateway/sessions/client-address.js';
 
 const socketServers = new WeakMap<INestApplication, AppServer>();
 

@@ -20,8 +20,9 @@ import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit/rate-limit.s
 import { RateLimitingModule } from './rate-limit/rate-limiting.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { RedisService } from './redis/redis.service.js';
-import { CONNECTION_COUNTER, type ConnectionCounter } from './sessions/connection-counter.js';
-import { SessionsModule } from './sessions/sessions.module.js';
+import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-cap/connection-counter.js';
+import { ConnectionCapModule } from './connection-cap/connection-cap.module.js';
+import { SessionsModule } from './gateway/sessions/sessions.module.js';
 
 export { openDatabase } from './persistence/database.module.js';
 
@@ -85,6 +86,7 @@ export class InfrastructureModule {
         AuthModule,
         RateLimitingModule,
         PublisherModule,
+        ConnectionCapModule,
         SessionsModule,
         EventPipelineModule,
       ],

@@ -5,8 +5,8 @@ import { NodeRegistry } from '../src/redis/node-registry.js';
 import {
   MemoryConnectionCounter,
   type ConnectionCounter,
-} from '../src/sessions/connection-counter.js';
-import { RedisConnectionCounter } from '../src/sessions/redis-connection-counter.js';
+} from '../src/connection-cap/connection-counter.js';
+import { RedisConnectionCounter } from '../src/connection-cap/redis-connection-counter.js';
 import { freePort } from './support/process.js';
 import { hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
 import { eventually } from './support/wait.js';

@@ -5,7 +5,7 @@ import { MessagesService } from '../src/messaging/messages.service.js';
 import type { Alert, Message } from '../src/protocol/models.js';
 import { RealtimePublisher } from '../src/gateway/publisher/realtime.publisher.js';
 import type { SessionContext } from '../src/gateway/publisher/session-hooks.js';
-import { SessionService } from '../src/sessions/session.service.js';
+import { SessionService } from '../src/gateway/sessions/session.service.js';
 import { closeAll, connect, ok, settle } from './support/client.js';
 import { chatSuite, conversation, send, uid } from './support/messaging.js';
 import { signToken } from './support/tokens.js';

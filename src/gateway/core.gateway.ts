@@ -11,7 +11,7 @@ import { AuthRefreshDto } from '../protocol/dto/client.dto.js';
 import type { ClientAckData } from '../protocol/events.js';
 import type { NamespaceName } from '../protocol/constants.js';
 import { closeDeliveryGuard, openDeliveryGuard } from './engine/delivery-guard.js';
-import { SessionService } from '../sessions/session.service.js';
+import { SessionService } from './sessions/session.service.js';
 import { RealtimeEvent, RealtimeGateway } from './router/realtime-event.decorator.js';
 import type { AppNamespace, AppServer, AppSocket } from './socket.types.js';
 

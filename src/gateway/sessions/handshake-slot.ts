@@ -1,5 +1,5 @@
-import type { AppSocket } from '../gateway/socket.types.js';
-import type { ConnectionCounter } from './connection-counter.js';
+import type { AppSocket } from '../socket.types.js';
+import type { ConnectionCounter } from '../../connection-cap/connection-counter.js';
 
 /**
  * Connection slots count live sockets only (§12.3). A slot is taken in the handshake middleware,

@@ -1,4 +1,4 @@
-import type { SessionContext } from '../gateway/publisher/session-hooks.js';
+import type { SessionContext } from '../publisher/session-hooks.js';
 
 /** A connect step the database could not serve is tried again for at most this long. */
 export const CONNECT_RETRY_FOR_MS = 5 * 60_000;

@@ -1,17 +1,20 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
-import type { AppSocket } from '../gateway/socket.types.js';
-import { DependencyLog } from '../observability/dependency-log.js';
-import { MetricsService } from '../observability/metrics.service.js';
-import type { NamespaceName } from '../protocol/constants.js';
-import { AppError } from '../protocol/errors.js';
-import type { AuthenticatedUser } from '../protocol/models.js';
-import { automaticRooms } from '../protocol/rooms.js';
-import { userKeyString } from '../protocol/user-key.js';
+import { RealtimePublisher } from '../publisher/realtime.publisher.js';
+import type { AppSocket } from '../socket.types.js';
+import { DependencyLog } from '../../observability/dependency-log.js';
+import { MetricsService } from '../../observability/metrics.service.js';
+import type { NamespaceName } from '../../protocol/constants.js';
+import { AppError } from '../../protocol/errors.js';
+import type { AuthenticatedUser } from '../../protocol/models.js';
+import { automaticRooms } from '../../protocol/rooms.js';
+import { userKeyString } from '../../protocol/user-key.js';
 import { ConnectStepRetry } from './connect-step-retry.js';
-import { CONNECTION_COUNTER, type ConnectionCounter } from './connection-counter.js';
+import {
+  CONNECTION_COUNTER,
+  type ConnectionCounter,
+} from '../../connection-cap/connection-counter.js';
 import { HandshakeSlots } from './handshake-slot.js';
 import { SessionExpiry } from './session-expiry.service.js';
 import {
@@ -19,7 +22,7 @@ import {
   type SessionContext,
   type SessionHook,
   type SessionHookHandlers,
-} from '../gateway/publisher/session-hooks.js';
+} from '../publisher/session-hooks.js';
 
 /** What hooks see of a socket: ids and user, whether it is still connected — not the socket. */
 class SocketSession implements SessionContext {

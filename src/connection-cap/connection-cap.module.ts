@@ -1,27 +1,20 @@
 import { Global, Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
 import { RedisService } from '../redis/redis.service.js';
-import { ConnectionLifecycle } from './connection-lifecycle.service.js';
 import {
   CONNECTION_COUNTER,
   MemoryConnectionCounter,
   type ConnectionCounter,
 } from './connection-counter.js';
-import { DrainService } from './drain.service.js';
-import { HandshakeSlots } from './handshake-slot.js';
-import { HandshakeService } from './handshake.service.js';
 import { RedisConnectionCounter } from './redis-connection-counter.js';
-import { SessionExpiry } from './session-expiry.service.js';
-import { SessionService } from './session.service.js';
 
 /**
- * Socket sessions: the handshake, §4's connection sequence and hooks, expiry and refresh, drain.
- * The `ConnectionCounter` port (the per-user cap) is chosen here: memory on one node, a Redis
- * counter whose dead nodes' slots are freed by the node registry with REDIS_URL.
+ * The `ConnectionCounter` port (WS_MAX_CONNECTIONS_PER_USER, §12.3), chosen once at start:
+ * memory on one node, or a Redis counter shared by the nodes (with REDIS_URL or
+ * REDIS_CLUSTER_NODES) whose dead nodes' slots are freed through the node registry and which
+ * writes this node's slots back after Redis lost them (§12.8).
  */
 @Global()
 @Module({
-  imports: [DiscoveryModule],
   providers: [
     {
       provide: CONNECTION_COUNTER,
@@ -42,17 +35,7 @@ import { SessionService } from './session.service.js';
         return counter;
       },
     },
-    {
-      provide: HandshakeSlots,
-      inject: [CONNECTION_COUNTER],
-      useFactory: (counter: ConnectionCounter) => new HandshakeSlots(counter),
-    },
-    HandshakeService,
-    ConnectionLifecycle,
-    SessionExpiry,
-    DrainService,
-    SessionService,
   ],
-  exports: [CONNECTION_COUNTER, SessionService],
+  exports: [CONNECTION_COUNTER],
 })
-export class SessionsModule {}
+export class ConnectionCapModule {}

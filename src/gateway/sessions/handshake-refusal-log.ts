@@ -1,4 +1,4 @@
-import { AppError } from '../protocol/errors.js';
+import { AppError } from '../../protocol/errors.js';
 
 /**
  * Why a handshake was refused, as one word for the log line (docs/operations.md):

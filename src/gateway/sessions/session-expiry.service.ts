@@ -1,12 +1,12 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { CredentialChecks } from '../auth/credential-checks.js';
-import { expiryDeadlineMs, stripBearer, TokenVerifier } from '../auth/token-verifier.service.js';
-import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
-import type { AppSocket } from '../gateway/socket.types.js';
-import type { NamespaceName } from '../protocol/constants.js';
-import { AppError, toErrorObject } from '../protocol/errors.js';
-import type { AuthenticatedUser } from '../protocol/models.js';
+import { CredentialChecks } from '../../auth/credential-checks.js';
+import { expiryDeadlineMs, stripBearer, TokenVerifier } from '../../auth/token-verifier.service.js';
+import { APP_CONFIG, type AppConfig } from '../../config/config.js';
+import { RealtimePublisher } from '../publisher/realtime.publisher.js';
+import type { AppSocket } from '../socket.types.js';
+import type { NamespaceName } from '../../protocol/constants.js';
+import { AppError, toErrorObject } from '../../protocol/errors.js';
+import type { AuthenticatedUser } from '../../protocol/models.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 
 /**

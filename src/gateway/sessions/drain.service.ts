@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RealtimePublisher } from '../gateway/publisher/realtime.publisher.js';
+import { RealtimePublisher } from '../publisher/realtime.publisher.js';
 import { ConnectionLifecycle } from './connection-lifecycle.service.js';
 
 /** Graceful shutdown of the sessions (§12.8): refuse new handshakes, then end every session. */

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import type { AppNamespace, AppSocket } from '../gateway/socket.types.js';
-import type { NamespaceName } from '../protocol/constants.js';
+import type { AppNamespace, AppSocket } from '../socket.types.js';
+import type { NamespaceName } from '../../protocol/constants.js';
 import { ConnectionLifecycle } from './connection-lifecycle.service.js';
 import { DrainService } from './drain.service.js';
 import { HandshakeService } from './handshake.service.js';
 import { SessionExpiry } from './session-expiry.service.js';
-import type { SessionHook } from '../gateway/publisher/session-hooks.js';
+import type { SessionHook } from '../publisher/session-hooks.js';
 
 /**
  * The sessions layer as the gateways and modules use it: one entry point over its parts —
