@@ -7,13 +7,15 @@
  *   await c.killMaster(0);                   // SIGKILL a master, wait until its replica took over
  *   await c.stop();
  *
- * or `node dist/scripts/redis-cluster.js [--masters 3] [--replicas 1]` (prints the seeds, Ctrl-C
- * stops it). Every wait is bounded by a deadline and polls the real state (`CLUSTER INFO`,
+ * or `node dist/scripts/redis-cluster.js [--masters 3] [--replicas 1] [--password pw [--user name]]`
+ * (prints the seeds, Ctrl-C stops it). With `password` every node requires it (`requirepass`;
+ * replicas authenticate to their master with `masterauth`); with `username` too, an ACL user of
+ * that name and password gets every permission (what REDIS_USERNAME/REDIS_PASSWORD name). Every wait is bounded by a deadline and polls the real state (`CLUSTER INFO`,
  * `ROLE`); nothing sleeps and hopes. Never touches any other redis-server (only the PIDs it started).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,13 +40,24 @@ export interface RedisClusterOptions {
   timeoutMs?: number;
   redisServer?: string;
   redisCli?: string;
+  /**
+   * Protect every node: `requirepass` (the `default` user's password) and `masterauth`, so
+   * replicas can sync. The starter's own redis-cli calls authenticate as `default`.
+   */
+  password?: string;
+  /** With `password`: also an ACL user of this name with that password and every permission. (Both printable ASCII, no spaces.) */
+  username?: string;
 }
 
 export interface KillResult {
   /** The port of the master that was killed. */
   killed: number;
+  /** Date.now() once the killed process had exited. */
+  killedAt: number;
   /** The port of its replica that took over. */
   promoted: number;
+  /** Date.now() when the promotion was seen (ROLE polled every 100 ms: at most that late). */
+  promotedAt: number;
 }
 
 export interface LocalRedisCluster {
@@ -78,9 +91,15 @@ function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string, args: string[], timeoutMs = 5000): Promise<string> {
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs = 5000,
+  env: Record<string, string> = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+    const options = { timeout: timeoutMs, env: { ...process.env, ...env } };
+    execFile(cmd, args, options, (err, stdout, stderr) => {
       if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message} ${stderr}`.trim()));
       else resolve(stdout);
     });
@@ -125,13 +144,29 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Lo
   const server = o.redisServer ?? 'redis-server';
   const cli = o.redisCli ?? 'redis-cli';
   if (masters < 3) throw new Error('a Redis Cluster needs at least 3 masters');
+  if (o.username !== undefined && o.password === undefined)
+    throw new Error('redis cluster: a username needs a password');
+  if ([o.password, o.username].some((v) => v !== undefined && !/^[\x21-\x7e]+$/.test(v)))
+    throw new Error('redis cluster: username and password must be printable without spaces');
   const total = masters * (1 + replicas);
   const dir = mkdtempSync(join(tmpdir(), 'wcr-redis-cluster-'));
   const procs = new Map<number, ChildProcess>();
   const nodes: RedisClusterNode[] = [];
 
+  // The password goes to redis-cli through its environment (REDISCLI_AUTH), not argv.
+  const auth: Record<string, string> =
+    o.password === undefined ? {} : { REDISCLI_AUTH: o.password };
   const cliAt = (port: number, ...args: string[]) =>
-    run(cli, ['-h', host, '-p', String(port), ...args]);
+    run(cli, ['-h', host, '-p', String(port), ...args], 5000, auth);
+  // In a config file of the temp directory (owner-only), not on the command line.
+  const security: string[] = [];
+  if (o.password !== undefined) {
+    const conf = join(dir, 'auth.conf');
+    const lines = [`requirepass ${o.password}`, `masterauth ${o.password}`];
+    if (o.username !== undefined) lines.push(`user ${o.username} on >${o.password} ~* &* +@all`);
+    writeFileSync(conf, lines.join('\n') + '\n', { mode: 0o600 });
+    security.push(conf);
+  }
 
   const stop = async () => {
     await Promise.all(
@@ -177,6 +212,8 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Lo
       const p = spawn(
         server,
         [
+          // A config file must be the first argument.
+          ...security,
           '--port',
           String(port),
           '--bind',
@@ -226,6 +263,7 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Lo
         '--cluster-yes',
       ],
       timeoutMs,
+      auth,
     );
     await waitHealthy();
   } catch (err) {
@@ -276,6 +314,7 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Lo
       const exited = once(proc, 'exit');
       proc.kill('SIGKILL');
       await exited;
+      const killedAt = Date.now();
       target.alive = false;
       const promoted = await until(`a replica of ${target.port} promoted`, timeoutMs, async () => {
         for (const port of replicaPorts) {
@@ -283,21 +322,25 @@ export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<Lo
         }
         return undefined;
       });
+      const promotedAt = Date.now();
       await waitHealthy();
-      return { killed: target.port, promoted };
+      return { killed: target.port, killedAt, promoted, promotedAt };
     },
   };
 }
 
 /* Run directly: start a cluster, print its seeds, stop it on SIGINT/SIGTERM. */
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const arg = (name: string, def: number) => {
+  const text = (name: string): string | undefined => {
     const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? Number(process.argv[i + 1]) : def;
+    return i > 0 ? process.argv[i + 1] : undefined;
   };
+  const arg = (name: string, def: number) => Number(text(name) ?? def);
   const cluster = await startRedisCluster({
     masters: arg('masters', 3),
     replicasPerMaster: arg('replicas', 1),
+    password: text('password'),
+    username: text('user'),
   });
   process.stdout.write(`REDIS_CLUSTER_NODES=${cluster.seeds}\n`);
   const bye = () => void cluster.stop().then(() => process.exit(0));

@@ -98,24 +98,31 @@ describe.each(variants)('RateLimitStore: $name', ({ make, skip }) => {
     await done();
   });
 
-  it.skipIf(skip)(
-    'peek does not take a token; reset refills every bucket of a user only',
-    async () => {
-      const { store, done } = make();
-      const spec = { maxTokens: 3, refillIntervalMs: 600_000 };
-      expect(await store.peek('user:u9:message:send', spec)).toBe(3);
-      expect(await store.peek('user:u9:message:send', spec)).toBe(3);
-      await store.consume('user:u9:message:send', spec);
-      await store.consume('user:u9:message:edit', spec);
-      await store.consume('user:u90:message:send', spec);
-      expect(await store.peek('user:u9:message:send', spec)).toBe(2);
-      expect(await store.reset('user:u9:')).toBe(2);
-      expect(await store.peek('user:u9:message:send', spec)).toBe(3);
-      expect(await store.peek('user:u9:message:edit', spec)).toBe(3);
-      expect(await store.peek('user:u90:message:send', spec)).toBe(2);
-      await done();
-    },
-  );
+  it.skipIf(skip)('peek does not take a token; reset drops exactly the named buckets', async () => {
+    const { store, done } = make();
+    const spec = { maxTokens: 3, refillIntervalMs: 600_000 };
+    const u9 = (event: string) => `user:{o:u9}:${event}`;
+    expect(await store.peek(u9('message:send'), spec)).toBe(3);
+    expect(await store.peek(u9('message:send'), spec)).toBe(3);
+    await store.consume(u9('message:send'), spec);
+    await store.consume(u9('message:edit'), spec);
+    await store.consume('user:{o:u90}:message:send', spec);
+    await store.consume('ip:10.0.0.9:handshake', spec);
+    expect(await store.peek(u9('message:send'), spec)).toBe(2);
+    // A name never used counts nothing; a name given twice counts once.
+    const names = [u9('message:send'), u9('message:edit'), u9('ping'), u9('message:send')];
+    expect(await store.reset(names)).toBe(2);
+    expect(await store.peek(u9('message:send'), spec)).toBe(3);
+    expect(await store.peek(u9('message:edit'), spec)).toBe(3);
+    expect(await store.peek('user:{o:u90}:message:send', spec)).toBe(2);
+    // Names of different hash tags (or none) in one call: each group on its own.
+    expect(
+      await store.reset(['user:{o:u90}:message:send', 'ip:10.0.0.9:handshake', 'absent']),
+    ).toBe(2);
+    expect(await store.peek('ip:10.0.0.9:handshake', spec)).toBe(3);
+    expect(await store.reset([])).toBe(0);
+    await done();
+  });
 });
 
 describe.skipIf(!hasRedis())('RedisRateLimitStore specifics', () => {

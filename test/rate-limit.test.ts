@@ -151,8 +151,43 @@ describe.each(variants)('rate limits end to end: $name', ({ redis }) => {
       await request(s, 'ping');
       await request(s, 'ping');
       expect(await limits.tokensLeft(user, 'ping')).toBe(1);
-      expect(await limits.resetUser(user)).toBeGreaterThanOrEqual(1);
+      // `ping` and `handshake:user` (spent by the connect): exactly the buckets that exist.
+      expect(await limits.resetUser(user)).toBe(2);
       expect(await limits.tokensLeft(user, 'ping')).toBe(3);
+      expect(await limits.resetUser(user)).toBe(0);
+    },
+  );
+
+  it.skipIf(skip || !redis)(
+    'Redis: a user’s buckets carry one hash tag per user; the untagged names of older versions are never read',
+    async () => {
+      const { Redis } = await import('ioredis');
+      const client = new Redis(REDIS_TEST_URL);
+      client.on('error', () => undefined);
+      try {
+        const rl = `${srv.config.redis!.keyPrefix}rl:`;
+        const userId = uid('tagged');
+        // An exhausted bucket under the name an older version used (`user:<org>:<user>:<event>`).
+        const old = `${rl}user:org-rl:${userId}:ping`;
+        await client.hset(old, 'tokens', '0', 'ts', String(Date.now()));
+        await client.pexpire(old, 60_000);
+        const s = await open(userId);
+        // The old bucket does not limit: three pings, the fourth refused (the new bucket's own).
+        for (let i = 0; i < 3; i++) expect((await request(s, 'ping')).ok).toBe(true);
+        expect((await request(s, 'ping')).ok).toBe(false);
+        const tag = `{org-rl:${userId}}`;
+        expect(await client.exists(`${rl}user:${tag}:ping`)).toBe(1);
+        expect(await client.exists(`${rl}user:${tag}:handshake:user`)).toBe(1);
+        // The reset drops the new names only; the old key is left to expire.
+        const { RateLimitService } = await import('../src/rate-limit/rate-limit.service.js');
+        const limits = srv.app.get(RateLimitService);
+        expect(await limits.resetUser({ organizationId: 'org-rl', userId })).toBe(2);
+        expect(await client.exists(`${rl}user:${tag}:ping`)).toBe(0);
+        expect(await client.exists(old)).toBe(1);
+        expect((await request(s, 'ping')).ok).toBe(true);
+      } finally {
+        await client.quit();
+      }
     },
   );
 

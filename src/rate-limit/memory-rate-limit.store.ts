@@ -24,14 +24,9 @@ export class MemoryRateLimitStore implements RateLimitStore {
     return Promise.resolve(Math.floor(peekTokens(this.buckets.get(key), spec, this.now())));
   }
 
-  reset(keyPrefix: string) {
+  reset(keys: readonly string[]) {
     let n = 0;
-    for (const key of [...this.buckets.keys()]) {
-      if (key.startsWith(keyPrefix)) {
-        this.buckets.delete(key);
-        n++;
-      }
-    }
+    for (const key of new Set(keys)) if (this.buckets.delete(key)) n++;
     return Promise.resolve(n);
   }
 

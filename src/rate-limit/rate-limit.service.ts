@@ -7,6 +7,7 @@ import {
   type RateLimitKey,
 } from '../config/config.js';
 import { MetricsService } from '../observability/metrics.service.js';
+import { NAMESPACE_EVENTS } from '../protocol/events.js';
 import { userKeyString, type UserKey } from '../protocol/user-key.js';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit.store.js';
 
@@ -16,10 +17,27 @@ export interface LimitDecision {
   retryAfterMs: number;
 }
 
-/** The key prefix of every bucket of one user: `user:<org>:<user>:` (§12.1). */
+/**
+ * The key prefix of every bucket of one user: `user:{<org>:<user>}:` (§12.1). The braces are a
+ * Redis Cluster hash tag: all of a user's buckets live in one slot, so a reset deletes them in
+ * one command (on a single Redis they are plain characters). Ids never contain braces, so the
+ * names before the tag (`user:<org>:<user>:…`) can never be read as these: after an upgrade the
+ * old keys are simply unused and expire after the idle period.
+ */
 export function userBucketPrefix(user: UserKey): string {
-  return `user:${userKeyString(user)}:`;
+  return `user:{${userKeyString(user)}}:`;
 }
+
+/** Every client event: each has a bucket of its own per user (its §7 row or `default`). */
+export const CLIENT_EVENTS: readonly string[] = [
+  ...new Set([...NAMESPACE_EVENTS['/'], ...NAMESPACE_EVENTS['/communication']]),
+].sort();
+
+/**
+ * Every bucket name a user can have: one per client event (the router's table equals
+ * NAMESPACE_EVENTS, checked at start) and `handshake:user` (§12.3). A reset deletes exactly these.
+ */
+export const USER_BUCKETS: readonly string[] = [...CLIENT_EVENTS, 'handshake:user'];
 
 /**
  * Token buckets per user and event (§7) and per IP at the handshake (§11). A user is
@@ -88,6 +106,7 @@ export class RateLimitService {
 
   /** Operators: refill every bucket of a user. Returns how many buckets were dropped. */
   async resetUser(user: UserKey): Promise<number> {
-    return this.store.reset(userBucketPrefix(user));
+    const prefix = userBucketPrefix(user);
+    return this.store.reset(USER_BUCKETS.map((bucket) => prefix + bucket));
   }
 }

@@ -6,7 +6,11 @@ export interface RateLimitStore {
   consume(key: string, spec: BucketSpec): Promise<Omit<ConsumeResult, 'state'>>;
   /** Whole tokens available now, without taking one. */
   peek(key: string, spec: BucketSpec): Promise<number>;
-  reset(keyPrefix: string): Promise<number>;
+  /**
+   * Drops the named buckets (they are full again); returns how many existed. By name, not by
+   * pattern: nothing scans for keys (a Redis Cluster has no cheap "keys starting with").
+   */
+  reset(keys: readonly string[]): Promise<number>;
   close(): Promise<void>;
 }
 

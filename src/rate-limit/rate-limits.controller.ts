@@ -12,19 +12,13 @@ import { MembersService } from '../members/members.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { ID_PATTERN } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
-import { NAMESPACE_EVENTS } from '../protocol/events.js';
 import type { UserKey } from '../protocol/user-key.js';
-import { RateLimitService } from './rate-limit.service.js';
+import { CLIENT_EVENTS, RateLimitService } from './rate-limit.service.js';
 
 export interface BucketView extends BucketSpec {
   event: string;
   tokensLeft: number;
 }
-
-/** Every client event: each has a bucket of its own (§7 row or `default`). */
-const EVENTS = [
-  ...new Set([...NAMESPACE_EVENTS['/'], ...NAMESPACE_EVENTS['/communication']]),
-].sort();
 
 /**
  * Operators' view of §7 (docs/scaling.md): the configured limits with rejection counts, a user's
@@ -68,7 +62,7 @@ export class RateLimitsController {
   ): Promise<{ userId: string; organizationId: string; buckets: BucketView[] }> {
     const user = await this.authorize(principal, userId, organizationId);
     const buckets = await Promise.all(
-      EVENTS.map(async (event) => ({
+      CLIENT_EVENTS.map(async (event) => ({
         event,
         ...this.limits.specFor(event),
         tokensLeft: await this.limits.tokensLeft(user, event),

@@ -127,18 +127,25 @@ export class RedisRateLimitStore implements RateLimitStore {
     return whole;
   }
 
-  /** Deletes every bucket whose key starts with `keyPrefix` (SCAN + UNLINK; ids never contain glob characters, escaped anyway). */
-  async reset(keyPrefix: string): Promise<number> {
-    const pattern = escapeGlob(this.prefix + keyPrefix) + '*';
-    let cursor = '0';
-    let n = 0;
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) n += await this.redis.unlink(...keys);
-    } while (cursor !== '0');
-    await this.fallback.reset(keyPrefix);
-    return n;
+  /**
+   * Deletes the named buckets without SCAN: one UNLINK per hash tag. A user's buckets share the
+   * tag `{<org>:<user>}` (userBucketPrefix), so resetting a user is one command on the master of
+   * that user's slot — also on a Redis Cluster, which refuses a multi-key command across slots
+   * (CROSSSLOT) and where SCAN would see one master only. Keys of different tags (or none) go in
+   * separate commands, so any list of names is safe in both modes.
+   */
+  async reset(keys: readonly string[]): Promise<number> {
+    const groups = new Map<string, string[]>();
+    for (const key of new Set(keys)) {
+      const full = this.prefix + key;
+      const tag = hashTagOf(full);
+      const group = groups.get(tag);
+      if (group) group.push(full);
+      else groups.set(tag, [full]);
+    }
+    const counts = await Promise.all([...groups.values()].map((g) => this.redis.unlink(...g)));
+    await this.fallback.reset(keys);
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Milliseconds until the bucket key expires (for tests and operators); -2 when absent. */
@@ -151,6 +158,14 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 }
 
-export function escapeGlob(s: string): string {
-  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+/**
+ * The part of a key that picks its Redis Cluster slot: the text between the first `{` and the
+ * next `}` when it is not empty, else the whole key (the Redis Cluster rule). Keys with the same
+ * result are in the same slot.
+ */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open < 0) return key;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
 }

@@ -13,11 +13,29 @@ export type RedisClient = Redis | Cluster;
  * connection slots): `<prefix>{<prefix>}`. Their scripts read the node registry next to per-user
  * keys, so in a Redis Cluster all of them must live in one slot: the `{…}` hash tag puts them
  * there (one slot per deployment prefix). Every key still starts with the prefix. In a single
- * Redis the braces are just characters. Rate-limit buckets (one key per script) and the
- * adapter's channels carry no tag and spread over the shards.
+ * Redis the braces are just characters. Rate-limit buckets carry a tag per user instead
+ * (`{<org>:<user>}`, see userBucketPrefix) and the adapter's channels none: both spread over the
+ * shards.
  */
 export function coordinationPrefix(prefix: string): string {
   return `${prefix}{${prefix}}`;
+}
+
+/**
+ * What kind of failure a Redis error is, for a log line or a refusal: the reply's leading word
+ * (`WRONGPASS`, `NOAUTH`, `CLUSTERDOWN`, …), else the socket error code (`ECONNREFUSED`,
+ * `ETIMEDOUT`, …), looking through ioredis' "all nodes failed" wrapper (`lastNodeError`). Never
+ * the message itself, which may carry command arguments.
+ */
+export function redisErrorKind(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; message?: unknown; lastNodeError?: unknown };
+  const word = typeof e.message === 'string' ? /^([A-Z][A-Z_-]{2,})(?:\s|$)/.exec(e.message) : null;
+  if (word) return word[1];
+  if (typeof e.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(e.code)) return e.code;
+  if (e.lastNodeError) return redisErrorKind(e.lastNodeError);
+  if (typeof e.message === 'string' && /timed? ?out/i.test(e.message)) return 'ETIMEDOUT';
+  return undefined;
 }
 
 /** Reconnect delays: 100 ms, 200 ms, 400 ms … capped at 2 s, with ±20 % jitter so nodes spread out. */
@@ -199,10 +217,18 @@ export class RedisConnections {
     return this.command.status === 'ready';
   }
 
-  /** Readiness check: PING on the command client. */
+  /**
+   * Readiness check. One Redis: PING. A Redis Cluster: a read of the node registry's key, which
+   * goes to the master of the coordination slot (a PING would go to any master and say `up`
+   * while the master holding presence, connection slots and heartbeats is gone).
+   */
   async ping(): Promise<boolean> {
     if (this.command.status !== 'ready') return false;
     try {
+      if (this.clustered) {
+        await this.command.exists(this.coordinationKey('nodes'));
+        return true;
+      }
       return (await this.command.ping()) === 'PONG';
     } catch {
       return false;

@@ -79,5 +79,7 @@ describe('REDIS_CLUSTER_NODES', () => {
     const lines = sp.stderr.filter((l) => l.trim().length > 0);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('REDIS_CLUSTER_NODES');
+    // The reason, not only "unreachable" (a wrong password is told apart: credentials.test.ts).
+    expect(lines[0]).toContain('no seed answered (ECONNREFUSED)');
   });
 });

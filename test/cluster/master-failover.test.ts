@@ -20,6 +20,25 @@ import { convergence, slotsFree, statuses } from '../faults/cluster.js';
 const TTL_MS = 5000;
 const CAP = 3;
 
+interface Probe {
+  startedAt: number;
+  endedAt: number;
+  /** `<http status> <status> <redis check>`, e.g. "200 degraded down". */
+  answer: string;
+}
+
+async function probeReady(url: string): Promise<Probe> {
+  const startedAt = Date.now();
+  const answer = await fetch(`${url}/ready`).then(
+    async (res) => {
+      const body = (await res.json()) as { status: string; checks: { redis: string } };
+      return `${res.status} ${body.status} ${body.checks.redis}`;
+    },
+    (err: Error) => `fetch failed: ${err.message}`,
+  );
+  return { startedAt, endedAt: Date.now(), answer };
+}
+
 /**
  * Issue 15: a Redis Cluster master is killed (SIGKILL) under load and its replica takes over.
  * Three server processes in cluster mode keep acknowledging sends on every node (the command
@@ -84,8 +103,32 @@ describe.skipIf(!hasPostgres() || !redisClusterTools())(
       // Close while the coordination shard is gone: the releases fail, resync must fix them.
       held[1].close();
       held[2].close();
-      const { killed, promoted } = await failover;
+      // /ready every 100 ms while the coordination slot has no master (each on its own).
+      const probes: Array<Promise<Probe>> = [];
+      let probing = true;
+      void (async () => {
+        while (probing) {
+          probes.push(probeReady(urls[0]));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const { killed, promoted, promotedAt, killedAt: deadAt } = await failover;
+      probing = false;
       const failoverMs = Date.now() - killedAt;
+      // Redis readiness is asked of the coordination slot's master (not any master): every
+      // /ready asked after the kill and answered before the promotion says redis `down`
+      // (`degraded`, still 200).
+      const answers = await Promise.all(probes);
+      const masterless = answers.filter(
+        (p) => p.startedAt > deadAt && p.endedAt < promotedAt - 500,
+      );
+      const timeline = answers.map(
+        (p) => `${p.startedAt - deadAt}..${p.endedAt - deadAt} ${p.answer}`,
+      );
+      expect(masterless.length, timeline.join('\n')).toBeGreaterThan(0);
+      expect(new Set(masterless.map((p) => p.answer)), timeline.join('\n')).toEqual(
+        new Set(['200 degraded down']),
+      );
       // Keep sending a while on the new topology.
       const after = Date.now();
       while (Date.now() - after < 2000) await new Promise((r) => setTimeout(r, 50));
@@ -127,6 +170,8 @@ describe.skipIf(!hasPostgres() || !redisClusterTools())(
       await convergence('capped slots freed', killedAt, 2 * TTL_MS + failoverMs, () =>
         slotsFree(urls, capped, CAP - 1),
       );
+      // With the new master serving the slot, readiness is `up` again.
+      expect((await probeReady(urls[0])).answer).toBe('200 ok up');
       expectRunningWithoutCrash(c.nodes);
     }, 90_000);
   },

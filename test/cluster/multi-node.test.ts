@@ -83,10 +83,24 @@ describeMultiNode(
           await Promise.all(coordination.map((k) => client.cluster('KEYSLOT', k))),
         );
         expect(slots.size).toBe(1);
-        // Rate-limit buckets are untagged: spread by their own names.
+        // Rate-limit buckets: a tag per user (`{<org>:<user>}`), so a user's buckets share one
+        // slot (a reset is one command) and users spread over the shards.
         const buckets = keys.filter((k) => !k.startsWith(tag));
-        expect(buckets.length).toBeGreaterThan(0);
-        expect(buckets.every((k) => !k.includes('{'))).toBe(true);
+        expect(buckets.every((k) => k.startsWith(`${ctx.prefix}rl:`))).toBe(true);
+        const holderBuckets = buckets.filter((k) =>
+          k.startsWith(`${ctx.prefix}rl:user:{${org}:holder}:`),
+        );
+        expect(holderBuckets.map((k) => k.split('}:')[1]).sort()).toEqual(
+          expect.arrayContaining(['conversation:create', 'handshake:user', 'message:send']),
+        );
+        const holderSlots = new Set(
+          await Promise.all(holderBuckets.map((k) => client.cluster('KEYSLOT', k))),
+        );
+        expect(holderSlots.size).toBe(1);
+        const peerSlot = await client.cluster('KEYSLOT', `${ctx.prefix}rl:user:{${org}:peer}:x`);
+        expect(await client.cluster('KEYSLOT', `${ctx.prefix}rl:user:{${org}:peer}:y`)).toBe(
+          peerSlot,
+        );
       } finally {
         client.disconnect();
       }

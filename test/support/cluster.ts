@@ -10,6 +10,12 @@ import { redisPrefix } from './services.js';
 import { signToken, TEST_JWT_SECRET } from './tokens.js';
 
 /**
+ * WS_MAX_CONNECTIONS_PER_USER of the test clusters that fill a user's cap across nodes (the
+ * multi-node suite, the fault cluster): one definition, so their tests agree on it.
+ */
+export const CAP = 3;
+
+/**
  * A cluster for fault tests: N nodes (`node dist/src/main.js`, default three) on a redis-server
  * and a PostgreSQL of the test's own, so the test can pause (SIGSTOP), kill and restart them —
  * never the shared ones. Small TTLs keep the faults short.

@@ -12,6 +12,7 @@ import {
   type TestSocket,
 } from './client.js';
 import { http } from './http.js';
+import { CAP } from './cluster.js';
 import { connectReady } from './realtime.js';
 import { startServer, type TestServer } from './server.js';
 import { createTestDatabase, redisPrefix } from './services.js';
@@ -36,8 +37,6 @@ export interface MultiNodeContext {
   id: (p: string) => string;
 }
 
-/** The connection cap of the suite's nodes (its own test fills it across nodes). */
-export const CAP = 3;
 const RESEND_MS = 1500;
 
 /**
@@ -473,6 +472,62 @@ export function describeMultiNode(
         afterSeq: 0,
       });
       expect(page.messages).toHaveLength(10);
+    });
+
+    it('a rate-limit reset over HTTP on one node refills the user’s buckets on every node', async () => {
+      const org = id('rr');
+      const onA = await chatUser(A, 'spender', org);
+      const onB = await chatUser(B, 'spender', org);
+      await chatUser(C, 'peer', org);
+      const { conversation } = await ok(onA.socket, 'conversation:create', {
+        participantIds: ['peer'],
+      });
+      const send = async (c: typeof onA) =>
+        (
+          await request(c.socket, 'message:send', {
+            messageId: randomUUID(),
+            conversationId: conversation.id,
+            content: 'spend',
+          })
+        ).ok;
+      for (let i = 0; i < 10; i++) expect(await send(i % 2 === 0 ? onA : onB)).toBe(true);
+      expect(await send(onB)).toBe(false);
+      const tokensLeft = async (node: number, event: string) => {
+        const res = await http<{ buckets: Array<{ event: string; tokensLeft: number }> }>(
+          nodes[node].url,
+          'GET',
+          `/api/v1/rate-limits/spender?organizationId=${org}`,
+          { token: service },
+        );
+        expect(res.status).toBe(200);
+        return res.body.buckets.find((b) => b.event === event)?.tokensLeft;
+      };
+      // One refill every 6 s: at most one token back by now.
+      for (const node of [A, B, C])
+        expect(await tokensLeft(node, 'message:send')).toBeLessThanOrEqual(1);
+      const reset = await http<{ bucketsReset: number }>(
+        nodes[C].url,
+        'POST',
+        `/api/v1/rate-limits/spender/reset?organizationId=${org}`,
+        { token: service },
+      );
+      expect(reset.status).toBe(200);
+      // message:send, conversation:create and handshake:user: every bucket the user has.
+      expect(reset.body).toEqual({ userId: 'spender', organizationId: org, bucketsReset: 3 });
+      for (const node of [A, B, C]) {
+        expect(await tokensLeft(node, 'message:send')).toBe(10);
+        expect(await tokensLeft(node, 'conversation:create')).toBe(5);
+      }
+      // Full again for real, through both nodes' sockets (without the reset: one send in 6 s).
+      for (let i = 0; i < 10; i++) expect(await send(i % 2 === 0 ? onB : onA)).toBe(true);
+      // The peer's buckets were not touched.
+      const peerReset = await http<{ bucketsReset: number }>(
+        nodes[A].url,
+        'POST',
+        `/api/v1/rate-limits/peer/reset?organizationId=${org}`,
+        { token: service },
+      );
+      expect(peerReset.body.bucketsReset).toBe(1);
     });
 
     it('a foreign organization never sees another organization’s events across nodes', async () => {
