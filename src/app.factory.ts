@@ -46,7 +46,7 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   installBodyParser(app);
   // Development only: Swagger UI and the OpenAPI document under /api-docs (docs/http-api.md).
   // Loaded only there: production never imports @nestjs/swagger.
-  if (!options.config.isProduction) (await import('./http/openapi.js')).installOpenApi(app);
+  if (!options.config.isProduction) (await import('./openapi.js')).installOpenApi(app);
   // Development only: the demo page and the socket.io-client browser bundle (never in production).
   if (options.config.demoEnabled && !options.config.isProduction) installDemoStatic(app);
   const publisher = app.get(RealtimePublisher);
