@@ -6,6 +6,7 @@ import { AppModule } from './app.module.js';
 import { InFlightTracker } from './gateway/in-flight.js';
 import { HealthService } from './observability/health.service.js';
 import { installDemoStatic } from './demo/demo-static.js';
+import { withDeliveryGuard } from './gateway/engine/delivery-guard.js';
 import { RealtimeIoAdapter } from './gateway/realtime-io.adapter.js';
 import { clusterAdapter } from './redis/cluster-adapter.js';
 import { RedisService } from './redis/redis.service.js';
@@ -72,7 +73,7 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
       app,
       options.config,
       (server) => {
-        cluster?.install(server);
+        cluster?.install(server, withDeliveryGuard);
         publisher.attach(server, { clustered: cluster !== undefined });
         socketServers.set(app, server);
       },
