@@ -13,7 +13,7 @@ import { NotificationsModule } from './notifications/notifications.module.js';
 import { PersistenceModule } from './persistence/persistence.module.js';
 import { PresenceModule } from './presence/presence.module.js';
 import { RevocationModule } from './revocation/revocation.module.js';
-import { RateLimitsModule } from './rate-limit/rate-limits.module.js';
+import { RateLimitsModule } from './rate-limit-admin/rate-limits.module.js';
 
 @Module({})
 export class AppModule {
