@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { InFlightTracker } from './gateway/in-flight.js';
-import { HealthService } from './observability/health.service.js';
+import { HealthService } from './health/health.service.js';
 import { installDemoStatic } from './demo/demo-static.js';
 import { withDeliveryGuard } from './gateway/engine/delivery-guard.js';
 import { RealtimeIoAdapter } from './gateway/realtime-io.adapter.js';
