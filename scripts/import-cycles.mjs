@@ -16,6 +16,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
@@ -165,6 +166,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const at = process.argv.indexOf('--allow');
   const allowDirectories = at > 0 ? (process.argv[at + 1] ?? '').split(',').filter(Boolean) : [];
   const result = checkImportCycles({ allowDirectories });
-  console.log(formatReport(result));
+  process.stdout.write(`${formatReport(result)}\n`);
   process.exitCode = result.fileCycles.length + result.directoryCycles.length > 0 ? 1 : 0;
 }
