@@ -9,7 +9,7 @@
  *       infrastructure.module.ts, preflight.ts) are the composition root: edges from them are
  *       ignored.
  *
- *   node scripts/import-cycles.mjs [--allow dir,dir]   exit 1 when a cycle is found
+ *   node scripts/import-cycles.mjs [--allow dir,dir] [--src path/to/src]   exit 1 on a cycle
  *
  * `--allow` drops the named folders from the directory graph first (cycles through them are
  * tolerated); test/architecture.test.ts calls `checkImportCycles` with its own allow-list.
@@ -22,14 +22,14 @@ import ts from 'typescript';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Every non-spec .ts file under `dir`, as paths relative to the repository root ('/'-separated). */
-function sourceFiles(dir) {
+/** Every non-spec .ts file under `dir`, as paths relative to `base` ('/'-separated: 'src/…'). */
+function sourceFiles(dir, base) {
   const files = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) files.push(...sourceFiles(path));
+    if (entry.isDirectory()) files.push(...sourceFiles(path, base));
     else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')) {
-      files.push(relative(ROOT, path).split(sep).join('/'));
+      files.push(relative(base, path).split(sep).join('/'));
     }
   }
   return files;
@@ -47,13 +47,14 @@ function resolveImport(from, specifier, known) {
   return candidates.find((candidate) => known.has(candidate));
 }
 
-/** file → the src/ files it imports (relative imports only). */
+/** file → the src/ files it imports (relative imports only). `srcDir`: another tree's src/. */
 export function importGraph(srcDir = join(ROOT, 'src')) {
-  const files = sourceFiles(srcDir);
+  const base = dirname(resolve(srcDir));
+  const files = sourceFiles(resolve(srcDir), base);
   const known = new Set(files);
   const graph = new Map();
   for (const file of files) {
-    const { importedFiles } = ts.preProcessFile(readFileSync(join(ROOT, file), 'utf8'), true, true);
+    const { importedFiles } = ts.preProcessFile(readFileSync(join(base, file), 'utf8'), true, true);
     const targets = new Set();
     for (const { fileName } of importedFiles) {
       if (!fileName.startsWith('.')) continue;
@@ -165,7 +166,9 @@ export function formatReport({ fileCycles, directoryCycles }) {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--allow');
   const allowDirectories = at > 0 ? (process.argv[at + 1] ?? '').split(',').filter(Boolean) : [];
-  const result = checkImportCycles({ allowDirectories });
+  const srcAt = process.argv.indexOf('--src');
+  const srcDir = srcAt > 0 ? process.argv[srcAt + 1] : undefined;
+  const result = checkImportCycles({ allowDirectories, srcDir });
   process.stdout.write(`${formatReport(result)}\n`);
   process.exitCode = result.fileCycles.length + result.directoryCycles.length > 0 ? 1 : 0;
 }
