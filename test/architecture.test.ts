@@ -59,7 +59,7 @@ describe('scripts/import-cycles.mjs', () => {
       ['src/a/one.ts', 'src/a/two.ts', 'src/b/deep/four.ts', 'src/b/three.ts'],
     ]);
     expect(result.directoryCycles.map((cycle) => cycle.directories)).toEqual([['a', 'b']]);
-    expect(result.directoryCycles[0]!.edges.map((e) => e.edge)).toEqual(['a -> b', 'b -> a']);
+    expect(result.directoryCycles[0].edges.map((e) => e.edge)).toEqual(['a -> b', 'b -> a']);
     expect(checkImportCycles({ srcDir, allowDirectories: ['b'] }).directoryCycles).toEqual([]);
   });
 
