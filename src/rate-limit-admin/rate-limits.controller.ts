@@ -14,7 +14,7 @@ import { ID_PATTERN } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import { NAMESPACE_EVENTS } from '../protocol/events.js';
 import type { UserKey } from '../protocol/user-key.js';
-import { RateLimitService } from './rate-limit.service.js';
+import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 
 export interface BucketView extends BucketSpec {
   event: string;
