@@ -4,14 +4,6 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkImportCycles, formatReport } from '../scripts/import-cycles.mjs';
 
-/**
- * Top-level src/ folders whose directory-level cycles are tolerated for now: `sessions` ↔
- * `gateway` (core.gateway.ts → SessionService; the session services → the publisher and socket
- * types) is being taken apart with the session-hook redesign. Empty this list when that lands;
- * the last test below fails once a folder listed here is in no cycle any more.
- */
-const DIRECTORIES_ALLOWED_IN_CYCLES: readonly string[] = ['sessions'];
-
 /** docs/architecture.md, "Dependency direction": checked by scripts/import-cycles.mjs. */
 describe('src/ import structure', () => {
   it('has no file-level import cycle', () => {
@@ -19,15 +11,9 @@ describe('src/ import structure', () => {
     expect(result.fileCycles, formatReport(result)).toEqual([]);
   });
 
-  it('has no cycle among its top-level folders, except through DIRECTORIES_ALLOWED_IN_CYCLES', () => {
-    const result = checkImportCycles({ allowDirectories: DIRECTORIES_ALLOWED_IN_CYCLES });
+  it('has no cycle among its top-level folders (gateway/ counts as one, sessions included)', () => {
+    const result = checkImportCycles();
     expect(result.directoryCycles, formatReport(result)).toEqual([]);
-  });
-
-  it('lists no folder in DIRECTORIES_ALLOWED_IN_CYCLES that is in no cycle', () => {
-    const { directoryCycles } = checkImportCycles();
-    const inCycles = new Set(directoryCycles.flatMap((cycle) => cycle.directories));
-    expect(DIRECTORIES_ALLOWED_IN_CYCLES.filter((dir) => !inCycles.has(dir))).toEqual([]);
   });
 });
 
