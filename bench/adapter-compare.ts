@@ -19,6 +19,7 @@ import { Server } from 'socket.io';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import type { RedisConfig } from '../src/config/config.js';
 import type { AppServer } from '../src/gateway/socket.types.js';
+import { withDeliveryGuard } from '../src/gateway/engine/delivery-guard.js';
 import { clusterAdapter } from '../src/redis/cluster-adapter.js';
 import { RedisConnections } from '../src/redis/redis.connections.js';
 
@@ -80,7 +81,7 @@ async function startNode(
   const connections = new RedisConnections(cfg, { warn: () => undefined, info: () => undefined });
   const http = createServer();
   const io = new Server(http, { transports: ['websocket'] }) as unknown as AppServer;
-  clusterAdapter(connections, () => failures.n++).install(io);
+  clusterAdapter(connections, () => failures.n++).install(io, withDeliveryGuard);
   io.on('connection', (s) => void s.join('room'));
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');

@@ -21,6 +21,7 @@ import { Server } from 'socket.io';
 import { io as connectClient, type Socket } from 'socket.io-client';
 import type { RedisConfig } from '../src/config/config.js';
 import type { AppServer } from '../src/gateway/socket.types.js';
+import { withDeliveryGuard } from '../src/gateway/engine/delivery-guard.js';
 import { clusterAdapter } from '../src/redis/cluster-adapter.js';
 import { RedisConnections } from '../src/redis/redis.connections.js';
 import { startRedisCluster, type LocalRedisCluster } from './redis-cluster.js';
@@ -56,7 +57,7 @@ async function startNode(seeds: string, mode: Mode, prefix: string): Promise<Nod
   const connections = new RedisConnections(cfg, { warn: () => undefined, info: () => undefined });
   const http = createServer();
   const io = new Server(http, { transports: ['websocket'] }) as unknown as AppServer;
-  clusterAdapter(connections, () => undefined).install(io);
+  clusterAdapter(connections, () => undefined).install(io, withDeliveryGuard);
   io.on('connection', (s) => {
     const { user, conv } = s.handshake.query as { user: string; conv: string };
     void s.join([`user:o:${user}`, 'org:o', `conv:${conv}`]);

@@ -4,8 +4,9 @@ import { NestFactory } from '@nestjs/core';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { InFlightTracker } from './gateway/in-flight.js';
-import { HealthService } from './observability/health.service.js';
+import { HealthService } from './health/health.service.js';
 import { installDemoStatic } from './demo/demo-static.js';
+import { withDeliveryGuard } from './gateway/engine/delivery-guard.js';
 import { RealtimeIoAdapter } from './gateway/realtime-io.adapter.js';
 import { clusterAdapter } from './redis/cluster-adapter.js';
 import { RedisService } from './redis/redis.service.js';
@@ -46,7 +47,7 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
   installBodyParser(app);
   // Development only: Swagger UI and the OpenAPI document under /api-docs (docs/http-api.md).
   // Loaded only there: production never imports @nestjs/swagger.
-  if (!options.config.isProduction) (await import('./http/openapi.js')).installOpenApi(app);
+  if (!options.config.isProduction) (await import('./openapi.js')).installOpenApi(app);
   // Development only: the demo page and the socket.io-client browser bundle (never in production).
   if (options.config.demoEnabled && !options.config.isProduction) installDemoStatic(app);
   const publisher = app.get(RealtimePublisher);
@@ -72,7 +73,7 @@ export async function createApp(options: AppOptions): Promise<INestApplication> 
       app,
       options.config,
       (server) => {
-        cluster?.install(server);
+        cluster?.install(server, withDeliveryGuard);
         publisher.attach(server, { clustered: cluster !== undefined });
         socketServers.set(app, server);
       },

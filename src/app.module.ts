@@ -5,7 +5,7 @@ import { EventRouterModule } from './gateway/router/event-router.module.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { DemoModule } from './demo/demo.module.js';
 import { InfrastructureModule, type AppOptions } from './infrastructure.module.js';
-import { HealthController } from './observability/health.controller.js';
+import { HealthController } from './health/health.controller.js';
 import { AlertsModule } from './alerts/alerts.module.js';
 import { ChannelsModule } from './channels/channels.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
@@ -13,7 +13,7 @@ import { NotificationsModule } from './notifications/notifications.module.js';
 import { PersistenceModule } from './persistence/persistence.module.js';
 import { PresenceModule } from './presence/presence.module.js';
 import { RevocationModule } from './revocation/revocation.module.js';
-import { RateLimitsModule } from './rate-limit/rate-limits.module.js';
+import { RateLimitsModule } from './rate-limit-admin/rate-limits.module.js';
 
 @Module({})
 export class AppModule {

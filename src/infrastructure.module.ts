@@ -12,6 +12,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { AppConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.js';
 import { EventPipelineModule } from './gateway/event-pipeline.module.js';
+import { HealthModule } from './health/health.module.js';
 import { PublisherModule } from './gateway/publisher/publisher.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { DATABASE, type DatabaseHandle } from './persistence/database.js';
@@ -66,7 +67,7 @@ class InfrastructureShutdown implements OnApplicationShutdown {
 /**
  * What every feature module stands on, one module per concern, each port's implementation
  * chosen once from config inside its module (memory / PGlite by default; Redis, PostgreSQL when
- * configured): configuration, observability, database, Redis, audit, auth, rate limiting,
+ * configured): configuration, observability, database, readiness, Redis, audit, auth, rate limiting,
  * sessions, the publisher and the event pipeline. This module composes them and closes the
  * ports in order at shutdown.
  */
@@ -81,6 +82,7 @@ export class InfrastructureModule {
         AppConfigModule.forRoot(config),
         ObservabilityModule.forRoot(config, options.logDestination),
         DatabaseModule.forRoot(config, options.database),
+        HealthModule,
         RedisModule,
         AuditModule,
         AuthModule,

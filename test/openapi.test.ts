@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import prettier from 'prettier';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildOpenApiDocument, DOCUMENTED_OPERATIONS, operationKeys } from '../src/http/openapi.js';
+import { buildOpenApiDocument, DOCUMENTED_OPERATIONS, operationKeys } from '../src/openapi.js';
 import { startServer, useServer } from './support/server.js';
 import {
   createTestDatabase,

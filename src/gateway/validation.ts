@@ -2,7 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { ID_PATTERN } from '../protocol/constants.js';
 import { AppError, type ValidationDetail } from '../protocol/errors.js';
-import { assertSafePayload } from './payload-guard.js';
+import { assertSafePayload } from '../protocol/dto/payload-guard.js';
 
 type Ctor<T> = new () => T;
 

@@ -8,7 +8,8 @@ import {
 import type { Request, Response } from 'express';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { databaseAnswer, errorFields, isDatabaseError } from '../observability/error-fields.js';
+import { errorFields, isDatabaseError } from '../observability/error-fields.js';
+import { databaseAnswer } from '../persistence/sqlstate.js';
 import { AppError, HTTP_STATUS, toErrorObject, type ErrorType } from '../protocol/errors.js';
 
 const STATUS_TYPES: Record<number, ErrorType> = {

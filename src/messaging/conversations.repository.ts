@@ -5,7 +5,7 @@ import { DatabaseErrors } from '../persistence/database-errors.js';
 import { epochMs, isoFromMs, type Executor } from '../persistence/db-rows.js';
 import { conversations } from '../persistence/schema.js';
 import type { Message } from '../protocol/models.js';
-import { toMessage } from './messages.repository.js';
+import { toMessage } from './message-row.js';
 
 /** A conversation as stored, with its participants (they only change at creation). */
 export interface ConversationRecord {

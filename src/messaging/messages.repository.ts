@@ -2,9 +2,10 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { and, asc, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle, type Db } from '../persistence/database.js';
 import { DatabaseErrors } from '../persistence/database-errors.js';
-import { epochMs, isoFromMs, jsonObject, type Executor } from '../persistence/db-rows.js';
+import { epochMs, isoFromMs, type Executor } from '../persistence/db-rows.js';
 import { messages } from '../persistence/schema.js';
 import type { Message } from '../protocol/models.js';
+import { toMessage } from './message-row.js';
 import { ReplayWindowLoader } from './replay-window-loader.js';
 
 /** A message to store; its seq is allocated by the insert. */
@@ -15,20 +16,6 @@ export interface NewMessage {
   organizationId: string;
   content: string;
   metadata: Record<string, unknown>;
-}
-
-/** A stored message as selected: times as epoch milliseconds (db-rows.ts `epochMs`). */
-export interface MessageRow {
-  id: string;
-  conversationId: string;
-  seq: number;
-  senderId: string;
-  organizationId: string;
-  content: string;
-  metadata: unknown;
-  createdMs: number;
-  editedMs: number | null;
-  deletedMs: number | null;
 }
 
 /** The message columns of the builder's selects and RETURNING clauses. */
@@ -44,24 +31,6 @@ const columns = {
   editedMs: epochMs(messages.editedAt),
   deletedMs: epochMs(messages.deletedAt),
 };
-
-/** Row → wire shape. A deleted message is served with empty content and metadata everywhere. */
-export function toMessage(r: MessageRow): Message {
-  const deletedAt = isoFromMs(r.deletedMs);
-  return {
-    id: r.id,
-    conversationId: r.conversationId,
-    seq: Number(r.seq),
-    senderId: r.senderId,
-    organizationId: r.organizationId,
-    type: 'text',
-    content: deletedAt ? '' : r.content,
-    metadata: deletedAt ? {} : jsonObject(r.metadata),
-    createdAt: isoFromMs(r.createdMs)!,
-    editedAt: isoFromMs(r.editedMs),
-    deletedAt,
-  };
-}
 
 /** A page of messages, oldest first, and whether more exist beyond it. */
 export interface MessagePage {

@@ -1,7 +1,7 @@
 import type { DatabaseHandle } from '../persistence/database.js';
 import { MicroBatcher } from '../persistence/micro-batcher.js';
 import type { Message } from '../protocol/models.js';
-import { toMessage, type MessageRow } from './messages.repository.js';
+import { toMessage, type MessageRow } from './message-row.js';
 
 /** A conversation and the delivered cursor above which its messages are replayed. */
 export interface ReplayWindow {

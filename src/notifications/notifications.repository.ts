@@ -3,10 +3,10 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import { DATABASE, type DatabaseHandle, type Tx } from '../persistence/database.js';
 import { DatabaseErrors } from '../persistence/database-errors.js';
 import { notifications } from '../persistence/schema.js';
+import type { NewNotificationRow, NotificationRow } from './notification-row.js';
 import { UnreadSyncLoader } from './unread-sync-loader.js';
 
-export type NotificationRow = typeof notifications.$inferSelect;
-export type NewNotificationRow = typeof notifications.$inferInsert;
+export type { NewNotificationRow, NotificationRow } from './notification-row.js';
 
 /** The `notifications` table: one row per recipient. */
 @Injectable()

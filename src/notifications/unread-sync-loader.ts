@@ -1,6 +1,6 @@
 import type { DatabaseHandle } from '../persistence/database.js';
 import { MicroBatcher } from '../persistence/micro-batcher.js';
-import type { NotificationRow } from './notifications.repository.js';
+import type { NotificationRow } from './notification-row.js';
 
 interface UnreadRequest {
   organizationId: string;

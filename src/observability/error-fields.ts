@@ -1,8 +1,3 @@
-import type { AppError } from '../protocol/errors.js';
-import { sqlStateOf, toAppError } from '../persistence/sqlstate.js';
-
-export { sqlStateOf };
-
 /**
  * What a log line may say about an error (§12.3): its class, and for a database error the
  * SQLSTATE and the constraint name — never its message. drizzle's query errors carry the query
@@ -23,6 +18,21 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
 /** node-postgres errors without a SQLSTATE when the connection itself is gone. */
 const CONNECTION_LOST =
   /Connection terminated|connection error|not queryable|Client was closed|ECONNRESET|ECONNREFUSED|EPIPE|timeout exceeded when trying to connect/i;
+
+/**
+ * SQLSTATE of a driver error, also when drizzle wrapped it (the `cause` chain). Read here, below
+ * persistence, because log lines carry it; what a SQLSTATE means for the caller is
+ * persistence/sqlstate.ts's business (`toAppError`).
+ */
+export function sqlStateOf(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && SQLSTATE.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
 
 function chain(err: unknown): unknown[] {
   const out: unknown[] = [];
@@ -59,15 +69,6 @@ export function isDatabaseError(err: unknown): boolean {
     if (CONNECTION_LOST.test(message.slice(0, 200))) return true;
   }
   return false;
-}
-
-/**
- * The answer for a database error no repository mapped (the filters' last resort): the same rules
- * as the repositories (`toAppError`, persistence/sqlstate.ts) — a value the database refuses to
- * store is VALIDATION_ERROR `storable` on `$`, anything else SERVICE_UNAVAILABLE.
- */
-export function databaseAnswer(err: unknown): AppError {
-  return toAppError(err);
 }
 
 /** Loggable fields of any error: class, SQLSTATE, constraint name and (non-database) stack frames. */

@@ -3,11 +3,10 @@ import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import type { AppConfig } from '../config/config.js';
 import { DependencyLog } from './dependency-log.js';
-import { HealthService } from './health.service.js';
 import { pinoParams } from './logger.js';
 import { MetricsService } from './metrics.service.js';
 
-/** Logging (pino with redaction), Prometheus metrics, dependency failure log, health/readiness. */
+/** Logging (pino with redaction), Prometheus metrics, dependency failure log. */
 @Global()
 @Module({})
 export class ObservabilityModule {
@@ -15,8 +14,8 @@ export class ObservabilityModule {
     return {
       module: ObservabilityModule,
       imports: [LoggerModule.forRoot(pinoParams(config, logDestination))],
-      providers: [DependencyLog, MetricsService, HealthService],
-      exports: [DependencyLog, MetricsService, HealthService],
+      providers: [DependencyLog, MetricsService],
+      exports: [DependencyLog, MetricsService],
     };
   }
 }

@@ -1,28 +1,19 @@
+import { sqlStateOf } from '../observability/error-fields.js';
 import { AppError } from '../protocol/errors.js';
 
+export { sqlStateOf };
+
 /**
- * The one place that reads SQLSTATE codes (§12.3). Repositories, the transaction runner and the
+ * The one place that interprets SQLSTATE codes (§12.3; observability/error-fields.ts only reads
+ * them out of an error for log lines). Repositories, the transaction runner and the
  * HTTP/WebSocket filters' last resort all answer a database error through `toAppError`, so a
  * value the database refuses, a repeated key and a lost database read the same everywhere.
  */
-
-const SQLSTATE = /^[0-9A-Z]{5}$/;
 
 export const UNIQUE_VIOLATION = '23505';
 export const CHECK_VIOLATION = '23514';
 export const DEADLOCK = '40P01';
 export const SERIALIZATION_FAILURE = '40001';
-
-/** SQLSTATE of a driver error, also when drizzle wrapped it (the `cause` chain). */
-export function sqlStateOf(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && SQLSTATE.test(code)) return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 /**
  * What a database error says about the statement:
@@ -69,4 +60,14 @@ export function toAppError(err: unknown): AppError {
     case 'unavailable':
       return AppError.unavailable('Storage unavailable');
   }
+}
+
+/**
+ * The answer for a database error no repository mapped (the HTTP and WebSocket filters' last
+ * resort, after `isDatabaseError`): the same rules as the repositories (`toAppError`) — a value
+ * the database refuses to store is VALIDATION_ERROR `storable` on `$`, anything else
+ * SERVICE_UNAVAILABLE.
+ */
+export function databaseAnswer(err: unknown): AppError {
+  return toAppError(err);
 }

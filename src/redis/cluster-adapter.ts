@@ -4,9 +4,8 @@ import {
 } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import type { Redis } from 'ioredis';
+import type { Server, ServerOptions } from 'socket.io';
 import type { RedisConfig } from '../config/config.js';
-import { withDeliveryGuard } from '../gateway/engine/delivery-guard.js';
-import type { AppServer } from '../gateway/socket.types.js';
 import type { RedisClient, RedisConnections } from './redis.connections.js';
 
 /**
@@ -29,9 +28,17 @@ export function swallowPublishFailures<C extends RedisClient>(
   return client;
 }
 
+/** What `server.adapter()` takes: an adapter class, or a factory (the Redis adapters' `createAdapter`). */
+export type AdapterFactory = NonNullable<ServerOptions['adapter']>;
+
 export interface ClusterAdapterHandle {
   kind: RedisConfig['adapter'];
-  install(server: AppServer): void;
+  /**
+   * Sets the server's adapter to `wrap(the Redis adapter)`. The gateway passes the delivery
+   * guard (`withDeliveryGuard`, src/gateway/engine/delivery-guard.ts; `finishEngine` refuses to
+   * start with an unwrapped adapter): this folder stays below the gateway.
+   */
+  install(server: Pick<Server, 'adapter'>, wrap: (adapter: AdapterFactory) => AdapterFactory): void;
 }
 
 /**
@@ -111,7 +118,7 @@ export function clusterAdapter(
   const watch = adapterLinkWatcher(onLinkRecovered);
   return {
     kind: cfg.adapter,
-    install(server: AppServer) {
+    install(server, wrap) {
       if (cfg.adapter === 'streams') {
         // The streams adapter duplicates this client for its reader and subscriber; `attach` puts
         // listeners on the duplicates too (it adds its own no-op error listener as well).
@@ -131,7 +138,7 @@ export function clusterAdapter(
         };
         watch(client);
         server.adapter(
-          withDeliveryGuard(
+          wrap(
             createStreamsAdapter(client, { streamName: key, channelPrefix: key, maxLen: 10_000 }),
           ),
         );
@@ -152,7 +159,7 @@ export function clusterAdapter(
         watch(pub);
         watch(sub);
         server.adapter(
-          withDeliveryGuard(
+          wrap(
             createShardedAdapter(pub, sub, {
               channelPrefix: key,
               subscriptionMode: cfg.shardedSubscriptionMode,
@@ -172,7 +179,7 @@ export function clusterAdapter(
       watch(pub);
       watch(sub);
       server.adapter(
-        withDeliveryGuard(
+        wrap(
           createPubSubAdapter(pub, sub, {
             key,
             requestsTimeout: 3000,

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { DependencyLog } from '../observability/dependency-log.js';
-import { HealthService } from '../observability/health.service.js';
+import { HealthService } from '../health/health.service.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { NodeRegistry, nodeInstanceId } from './node-registry.js';
 import { RedisConnections } from './redis.connections.js';

@@ -1,5 +1,5 @@
 import { isObject, isUUID, maxLength, minLength } from 'class-validator';
-import { assertSafePayload } from '../../gateway/payload-guard.js';
+import { assertSafePayload } from './payload-guard.js';
 import { LOOKUP_ID, MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MessageSendDto } from './client.dto.js';
 import { CONTROL_CHARACTERS, freeOfControlCharacters, jsonBytesWithin } from './validators.js';
 const SEND_KEYS = new Set(['messageId', 'conversationId', 'content', 'type', 'metadata']);

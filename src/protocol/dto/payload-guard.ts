@@ -1,5 +1,5 @@
-import { FORBIDDEN_KEYS, MAX_PAYLOAD_DEPTH } from '../protocol/constants.js';
-import { AppError } from '../protocol/errors.js';
+import { FORBIDDEN_KEYS, MAX_PAYLOAD_DEPTH } from '../constants.js';
+import { AppError } from '../errors.js';
 
 const FORBIDDEN = new Set<string>(FORBIDDEN_KEYS);
 

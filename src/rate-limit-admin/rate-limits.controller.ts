@@ -13,7 +13,7 @@ import { MetricsService } from '../observability/metrics.service.js';
 import { ID_PATTERN } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import type { UserKey } from '../protocol/user-key.js';
-import { CLIENT_EVENTS, RateLimitService } from './rate-limit.service.js';
+import { CLIENT_EVENTS, RateLimitService } from '../rate-limit/rate-limit.service.js';
 
 export interface BucketView extends BucketSpec {
   event: string;

@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { HealthService } from './health.service.js';
-import { MetricsService } from './metrics.service.js';
+import { MetricsService } from '../observability/metrics.service.js';
 
 @Controller()
 export class HealthController {

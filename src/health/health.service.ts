@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DATABASE, type DatabaseHandle } from '../persistence/database.js';
-import { MetricsService } from './metrics.service.js';
+import { MetricsService } from '../observability/metrics.service.js';
 
 export type CheckState = 'up' | 'down' | 'disabled';
 export type ReadyStatus = 'ok' | 'degraded' | 'unavailable' | 'draining';
