@@ -145,8 +145,11 @@ export function clusterAdapter(
         return;
       }
       if (cfg.adapter === 'sharded') {
-        // Redis 7 sharded pub/sub: each channel lives on the shard that owns its slot, so the
-        // adapter's traffic spreads over the masters instead of being copied to every one.
+        // Redis 7 sharded pub/sub: each channel lives on the shard that owns its slot and is not
+        // copied to every cluster node. In `static` subscriptionMode (the default) every broadcast
+        // of a namespace goes to its one channel `<prefix>socket.io#<nsp>#`, so one master carries
+        // that namespace's adapter traffic; only `dynamic` moves single-room emits to per-room
+        // channels (docs/scaling.md, subscriptionMode).
         const pub = swallowPublishFailures(
           connections.create('adapter-pub', { maxRetriesPerRequest: 3 }),
           onPublishFailure,
