@@ -8,7 +8,13 @@ let wsChecked = false;
  * its TCP socket `_socket` (ws's own field; corking) — checked on the first websocket this
  * process serves. Missing, the tweaks would turn themselves off without a sign: say so, loudly.
  */
-export function checkWebSocket(ws: NonNullable<EngineTransport['socket']>): string[] {
+export function checkWebSocket(
+  ws: NonNullable<EngineTransport['socket']>,
+  report: (problem: string) => void = (problem) =>
+    new Logger('Engine').error(
+      `${problem}; the engine tweaks (src/gateway/engine/) were written for ws 8.23 — run test/ws-corking and test/slow-consumer`,
+    ),
+): string[] {
   wsChecked = true;
   const problems: string[] = [];
   if (typeof ws.bufferedAmount !== 'number')
@@ -17,10 +23,7 @@ export function checkWebSocket(ws: NonNullable<EngineTransport['socket']>): stri
     );
   if (typeof ws._socket?.cork !== 'function' || typeof ws._socket.uncork !== 'function')
     problems.push('ws: WebSocket#_socket.cork/uncork missing (websocket corking is off)');
-  for (const problem of problems)
-    new Logger('Engine').error(
-      `${problem}; the engine tweaks (src/gateway/engine/) were written for ws 8.23 — run test/ws-corking and test/slow-consumer`,
-    );
+  problems.forEach((problem) => report(problem));
   return problems;
 }
 
