@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { userKeyString } from '../src/protocol/user-key.js';
 import { NodeRegistry } from '../src/redis/node-registry.js';
 import {
@@ -8,7 +8,8 @@ import {
 } from '../src/connection-cap/connection-counter.js';
 import { RedisConnectionCounter } from '../src/connection-cap/redis-connection-counter.js';
 import { freePort } from './support/process.js';
-import { hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
+import { useRedisClients } from './support/redis-clients.js';
+import { hasRedis, redisPrefix } from './support/services.js';
 import { eventually } from './support/wait.js';
 
 /**
@@ -18,16 +19,7 @@ import { eventually } from './support/wait.js';
  * a dead node's slots no longer counting and reaped, fail-open and resync (§12.8).
  */
 
-const clients: Redis[] = [];
-function redisClient(): Redis {
-  const r = new Redis(REDIS_TEST_URL);
-  r.on('error', () => undefined);
-  clients.push(r);
-  return r;
-}
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.quit().catch(() => undefined)));
-});
+const redisClient = useRedisClients();
 
 /** A node of the Redis counter: its registry (one heartbeat, no timer) and its counter. */
 async function redisNode(prefix: string, nodeId: string, ttlMs = 60_000) {

@@ -1,23 +1,14 @@
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryPresenceStore } from '../src/presence/memory-presence.store.js';
 import { RedisPresenceStore } from '../src/presence/redis-presence.store.js';
 import type { PresenceEntry } from '../src/protocol/models.js';
 import { NodeRegistry } from '../src/redis/node-registry.js';
 import { describePresenceStore } from './support/presence-store.contract.js';
-import { hasRedis, redisPrefix, REDIS_TEST_URL } from './support/services.js';
+import { useRedisClients } from './support/redis-clients.js';
+import { hasRedis, redisPrefix } from './support/services.js';
 import { eventually } from './support/wait.js';
 
-const clients: Redis[] = [];
-function redisClient(): Redis {
-  const r = new Redis(REDIS_TEST_URL);
-  r.on('error', () => undefined);
-  clients.push(r);
-  return r;
-}
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.quit().catch(() => undefined)));
-});
+const redisClient = useRedisClients();
 
 /** A "node": its registry (heartbeat) and its presence store, sharing one prefix with the others. */
 async function node(prefix: string, nodeId: string, ttlMs = 60_000, subscribe = false) {

@@ -291,69 +291,39 @@ export const multinodeLbScenario: Scenario = {
       });
     };
     const g = (k: string) => got.get(k);
-    for (const [key, label] of [
-      ['HAProxy', 'through HAProxy, single Redis'],
-      ['cluster', 'through HAProxy, Redis Cluster'],
-    ] as const) {
+    /** Throughput (closed loop), send→recv p50 and p99 (paced) of `key` against `base`. */
+    const compare = (key: string, base: string, label: string, against?: string) => {
       within(
         `throughput ${label} (closed loop)`,
         g(`${key}:closed`)?.ackedPerSec,
-        g('direct:closed')?.ackedPerSec,
+        g(`${base}:closed`)?.ackedPerSec,
         true,
+        against,
       );
-      within(
-        `send→recv p50 ${label} (paced ${pacedRate}/s)`,
-        g(`${key}:paced`)?.delivery.p50Ms,
-        g('direct:paced')?.delivery.p50Ms,
-        false,
-      );
-      within(
-        `send→recv p99 ${label} (paced ${pacedRate}/s)`,
-        g(`${key}:paced`)?.delivery.p99Ms,
-        g('direct:paced')?.delivery.p99Ms,
-        false,
-      );
-    }
+      for (const p of ['p50Ms', 'p99Ms'] as const)
+        within(
+          `send→recv ${p.slice(0, 3)} ${label} (paced ${pacedRate}/s)`,
+          g(`${key}:paced`)?.delivery[p],
+          g(`${base}:paced`)?.delivery[p],
+          false,
+          against,
+        );
+    };
+    compare('HAProxy', 'direct', 'through HAProxy, single Redis');
+    compare('cluster', 'direct', 'through HAProxy, Redis Cluster');
     // The issue's comparison: Redis Cluster vs single Redis, both through HAProxy (same load,
-    // the balancer on both sides).
+    // the balancer on both sides)…
     const vsLb = 'single Redis through HAProxy';
-    within(
-      'throughput Redis Cluster vs single Redis, both through HAProxy (closed loop)',
-      g('cluster:closed')?.ackedPerSec,
-      g('HAProxy:closed')?.ackedPerSec,
-      true,
-      vsLb,
-    );
-    within(
-      `send→recv p50 Redis Cluster vs single Redis, both through HAProxy (paced ${pacedRate}/s)`,
-      g('cluster:paced')?.delivery.p50Ms,
-      g('HAProxy:paced')?.delivery.p50Ms,
-      false,
-      vsLb,
-    );
-    within(
-      `send→recv p99 Redis Cluster vs single Redis, both through HAProxy (paced ${pacedRate}/s)`,
-      g('cluster:paced')?.delivery.p99Ms,
-      g('HAProxy:paced')?.delivery.p99Ms,
-      false,
-      vsLb,
-    );
+    compare('cluster', 'HAProxy', 'Redis Cluster vs single Redis, both through HAProxy', vsLb);
     // …and on cross-node deliveries only (the probe).
-    const x = (k: string) => cross.get(k);
-    within(
-      `cross-node send→recv p50 (probe) Redis Cluster vs single Redis, both through HAProxy (paced ${pacedRate}/s)`,
-      x('cluster:paced')?.p50Ms,
-      x('HAProxy:paced')?.p50Ms,
-      false,
-      vsLb,
-    );
-    within(
-      `cross-node send→recv p99 (probe) Redis Cluster vs single Redis, both through HAProxy (paced ${pacedRate}/s)`,
-      x('cluster:paced')?.p99Ms,
-      x('HAProxy:paced')?.p99Ms,
-      false,
-      vsLb,
-    );
+    for (const p of ['p50Ms', 'p99Ms'] as const)
+      within(
+        `cross-node send→recv ${p.slice(0, 3)} (probe) Redis Cluster vs single Redis, both through HAProxy (paced ${pacedRate}/s)`,
+        cross.get('cluster:paced')?.[p],
+        cross.get('HAProxy:paced')?.[p],
+        false,
+        vsLb,
+      );
     return {
       scenario: 'multinode-lb',
       title: this.title,
