@@ -33,7 +33,7 @@ import {
 } from '../lib/servers.js';
 import { runChat, type ChatMeasurement } from './chat-runner.js';
 import type { BenchContext, Scenario } from './context.js';
-import { dropKeys } from './multinode.js';
+import { dropKeys, TWO_NODE_CHAT } from './multinode.js';
 
 const NODES = 2;
 /** Cross-node probe: pairs of clients and their total send rate (a few % of the chat load). */
@@ -178,11 +178,7 @@ export const multinodeLbScenario: Scenario = {
                 mode: mode === 'closed' ? { mode } : { mode, ratePerSec: pacedRate },
                 warmupMs,
                 durationMs,
-                conversations: 10,
-                membersPer: 10,
-                contentChars: 120,
-                countRedis: true,
-                tolerateReorder: true,
+                ...TWO_NODE_CHAT,
                 targets: via === 'HAProxy' ? [d.lb!.url] : undefined,
                 extraServerPids: via === 'HAProxy' ? [d.lb!.pid] : undefined,
                 label: name,

@@ -12,6 +12,18 @@ import { CHAT_COLUMNS, chatRow } from './chat.js';
 import type { BenchContext, Scenario } from './context.js';
 
 /** Removes every Redis key the run left under its own prefix (the server is shared). */
+/**
+ * The chat load of the multi-node scenarios (5 and 7): 10 conversations of 10 members, 120-char
+ * messages, Redis commands counted; deliveries of different senders may interleave across nodes.
+ */
+export const TWO_NODE_CHAT = {
+  conversations: 10,
+  membersPer: 10,
+  contentChars: 120,
+  countRedis: true,
+  tolerateReorder: true,
+} as const;
+
 export async function dropKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
@@ -97,11 +109,7 @@ export const multinodeScenario: Scenario = {
               mode: { mode: 'closed' },
               warmupMs,
               durationMs,
-              conversations: 10,
-              membersPer: 10,
-              contentChars: 120,
-              countRedis: true,
-              tolerateReorder: true,
+              ...TWO_NODE_CHAT,
               label,
             });
             got.set(kind, m);

@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { errorFields, isDatabaseError } from '../observability/error-fields.js';
 import { databaseAnswer } from '../persistence/sqlstate.js';
-import { AppError, toErrorObject } from '../protocol/errors.js';
+import { AppError, toErrorObject, type ErrorObject } from '../protocol/errors.js';
 import { SilentDrop } from './silent-drop.js';
 import type { AppSocket } from './socket.types.js';
 
@@ -64,8 +64,7 @@ export class EventOutcomes {
       event: name,
     });
     this.metrics.events.inc({ event: 'unknown', outcome: 'BAD_REQUEST' });
-    if (ack) ack({ ok: false, error });
-    else socket.emit('error', error);
+    sendError(socket, ack, error);
   }
 
   /**
@@ -107,7 +106,16 @@ export class EventOutcomes {
       // The error class, SQLSTATE, constraint and stack frames only: driver messages quote values.
       this.logger.error({ ...fields, ...errorFields(exception) }, 'event failed');
     }
-    if (ack) ack({ ok: false, error });
-    else socket.emit('error', error);
+    sendError(socket, ack, error);
   }
+}
+
+/** `{ok: false, error}` through the ack, or an `error` event when the client gave no ack. */
+function sendError(
+  socket: AppSocket,
+  ack: ((response: unknown) => void) | undefined,
+  error: ErrorObject,
+): void {
+  if (ack) ack({ ok: false, error });
+  else socket.emit('error', error);
 }

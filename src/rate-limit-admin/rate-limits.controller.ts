@@ -13,7 +13,7 @@ import { MetricsService } from '../observability/metrics.service.js';
 import { ID_PATTERN } from '../protocol/constants.js';
 import { AppError } from '../protocol/errors.js';
 import type { UserKey } from '../protocol/user-key.js';
-import { CLIENT_EVENTS, RateLimitService } from '../rate-limit/rate-limit.service.js';
+import { CLIENT_EVENT_NAMES, RateLimitService } from '../rate-limit/rate-limit.service.js';
 
 export interface BucketView extends BucketSpec {
   event: string;
@@ -62,7 +62,7 @@ export class RateLimitsController {
   ): Promise<{ userId: string; organizationId: string; buckets: BucketView[] }> {
     const user = await this.authorize(principal, userId, organizationId);
     const buckets = await Promise.all(
-      CLIENT_EVENTS.map(async (event) => ({
+      CLIENT_EVENT_NAMES.map(async (event) => ({
         event,
         ...this.limits.specFor(event),
         tokensLeft: await this.limits.tokensLeft(user, event),

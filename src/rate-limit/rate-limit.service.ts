@@ -29,7 +29,7 @@ export function userBucketPrefix(user: UserKey): string {
 }
 
 /** Every client event: each has a bucket of its own per user (its §7 row or `default`). */
-export const CLIENT_EVENTS: readonly string[] = [
+export const CLIENT_EVENT_NAMES: readonly string[] = [
   ...new Set([...NAMESPACE_EVENTS['/'], ...NAMESPACE_EVENTS['/communication']]),
 ].sort();
 
@@ -37,7 +37,7 @@ export const CLIENT_EVENTS: readonly string[] = [
  * Every bucket name a user can have: one per client event (the router's table equals
  * NAMESPACE_EVENTS, checked at start) and `handshake:user` (§12.3). A reset deletes exactly these.
  */
-export const USER_BUCKETS: readonly string[] = [...CLIENT_EVENTS, 'handshake:user'];
+export const USER_BUCKETS: readonly string[] = [...CLIENT_EVENT_NAMES, 'handshake:user'];
 
 /**
  * Token buckets per user and event (§7) and per IP at the handshake (§11). A user is
